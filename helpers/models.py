@@ -1,0 +1,68 @@
+"""Models used by the lessons.
+
+- :func:`build_gap_cnn` – the small MNIST network of lesson 01: four 3×3 conv layers,
+  global average pooling and one dense softmax layer (98,442 parameters).
+"""
+
+import keras
+from keras import layers
+
+# (layer name, output shape without the batch axis, parameters) as the lecture prints them.
+GAP_CNN_SUMMARY = [
+    ("conv2d", (28, 28, 16), 160),
+    ("max_pooling2d", (14, 14, 16), 0),
+    ("conv2d_1", (14, 14, 32), 4640),
+    ("max_pooling2d_1", (7, 7, 32), 0),
+    ("conv2d_2", (7, 7, 64), 18496),
+    ("max_pooling2d_2", (3, 3, 64), 0),
+    ("conv2d_3", (3, 3, 128), 73856),
+    ("global_average_pooling2d", (128,), 0),
+    ("dense", (10,), 1290),
+]
+
+
+def build_gap_cnn(input_shape=(28, 28, 1), num_classes=10):
+    """The lecture's GAP-CNN for 28×28 grey digits, compiled and ready to train.
+
+    Shapes: (batch, 28, 28, 1) -> conv stack -> (batch, 3, 3, 128) -> global average
+    pooling (batch, 128) -> dense softmax (batch, num_classes). Layer names are fixed
+    (``conv2d`` … ``dense``) so they match the lecture however often the model is built.
+    """
+    def conv(filters, name):
+        return layers.Conv2D(filters, 3, padding="same", activation="relu", name=name)
+
+    model = keras.Sequential(
+        [
+            keras.Input(shape=input_shape, name="image"),
+            conv(16, "conv2d"),
+            layers.MaxPooling2D(2, name="max_pooling2d"),
+            conv(32, "conv2d_1"),
+            layers.MaxPooling2D(2, name="max_pooling2d_1"),
+            conv(64, "conv2d_2"),
+            layers.MaxPooling2D(2, name="max_pooling2d_2"),
+            conv(128, "conv2d_3"),
+            layers.GlobalAveragePooling2D(name="global_average_pooling2d"),
+            layers.Dense(num_classes, activation="softmax", name="dense"),
+        ],
+        name="gap_cnn",
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def layer_table(model):
+    """Rows ``(name, class name, output shape without batch, parameters)`` of a built model."""
+    rows = []
+    for layer in model.layers:
+        shape = tuple(layer.output.shape[1:])
+        rows.append((layer.name, layer.__class__.__name__, shape, layer.count_params()))
+    return rows
+
+
+def print_layer_table(model):
+    """Print :func:`layer_table` as plain text (stable output, unlike ``model.summary()``'s box art)."""
+    rows = layer_table(model)
+    print(f"{'layer':<26}{'type':<24}{'output shape':<22}{'params':>8}")
+    for name, kind, shape, params in rows:
+        print(f"{name:<26}{kind:<24}{str((None,) + shape):<22}{params:>8,}")
+    print(f"total parameters: {model.count_params():,}")
