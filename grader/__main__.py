@@ -1,0 +1,45 @@
+"""Command line: ``python -m grader {release,autograde,validate}``."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from grader.course import DEFAULT_COURSE_DIR
+
+
+def _parser():
+    parser = argparse.ArgumentParser(prog="python -m grader", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    release = commands.add_parser("release", help="regenerate notebooks/ from solutions/")
+    release.add_argument("--check", action="store_true", help="exit 1 when notebooks/ is stale; change nothing")
+
+    autograde = commands.add_parser("autograde", help="grade SUBMISSIONS/<student_id>/<notebook>.ipynb")
+    autograde.add_argument("submissions", type=Path, help="folder with one sub-folder per student")
+    autograde.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR,
+                           help=f"nbgrader working directory: gradebook, feedback, grades.csv (default {DEFAULT_COURSE_DIR})")
+    autograde.add_argument("--timeout", type=float, default=600,
+                           help="seconds one notebook may run before it scores 0 (default 600)")
+
+    validate = commands.add_parser("validate", help="run a notebook's visible tests, as a student would")
+    validate.add_argument("notebook", type=Path)
+    return parser
+
+
+def main(argv=None):
+    arguments = _parser().parse_args(argv)
+    if arguments.command == "release":
+        from grader.release import release
+
+        return release(check=arguments.check)
+    if arguments.command == "autograde":
+        from grader.autograde import autograde
+
+        return autograde(arguments.submissions, arguments.course_dir, timeout_seconds=arguments.timeout)
+    from grader.validate import validate
+
+    return validate(arguments.notebook)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

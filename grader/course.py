@@ -1,0 +1,82 @@
+"""Where things are, and how nbgrader is run for this course.
+
+nbgrader wants ``{course}/source/{assignment}/{notebook}.ipynb``. This course keeps its
+sources flat (``solutions/NN_name.ipynb``), so the grader builds an nbgrader course
+working directory (default ``build/course``, outside the tracked tree) in which each
+solution notebook is an assignment of its own: ``source/NN_name/NN_name.ipynb``.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS_DIR = REPO_ROOT / "solutions"
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+DEFAULT_COURSE_DIR = REPO_ROOT / "build" / "course"
+CONFIG_TEMPLATE = Path(__file__).resolve().parent / "nbgrader_config.py"
+COURSE_ID = "seeing-inside-cnns"
+
+
+def assignment_names(solutions_dir=SOLUTIONS_DIR):
+    """The assignments, one per solution notebook: ``["01_mnist_cam", ...]``."""
+    return sorted(path.stem for path in Path(solutions_dir).glob("*.ipynb"))
+
+
+def nbgrader_environment():
+    """The environment for nbgrader: the venv's ``bin`` first on PATH (nbgrader runs ``alembic``)."""
+    environment = dict(os.environ)
+    bin_dir = str(Path(sys.executable).parent)
+    environment["PATH"] = bin_dir + os.pathsep + environment.get("PATH", "")
+    environment.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    environment["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + environment.get("PYTHONPATH", "")
+    return environment
+
+
+def write_config(course_dir):
+    """Write ``nbgrader_config.py`` into ``course_dir`` with its root set to that folder."""
+    course_dir = Path(course_dir)
+    course_dir.mkdir(parents=True, exist_ok=True)
+    text = CONFIG_TEMPLATE.read_text()
+    text += f"\nc.CourseDirectory.root = {str(course_dir.resolve())!r}\n"
+    (course_dir / "nbgrader_config.py").write_text(text)
+
+
+def run_nbgrader(arguments, course_dir, timeout_seconds=None):
+    """Run ``python -m nbgrader ARGUMENTS`` in ``course_dir``; return the CompletedProcess.
+
+    Output is captured; a run past ``timeout_seconds`` is killed with its kernels and
+    reported with ``returncode = None``.
+    """
+    from grader.processes import run_with_timeout
+
+    command = [sys.executable, "-m", "nbgrader", *arguments]
+    return run_with_timeout(command, cwd=course_dir, env=nbgrader_environment(), timeout_seconds=timeout_seconds)
+
+
+def prepare_course(course_dir, assignments, solutions_dir=SOLUTIONS_DIR):
+    """Copy the solution notebooks into ``course_dir/source`` and generate each assignment.
+
+    This also (re)creates the assignment's grade cells in the gradebook. Raises
+    RuntimeError with nbgrader's last lines when generation fails.
+    """
+    course_dir = Path(course_dir)
+    write_config(course_dir)
+    for assignment in assignments:
+        source_folder = course_dir / "source" / assignment
+        if source_folder.exists():
+            shutil.rmtree(source_folder)
+        source_folder.mkdir(parents=True)
+        shutil.copy2(Path(solutions_dir) / f"{assignment}.ipynb", source_folder / f"{assignment}.ipynb")
+        result = run_nbgrader(["generate_assignment", assignment, "--force"], course_dir, timeout_seconds=300)
+        if result.returncode != 0:
+            raise RuntimeError(f"nbgrader could not generate {assignment}:\n{tail(result.stdout, 15)}")
+    return course_dir
+
+
+def tail(text, lines=5):
+    """The last ``lines`` non-empty lines of ``text``."""
+    kept = [line for line in (text or "").splitlines() if line.strip()]
+    return "\n".join(kept[-lines:])

@@ -1,0 +1,13 @@
+# nbgrader configuration of the course; the grader copies it into its working
+# directory (build/course by default) and appends CourseDirectory.root.
+c = get_config()  # noqa: F821  (defined by nbgrader when it loads this file)
+
+c.CourseDirectory.course_id = "seeing-inside-cnns"
+# Test cells a student edited are restored from the source; deleted ones are added back.
+c.OverwriteCells.add_missing_cells = True
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+# Notebooks are run with the course's Python (the kernel "python3" of this environment).
+c.Execute.timeout = 600
+c.Execute.interrupt_on_timeout = True
+c.LimitOutput.max_lines = 1000
+c.ClearOutput.enabled = True

@@ -1,0 +1,62 @@
+"""``python -m grader release [--check]``: regenerate ``notebooks/`` from ``solutions/``."""
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from grader.course import NOTEBOOKS_DIR, SOLUTIONS_DIR, assignment_names, prepare_course
+
+
+def _normalized(path):
+    """The notebook at ``path`` as a canonical JSON string (key order and indentation fixed)."""
+    return json.dumps(json.loads(Path(path).read_text()), sort_keys=True, indent=1)
+
+
+def generate_student_notebooks(output_dir, solutions_dir=SOLUTIONS_DIR):
+    """Run nbgrader's generate_assignment on every solution; write the student notebooks
+    (outputs cleared, solutions stubbed, hidden tests removed) into ``output_dir``."""
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    assignments = assignment_names(solutions_dir)
+    with tempfile.TemporaryDirectory(prefix="grader-release-") as course_dir:
+        prepare_course(course_dir, assignments, solutions_dir)
+        for assignment in assignments:
+            released = Path(course_dir) / "release" / assignment / f"{assignment}.ipynb"
+            text = json.dumps(json.loads(released.read_text()), indent=1, ensure_ascii=False) + "\n"
+            (output_dir / f"{assignment}.ipynb").write_text(text)
+    return assignments
+
+
+def release(check=False, notebooks_dir=NOTEBOOKS_DIR, solutions_dir=SOLUTIONS_DIR):
+    """Regenerate the student notebooks, or with ``check`` report the stale ones.
+
+    Returns the process exit code: 0, or 1 when ``check`` finds stale or missing notebooks.
+    """
+    notebooks_dir = Path(notebooks_dir)
+    with tempfile.TemporaryDirectory(prefix="grader-fresh-") as fresh_dir:
+        assignments = generate_student_notebooks(fresh_dir, solutions_dir)
+        stale = []
+        for assignment in assignments:
+            fresh = Path(fresh_dir) / f"{assignment}.ipynb"
+            current = notebooks_dir / f"{assignment}.ipynb"
+            if not current.exists() or _normalized(current) != _normalized(fresh):
+                stale.append(assignment)
+                if not check:
+                    notebooks_dir.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(fresh, current)
+        extra = sorted(p.stem for p in notebooks_dir.glob("*.ipynb") if p.stem not in assignments)
+    if check:
+        if stale or extra:
+            for name in stale:
+                print(f"stale: notebooks/{name}.ipynb differs from what solutions/{name}.ipynb generates")
+            for name in extra:
+                print(f"orphan: notebooks/{name}.ipynb has no solutions/{name}.ipynb")
+            print("Run 'python -m grader release' to regenerate the student notebooks.")
+            return 1
+        print(f"notebooks/ is up to date ({len(assignments)} notebooks)")
+        return 0
+    for name in extra:
+        print(f"note: notebooks/{name}.ipynb has no solution notebook; left as it is")
+    print(f"released {len(assignments)} notebooks ({len(stale)} changed) into {notebooks_dir}")
+    return 0
