@@ -19,7 +19,7 @@ def _parser():
     autograde.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR,
                            help=f"nbgrader working directory: gradebook, feedback, grades.csv (default {DEFAULT_COURSE_DIR})")
     autograde.add_argument("--timeout", type=float, default=600,
-                           help="seconds one notebook may run before it scores 0 (default 600)")
+                           help="wall-clock seconds to grade one notebook (nbgrader and kernel start-up included); past it the notebook scores 0 (default 600)")
 
     validate = commands.add_parser("validate", help="run a notebook's visible tests, as a student would")
     validate.add_argument("notebook", type=Path)

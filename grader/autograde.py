@@ -129,8 +129,8 @@ def grade_submission(course_dir, student_id, assignment, path, timeout_seconds):
         nbformat.write(notebook, str(target_dir / f"{assignment}.ipynb"))
         result = run_nbgrader(
             ["autograde", assignment, "--student", student_id, "--force",
-             f"--Execute.timeout={int(timeout_seconds)}"],
-            course_dir, timeout_seconds=timeout_seconds + 120,
+             f"--Execute.timeout={max(1, int(timeout_seconds))}", "--Execute.interrupt_on_timeout=False"],
+            course_dir, timeout_seconds=timeout_seconds,
         )
         autograded = Path(course_dir) / "autograded" / student_id / assignment / f"{assignment}.ipynb"
         if result.returncode == 0 and autograded.exists():

@@ -3,6 +3,8 @@
 Students never import this module; instructors keep it out of the student bundle.
 """
 
+import weakref
+
 import numpy as np
 import scipy.ndimage
 
@@ -31,3 +33,114 @@ def show_cam_reference(image_index, features, results, gap_weights):
     """What ``show_cam(image_index)`` of lesson 01 must return: the raw 28×28 CAM of the predicted class."""
     predicted = int(np.argmax(results[image_index]))
     return class_activation_map(features[image_index], gap_weights[:, predicted])
+
+
+# --------------------------------------------------------------------------------------
+# Grad-CAM (lesson 03), batched
+# --------------------------------------------------------------------------------------
+
+GRAD_CAM_EPSILON = 1e-12
+
+# model -> {layer name: tf.function}; weak keys so a deleted model takes its functions along.
+_GRAD_CAM_FUNCTIONS = weakref.WeakKeyDictionary()
+
+
+def _conv_layer_names(model):
+    """Names of the model's layers whose output is 4-D (batch, h, w, channels), in order."""
+    names = []
+    for layer in model.layers:
+        try:
+            if len(layer.output.shape) == 4 and "conv" in layer.__class__.__name__.lower():
+                names.append(layer.name)
+        except (AttributeError, ValueError):  # layers without a single symbolic output
+            continue
+    return names
+
+
+def _grad_cam_layer(model, layer_name):
+    """The layer ``layer_name`` of ``model``; a ValueError listing the conv layers if absent or not 4-D."""
+    names = [layer.name for layer in model.layers]
+    if layer_name not in names:
+        raise ValueError(
+            f"layer '{layer_name}' not found in model '{model.name}'; its conv layers are: "
+            f"{', '.join(_conv_layer_names(model)) or 'none'}"
+        )
+    layer = model.get_layer(layer_name)
+    if len(layer.output.shape) != 4:
+        raise ValueError(
+            f"Grad-CAM needs a layer with output (batch, h, w, channels); '{layer_name}' gives "
+            f"{tuple(layer.output.shape)}. Conv layers: {', '.join(_conv_layer_names(model))}"
+        )
+    return layer
+
+
+def _build_grad_cam_function(model, layer_name):
+    """One ``tf.function`` (images (n, H, W, C), class indices (n,)) -> normalized maps (n, h, w).
+
+    Built once per (model, layer): the gradient model inputs -> [layer output, model output].
+    """
+    import keras
+    import tensorflow as tf
+
+    layer = _grad_cam_layer(model, layer_name)
+    if len(model.outputs) != 1:
+        raise ValueError(f"grad_cam needs a model with one output, '{model.name}' has {len(model.outputs)}")
+    gradient_model = keras.Model(model.inputs, [layer.output, model.outputs[0]])
+    image_spec = tf.TensorSpec((None,) + tuple(model.inputs[0].shape[1:]), tf.float32)
+
+    @tf.function(input_signature=[image_spec, tf.TensorSpec((None,), tf.int32)])
+    def grad_cam_maps(images, class_indices):
+        with tf.GradientTape() as tape:
+            feature_maps, predictions = gradient_model(images, training=False)  # (n, h, w, K), (n, classes)
+            class_scores = tf.gather(predictions, class_indices, axis=1, batch_dims=1)  # y^c per image, (n,)
+        gradients = tape.gradient(class_scores, feature_maps)  # ∂y^c/∂A^k_ij, (n, h, w, K)
+        alphas = tf.reduce_mean(gradients, axis=(1, 2), keepdims=True)  # α_k^c, (n, 1, 1, K)
+        maps = tf.nn.relu(tf.reduce_sum(alphas * feature_maps, axis=-1))  # ReLU(Σ_k α_k^c A^k), (n, h, w)
+        peaks = tf.reduce_max(maps, axis=(1, 2), keepdims=True)  # (n, 1, 1)
+        return maps / tf.maximum(peaks, GRAD_CAM_EPSILON)
+
+    return grad_cam_maps
+
+
+def _grad_cam_function(model, layer_name):
+    """The cached ``tf.function`` of :func:`_build_grad_cam_function` for (model, layer_name)."""
+    functions = _GRAD_CAM_FUNCTIONS.setdefault(model, {})
+    if layer_name not in functions:
+        functions[layer_name] = _build_grad_cam_function(model, layer_name)
+    return functions[layer_name]
+
+
+def _grad_cam_class_indices(class_indices, num_images, num_classes):
+    """An int32 vector (num_images,) from one index or one per image; ValueError when out of range."""
+    indices = np.asarray(class_indices)
+    if indices.ndim == 0:
+        indices = np.full(num_images, indices)
+    if indices.shape != (num_images,) or not np.issubdtype(indices.dtype, np.integer):
+        raise ValueError(
+            f"class_indices must be one integer or {num_images} integers (one per image), got {np.asarray(class_indices)!r}"
+        )
+    if indices.size and (indices.min() < 0 or indices.max() >= num_classes):
+        raise ValueError(f"class indices must be in 0-{num_classes - 1}, got {indices.tolist()}")
+    return indices.astype(np.int32)
+
+
+def grad_cam(model, images, class_indices, layer_name):
+    """Grad-CAM maps of a batch: L^c = ReLU(Σ_k α_k^c A^k), α_k^c = mean_ij ∂y^c/∂A^k_ij.
+
+    model: a Keras model with one output (logits or probabilities; y^c is its column c).
+    images: (n, H, W, C) already preprocessed for the model (float32).
+    class_indices: one class for all images, or n classes (one per image).
+    layer_name: a layer with output (n, h, w, K), usually the last conv layer.
+    Returns float32 (n, h, w) in [0, 1], each map divided by its own maximum (an
+    all-≤0 map gives zeros, never NaN). The sum over channels matches the paper and
+    tf-keras-vis; the course's ``np.mean`` differs by the factor 1/K, which the
+    normalization removes. The gradient model and its ``tf.function`` are built once
+    per (model, layer) and reused, so one call costs about one forward + backward pass.
+    """
+    images = np.asarray(images, dtype=np.float32)
+    expected = tuple(model.inputs[0].shape[1:])
+    if images.ndim != 4 or any(size is not None and size != got for size, got in zip(expected, images.shape[1:])):
+        raise ValueError(f"images must have shape (n,) + {expected} for model '{model.name}', got {images.shape}")
+    num_classes = int(model.outputs[0].shape[-1])
+    indices = _grad_cam_class_indices(class_indices, len(images), num_classes)
+    return _grad_cam_function(model, layer_name)(images, indices).numpy()

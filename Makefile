@@ -1,0 +1,38 @@
+# Two commands: `make run` (execute every solution notebook, then grade the sample submissions)
+# and `make test` (the whole pytest suite, nbval included). Both create .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+BUILD := build
+export PATH := $(abspath $(BIN)):$(PATH)
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+ifeq ($(CI),true)
+export COURSE_OFFLINE ?= 1
+endif
+
+.PHONY: run test release check-release benchmarks clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python -m tools.run_all --build-dir $(BUILD)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+release: $(STAMP)
+	$(BIN)/python -m grader release
+
+check-release: $(STAMP)
+	$(BIN)/python -m grader release --check
+
+benchmarks: $(STAMP)
+	for script in benchmarks/*.py; do $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,231 @@
+"""helpers.deconv: unpooling with switches, the deconvnet, the three ReLU backward rules."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from helpers import deconv
+
+SLIDE_INPUT = np.array(
+    [[0.8, 0.6, 0.5, 0.3], [0.3, 0.4, 0.9, 0.8], [0.2, 0.7, 0.8, 0.4], [0.5, 0.4, 0.6, 0.5]],
+    dtype=np.float32,
+)
+
+
+@pytest.fixture(scope="module")
+def trained_model():
+    from helpers.models import trained_gap_cnn
+
+    return trained_gap_cnn(verbose=False)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """16 test digits (16, 28, 28, 1) in [0, 1]."""
+    from helpers.data import load_mnist
+
+    _, (x_test, _) = load_mnist(verbose=False)
+    return x_test[:16]
+
+
+def distinct_random_maps(shape, seed):
+    """Random values without ties (a permutation), so every window has one maximum."""
+    rng = np.random.default_rng(seed)
+    values = rng.permutation(np.prod(shape)).reshape(shape) / np.prod(shape) + 0.01
+    return values.astype(np.float32)
+
+
+# --- unpooling -----------------------------------------------------------------------------
+
+
+def test_slide_unpooling_example_exactly():
+    """The lecture's 4×4 example: pooled [[0.8, 0.9], [0.7, 0.8]], unpooled with zeros elsewhere."""
+    pooled, switches = deconv.max_pool_with_switches(SLIDE_INPUT[None, :, :, None])
+    np.testing.assert_array_equal(pooled.numpy()[0, :, :, 0], np.float32([[0.8, 0.9], [0.7, 0.8]]))
+    np.testing.assert_array_equal(switches.numpy()[0, :, :, 0], [[0, 2], [1, 0]])
+    unpooled = deconv.unpool(pooled, switches, (4, 4)).numpy()[0, :, :, 0]
+    expected = np.float32([[0.8, 0, 0, 0], [0, 0, 0.9, 0], [0, 0.7, 0.8, 0], [0, 0, 0, 0]])
+    np.testing.assert_array_equal(unpooled, expected)
+
+
+@pytest.mark.parametrize("shape", [(3, 8, 8, 5), (2, 7, 9, 4), (4, 28, 28, 16)])
+def test_pooling_matches_keras_and_unpooling_keeps_exactly_the_maxima(shape):
+    """Batched, multi-channel, odd sizes: pooled == MaxPooling2D; unpool∘pool keeps only maxima."""
+    maps = distinct_random_maps(shape, seed=sum(shape))
+    pooled, switches = deconv.max_pool_with_switches(maps)
+    keras_pooled = keras.layers.MaxPooling2D(2)(maps)
+    np.testing.assert_array_equal(pooled.numpy(), np.asarray(keras_pooled))
+    unpooled = deconv.unpool(pooled, switches, maps.shape).numpy()
+    assert unpooled.shape == maps.shape
+    kept = unpooled != 0
+    assert kept.sum() == pooled.numpy().size  # one value per window
+    np.testing.assert_array_equal(unpooled[kept], maps[kept])  # each at its own place
+    np.testing.assert_array_equal(np.sort(unpooled[kept]), np.sort(pooled.numpy().ravel()))
+
+
+def test_unpooling_is_the_gradient_of_max_pooling():
+    """Routing a signal through the switches is exactly what backprop through MaxPooling2D does."""
+    maps = tf.constant(distinct_random_maps((2, 9, 10, 3), seed=1))
+    upstream = tf.random.stateless_normal((2, 4, 5, 3), seed=(1, 2))
+    with tf.GradientTape() as tape:
+        tape.watch(maps)
+        total = tf.reduce_sum(keras.layers.MaxPooling2D(2)(maps) * upstream)
+    _, switches = deconv.max_pool_with_switches(maps)
+    np.testing.assert_array_equal(deconv.unpool(upstream, switches, maps.shape).numpy(), tape.gradient(total, maps).numpy())
+
+
+def test_unpool_rejects_mismatched_shapes():
+    pooled, switches = deconv.max_pool_with_switches(np.ones((1, 4, 4, 1)))
+    with pytest.raises(ValueError, match="pooled"):
+        deconv.unpool(pooled, switches, (8, 8))
+
+
+# --- lesson 05's feature map by hand ----------------------------------------------------------
+
+
+def test_six_by_six_vertical_line_example():
+    """The slides' 6×6 image and the vertical-line filter (rows -1 1 -1)."""
+    image = np.array([[int(pixel) for pixel in row] for row in "100001 010010 001100 100010 010010 001010".split()])
+    kernel = np.array([[-1, 1, -1]] * 3)
+    expected = [[-1, -1, -1, -1], [-1, -1, -2, 1], [-1, -1, -2, 1], [-1, 0, -4, 3]]
+    np.testing.assert_array_equal(deconv.valid_cross_correlation(image, kernel), expected)
+
+
+def test_valid_cross_correlation_matches_conv2d():
+    rng = np.random.default_rng(0)
+    image, kernel = rng.normal(size=(7, 9)), rng.normal(size=(3, 2))
+    expected = tf.nn.conv2d(image[None, :, :, None], kernel[:, :, None, None], 1, "VALID")[0, :, :, 0]
+    np.testing.assert_allclose(deconv.valid_cross_correlation(image, kernel), expected, atol=1e-12)
+    with pytest.raises(ValueError, match="2-D"):
+        deconv.valid_cross_correlation(image[None], kernel)
+
+
+# --- the deconvnet ------------------------------------------------------------------------------
+
+
+def test_first_layer_projection_is_the_activation_times_its_input_gradient(trained_model, digits):
+    """One conv layer down, the transposed convolution is the adjoint of the convolution.
+
+    The kept activation a > 0 opens its own ReLU gate for both rules, so the projection
+    relu(a)·(transposed filter) equals a · ∂a/∂x exactly.
+    """
+    for channel in (0, 5, 15):
+        projection = deconv.deconvnet_projection(trained_model, digits, "conv2d", channel)
+        images = tf.constant(digits)
+        with tf.GradientTape() as tape:
+            tape.watch(images)
+            feature_maps = trained_model.get_layer("conv2d")(images)  # (16, 28, 28, 16)
+            strongest = deconv.strongest_activation(feature_maps.numpy(), channel)
+            positions = np.stack([np.arange(16), strongest.rows, strongest.columns], axis=1)
+            kept = tf.reduce_sum(tf.gather_nd(feature_maps[..., channel], positions))
+        gradient = tape.gradient(kept, images).numpy()
+        assert np.all(strongest.values > 0)
+        assert np.abs(projection).max() > 0.05
+        np.testing.assert_allclose(projection, strongest.values[:, None, None, None] * gradient, atol=1e-5)
+
+
+@pytest.mark.parametrize("layer_name", ["conv2d_1", "conv2d_2"])
+def test_deep_projection_equals_the_deconvnet_rule_gradient(trained_model, digits, layer_name):
+    """Layer by layer (unpool, rectify, transposed filter) = autodiff with the deconvnet ReLU rule."""
+    projection = deconv.deconvnet_projection(trained_model, digits, layer_name, 1)
+    feature_maps = deconv.layer_output(trained_model, digits, layer_name).numpy()
+    values = deconv.strongest_activation(feature_maps, 1).values[:, None, None, None]
+    gradient = deconv.input_gradient(trained_model, digits, 1, rule="deconvnet", layer_name=layer_name)
+    backprop = deconv.input_gradient(trained_model, digits, 1, rule="backprop", layer_name=layer_name)
+    assert projection.shape == (16, 28, 28, 1)
+    np.testing.assert_allclose(projection, values * gradient, atol=1e-5)
+    assert np.abs(projection - values * backprop).max() > 0.1  # the deconvnet is not backprop
+
+
+def test_projection_of_a_whole_map_and_errors(trained_model, digits):
+    whole = deconv.deconvnet_projection(trained_model, digits[:2], "conv2d_1", 1, keep="map")
+    strongest = deconv.deconvnet_projection(trained_model, digits[:2], "conv2d_1", 1)
+    assert np.abs(whole).sum() > np.abs(strongest).sum() > 0
+    with pytest.raises(ValueError, match="not found.*conv layers"):
+        deconv.deconvnet_projection(trained_model, digits, "conv9", 0)
+    with pytest.raises(ValueError, match="GlobalAveragePooling2D"):
+        deconv.deconvnet_projection(trained_model, digits, "dense", 0)
+    with pytest.raises(ValueError, match="16 channels"):
+        deconv.deconvnet_projection(trained_model, digits, "conv2d", 16)
+
+
+def test_receptive_fields_of_the_gap_cnn(trained_model):
+    sizes = [deconv.receptive_field(trained_model, name).size for name in ("conv2d", "conv2d_1", "conv2d_2", "conv2d_3")]
+    assert sizes == [3, 8, 18, 38]
+    assert deconv.receptive_field(trained_model, "max_pooling2d") == (4, 2, 0.5)
+
+
+def test_top_patches_are_the_receptive_fields_of_the_strongest_activations(trained_model, digits):
+    top = deconv.top_patches(trained_model, digits, "conv2d_1", channel=2, k=4)
+    assert top.patches.shape == (4, 8, 8, 1)
+    assert np.all(np.diff(top.activations) <= 0)
+    feature_maps = deconv.layer_output(trained_model, digits, "conv2d_1").numpy()
+    assert top.activations[0] == feature_maps[..., 2].max()
+    # Map position (r, c) of conv2d_1 sees input rows 2r-3 .. 2r+4 (zeros outside the image).
+    image, row, column = digits[top.image_indices[0]], top.rows[0], top.columns[0]
+    padded = np.pad(image, [(8, 8), (8, 8), (0, 0)])
+    np.testing.assert_array_equal(top.patches[0], padded[8 + 2 * row - 3 : 8 + 2 * row + 5, 8 + 2 * column - 3 : 8 + 2 * column + 5])
+
+
+# --- backprop, deconvnet, guided backprop ----------------------------------------------------
+
+
+def test_relu_rules_on_known_values():
+    inputs = tf.constant([-1.0, -1.0, 2.0, 2.0])
+    upstream = tf.constant([-3.0, 3.0, -3.0, 3.0])
+    expected = {"backprop": [0, 0, -3, 3], "deconvnet": [0, 3, 0, 3], "guided": [0, 0, 0, 3]}
+    for rule, gradient in expected.items():
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            outputs = deconv.relu_with_backward_rule(rule)(inputs)
+        np.testing.assert_array_equal(outputs.numpy(), [0, 0, 2, 2])
+        np.testing.assert_array_equal(tape.gradient(outputs, inputs, output_gradients=upstream).numpy(), gradient)
+    with pytest.raises(ValueError, match="rule must be one of"):
+        deconv.relu_with_backward_rule("guided_backprop")
+
+
+def one_relu_model():
+    """Pixels -> ReLU (a 1×1 identity conv) -> random 3×3 conv -> flatten -> 3 scores.
+
+    Only one ReLU, right on the pixels, so the input gradient *is* the gated signal.
+    """
+    model = keras.Sequential(
+        [
+            keras.Input((6, 6, 1)),
+            keras.layers.Conv2D(1, 1, activation="relu", kernel_initializer="ones", name="pixel_relu"),
+            keras.layers.Conv2D(2, 3, name="mixing"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(3, name="scores"),
+        ]
+    )
+    keras.utils.set_random_seed(3)
+    for layer in model.layers[1:]:
+        layer.set_weights([np.random.normal(size=weight.shape) for weight in layer.get_weights()])
+    model.get_layer("pixel_relu").set_weights([np.ones((1, 1, 1, 1)), np.zeros(1)])
+    return model
+
+
+def test_guided_backprop_zeroes_what_either_rule_zeroes():
+    model = one_relu_model()
+    images = np.random.default_rng(4).normal(size=(5, 6, 6, 1)).astype(np.float32)
+    gradients = {rule: deconv.input_gradient(model, images, 1, rule=rule) for rule in deconv.RELU_BACKWARD_RULES}
+    backprop, deconvnet, guided = gradients["backprop"], gradients["deconvnet"], gradients["guided"]
+    assert np.all(guided[(backprop == 0) | (deconvnet == 0)] == 0)
+    np.testing.assert_array_equal(guided[guided != 0], backprop[guided != 0])
+    np.testing.assert_array_equal(guided[guided != 0], deconvnet[guided != 0])
+    assert (backprop != 0).sum() > (guided != 0).sum() > 0
+    assert (deconvnet != 0).sum() > (guided != 0).sum()
+    assert np.all(deconvnet >= 0) and np.all(guided >= 0) and np.any(backprop < 0)
+
+
+def test_three_rules_differ_on_the_trained_model(trained_model, digits):
+    gradients = {rule: deconv.input_gradient(trained_model, digits[:4], 7, rule=rule) for rule in deconv.RELU_BACKWARD_RULES}
+    for first, second in [("backprop", "deconvnet"), ("backprop", "guided"), ("deconvnet", "guided")]:
+        difference = np.abs(gradients[first] - gradients[second]).max()
+        assert difference > 0.01 * np.abs(gradients[first]).max(), (first, second)
+
+
+def test_class_scores_are_the_logits(trained_model, digits):
+    logits = deconv.layer_output(trained_model, digits).numpy()  # (16, 10)
+    np.testing.assert_allclose(tf.nn.softmax(logits).numpy(), trained_model.predict(digits, verbose=0), atol=1e-5)

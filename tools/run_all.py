@@ -1,0 +1,55 @@
+"""``make run``: execute every solution notebook into build/ (.ipynb and HTML), then grade
+the bundled sample submissions and print the grade table."""
+
+import argparse
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbconvert import HTMLExporter
+
+from grader.autograde import autograde
+from grader.course import NOTEBOOKS_DIR, REPO_ROOT, SOLUTIONS_DIR, assignment_names
+
+
+def execute_notebook(source, executed_dir, timeout_seconds=900):
+    """Execute ``source`` in its own folder; write the executed notebook and its HTML."""
+    notebook = nbformat.read(str(source), as_version=4)
+    client = NotebookClient(notebook, timeout=timeout_seconds, kernel_name="python3",
+                            resources={"metadata": {"path": str(source.parent)}})
+    client.execute()
+    executed_dir.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, str(executed_dir / source.name))
+    body, _ = HTMLExporter().from_notebook_node(notebook)
+    (executed_dir / f"{source.stem}.html").write_text(body)
+
+
+def sample_submissions(folder):
+    """Build the sample class: the reference solution and the untouched student notebook."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    for student_id, source_dir in (("reference", SOLUTIONS_DIR), ("untouched", NOTEBOOKS_DIR)):
+        (folder / student_id).mkdir(parents=True)
+        for name in assignment_names():
+            shutil.copyfile(source_dir / f"{name}.ipynb", folder / student_id / f"{name}.ipynb")
+    return folder
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--build-dir", type=Path, default=REPO_ROOT / "build")
+    arguments = parser.parse_args(argv)
+    build_dir = arguments.build_dir.resolve()
+    for source in sorted(SOLUTIONS_DIR.glob("*.ipynb")):
+        started = time.monotonic()
+        execute_notebook(source, build_dir / "executed")
+        print(f"executed {source.name} in {time.monotonic() - started:.0f} s -> {build_dir / 'executed'}")
+    submissions = sample_submissions(build_dir / "sample_submissions")
+    return autograde(submissions, build_dir / "course")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
