@@ -83,9 +83,12 @@ def _build_grad_cam_function(model, layer_name):
     import tensorflow as tf
 
     layer = _grad_cam_layer(model, layer_name)
-    if len(model.outputs) != 1:
-        raise ValueError(f"grad_cam needs a model with one output, '{model.name}' has {len(model.outputs)}")
-    gradient_model = keras.Model(model.inputs, [layer.output, model.outputs[0]])
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise ValueError(
+            f"grad_cam needs a model with one input and one output; '{model.name}' has "
+            f"{len(model.inputs)} and {len(model.outputs)}"
+        )
+    gradient_model = keras.Model(model.inputs[0], [layer.output, model.outputs[0]])
     image_spec = tf.TensorSpec((None,) + tuple(model.inputs[0].shape[1:]), tf.float32)
 
     @tf.function(input_signature=[image_spec, tf.TensorSpec((None,), tf.int32)])

@@ -48,7 +48,7 @@ def tf_keras_vis_grad_cam(model, batch, class_indices, layer_name):
 
 def course_get_cam(model, processed_image, predicted_label, layer_name):
     """The course's get_CAM (SEEDS.md section 3) for one image (1, H, W, C), with its per-channel loop."""
-    model_grad = keras.Model(model.inputs, [model.get_layer(layer_name).output, model.output])
+    model_grad = keras.Model(model.input, [model.get_layer(layer_name).output, model.output])
     with tf.GradientTape() as tape:
         conv_output_values, predictions = model_grad(processed_image)
         loss = predictions[:, predicted_label]
