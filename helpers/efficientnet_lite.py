@@ -19,6 +19,7 @@ import hashlib
 import importlib.util
 import os
 import pickle
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -424,8 +425,11 @@ def load_efficientnet_lite0(cache_path=None):
             pass
     _remove_cache(path)
     model = convert_checkpoint()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_to_cache(model, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_to_cache(model, path)
+    except OSError as error:  # a read-only cache costs a conversion per call, nothing more
+        warnings.warn(f"could not cache the converted EfficientNet-Lite0 at {path}: {error}", stacklevel=2)
     return model, "converted"
 
 

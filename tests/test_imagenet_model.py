@@ -249,3 +249,13 @@ def test_keras_application_fails_fast_offline(monkeypatch):
 def test_keras_application_rejects_unknown_names():
     with pytest.raises(ValueError, match="mobilenet_v2"):
         models.keras_application("resnet9000")
+
+
+def test_unwritable_cache_warns_and_still_returns_the_model(tmp_path, monkeypatch):
+    def refuse(model, path):
+        raise PermissionError("read-only file system")
+
+    monkeypatch.setattr(efficientnet_lite, "save_to_cache", refuse)
+    with pytest.warns(UserWarning, match="could not cache"):
+        model, source = efficientnet_lite.load_efficientnet_lite0(cache_path=tmp_path / "lite0.weights.h5")
+    assert source == "converted" and model.count_params() == efficientnet_lite.NUM_PARAMETERS
