@@ -150,7 +150,7 @@ def linear_response(layer, inputs):
     """
     if isinstance(layer, keras.layers.Conv2D):
         if layer.data_format != "channels_last" or layer.groups != 1:
-            raise ValueError(f"layer {layer.name!r}: only channels_last convolutions with groups=1 are supported")
+            raise ValueError(f"layer {layer.name!r}: only channels_last convolutions with groups=1 work here")
         response = tf.nn.conv2d(
             inputs, tf.convert_to_tensor(layer.kernel), strides=layer.strides,
             padding=layer.padding.upper(), dilations=layer.dilation_rate,
@@ -231,6 +231,12 @@ class StrongestActivation(NamedTuple):
     columns: np.ndarray
 
 
+def _check_channel(feature_maps, channel):
+    """Raise a ValueError unless ``channel`` indexes the last axis of ``feature_maps`` (batch, h, w, C)."""
+    if not 0 <= channel < feature_maps.shape[-1]:
+        raise ValueError(f"channel {channel} does not exist; the layer has {feature_maps.shape[-1]} maps")
+
+
 def strongest_activation(feature_maps, channel):
     """Find the largest value of ``feature_maps[..., channel]`` in every image.
 
@@ -240,8 +246,7 @@ def strongest_activation(feature_maps, channel):
     feature_maps = np.asarray(feature_maps)
     if feature_maps.ndim != 4:
         raise ValueError(f"feature maps must have shape (batch, h, w, C), got {feature_maps.shape}")
-    if not 0 <= channel < feature_maps.shape[-1]:
-        raise ValueError(f"channel {channel} does not exist; the layer has {feature_maps.shape[-1]} channels")
+    _check_channel(feature_maps, channel)
     channel_maps = feature_maps[..., channel]  # (batch, h, w)
     flat_index = channel_maps.reshape(len(channel_maps), -1).argmax(axis=1)  # (batch,)
     rows, columns = np.unravel_index(flat_index, channel_maps.shape[1:])
@@ -288,8 +293,7 @@ def deconvnet_projection(model, images, layer_name, channel, keep="strongest"):
     if keep == "strongest":
         signal = tf.constant(keep_strongest(feature_maps, channel))
     else:
-        if not 0 <= channel < feature_maps.shape[-1]:
-            raise ValueError(f"channel {channel} does not exist; the layer has {feature_maps.shape[-1]} channels")
+        _check_channel(feature_maps, channel)
         signal = tf.constant(feature_maps * (np.arange(feature_maps.shape[-1]) == channel))
     for layer, input_shape in zip(reversed(layers), reversed(input_shapes)):  # backward, going down
         if isinstance(layer, keras.layers.MaxPooling2D):
@@ -332,8 +336,11 @@ def receptive_field(model, layer_name):
             kernel, stride = layer.kernel_size[0], layer.strides[0]
         else:
             kernel, stride = layer.pool_size[0], layer.strides[0]
-        output_size = -(-input_size // stride) if layer.padding == "same" else (input_size - kernel) // stride + 1
-        padding_top = max((output_size - 1) * stride + kernel - input_size, 0) // 2 if layer.padding == "same" else 0
+        if layer.padding == "same":
+            output_size = -(-input_size // stride)  # ceil(input_size / stride)
+            padding_top = max((output_size - 1) * stride + kernel - input_size, 0) // 2
+        else:
+            output_size, padding_top = (input_size - kernel) // stride + 1, 0
         size += (kernel - 1) * jump
         start += ((kernel - 1) / 2 - padding_top) * jump
         jump *= stride
@@ -434,10 +441,10 @@ def score_target(outputs, target):
         if outputs.shape.rank == 4:
             outputs = tf.reduce_max(outputs, axis=(1, 2))  # (batch, C)
         if outputs.shape.rank != 2:
-            raise ValueError(f"an index target needs (batch, units) or (batch, h, w, C) outputs, got {outputs.shape}")
+            raise ValueError(f"an index target needs (batch, units) or (batch, h, w, C), got {outputs.shape}")
         indices = np.broadcast_to(np.asarray(target, dtype=np.int32), (outputs.shape[0],))
         if indices.min() < 0 or indices.max() >= outputs.shape[-1]:
-            raise ValueError(f"target {target} out of range; the layer has {outputs.shape[-1]} units/channels")
+            raise ValueError(f"target {target} out of range; the layer has {outputs.shape[-1]} outputs")
         scores = tf.gather(outputs, indices[:, np.newaxis], batch_dims=1)[:, 0]
     if scores.shape.rank != 1:
         raise ValueError(f"the target must give one score per image, got shape {scores.shape}")

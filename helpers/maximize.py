@@ -53,7 +53,7 @@ class Objective:
     def __call__(self, outputs):
         expected_rank = 4 if self.spatial_sum else 2
         if outputs.shape.rank != expected_rank:
-            raise ValueError(f"{self!r} needs a layer output of rank {expected_rank}, got shape {outputs.shape}")
+            raise ValueError(f"{self!r} needs a layer output of rank {expected_rank}, got {outputs.shape}")
         if self.targets.max() >= outputs.shape[-1] or self.targets.min() < 0:
             raise ValueError(f"{self!r}: the layer has only {outputs.shape[-1]} units/filters")
         per_target = tf.reduce_sum(outputs, axis=(1, 2)) if self.spatial_sum else outputs  # (batch, C)
@@ -150,35 +150,40 @@ def maximize_activation(
       ``blur_every`` steps.
     Returns :class:`Maximization`. About 1-2 s for 14 MNIST images and 200 steps on 2 cores.
     """
+    num_targets = len(objective) if hasattr(objective, "__len__") else None
     if start_images is None:
-        input_shape = tuple(model.input_shape[1:])
-        start_images = noise_images(num_images or len(objective), input_shape, seed)
+        if num_images is None and num_targets is None:
+            raise ValueError("give num_images or start_images: the objective does not say how many")
+        start_images = noise_images(num_images or num_targets, tuple(model.input_shape[1:]), seed)
     start_images = np.asarray(start_images, dtype=np.float32)
-    if len(objective) > 1 and len(objective) != len(start_images):
-        raise ValueError(f"the objective has {len(objective)} targets but there are {len(start_images)} images")
+    if num_targets not in (None, 1, len(start_images)):
+        raise ValueError(f"the objective has {num_targets} targets but there are {len(start_images)} images")
     if clip is not None and not clip[0] < clip[1]:
         raise ValueError(f"clip must be (low, high) with low < high, got {clip}")
     ascent_step = _make_ascent_step(model, objective, layer_name, before_activation, learning_rate, l1, clip)
     shifts = np.random.default_rng(seed).integers(-jitter, jitter + 1, size=(steps, 2)).astype(np.int32)
     images, history = tf.constant(start_images), []
-    for step in tqdm(range(steps), desc=f"maximizing {objective!r}", disable=not progress):
+    for step in tqdm(range(steps), desc="gradient ascent", disable=not progress):
         images, scores = ascent_step(images, tf.constant(shifts[step]))
         history.append(scores)
         if blur_every and (step + 1) % blur_every == 0:
-            images = tf.constant(scipy.ndimage.gaussian_filter(images.numpy(), (0, blur_sigma, blur_sigma, 0)))
+            blurred = scipy.ndimage.gaussian_filter(images.numpy(), (0, blur_sigma, blur_sigma, 0))
+            images = tf.constant(blurred)  # (n, H, W, C), only across height and width
     return Maximization(
         images=images.numpy(),
         start_images=start_images,
         start_scores=_scores(model, objective, start_images, layer_name, before_activation),
         final_scores=_scores(model, objective, images, layer_name, before_activation),
-        score_history=np.stack([scores.numpy() for scores in history]) if history else np.zeros((0, len(start_images))),
+        score_history=np.array([scores.numpy() for scores in history]).reshape(steps, len(start_images)),
     )
 
 
 # --- A GAP-CNN with a hidden dense layer -----------------------------------------------------
 
 
-def build_gap_cnn_with_dense(hidden_units=32, conv_weights_from=None, input_shape=(28, 28, 1), num_classes=10):
+def build_gap_cnn_with_dense(
+    hidden_units=32, conv_weights_from=None, input_shape=(28, 28, 1), num_classes=10
+):
     """The GAP-CNN with a hidden ReLU ``Dense`` layer, for "the first 9 units of a dense layer".
 
     Layers: the GAP-CNN's conv stack (``conv2d`` … ``global_average_pooling2d``), then

@@ -146,7 +146,7 @@ def test_projection_of_a_whole_map_and_errors(trained_model, digits):
         deconv.deconvnet_projection(trained_model, digits, "conv9", 0)
     with pytest.raises(ValueError, match="GlobalAveragePooling2D"):
         deconv.deconvnet_projection(trained_model, digits, "dense", 0)
-    with pytest.raises(ValueError, match="16 channels"):
+    with pytest.raises(ValueError, match="has 16 maps"):
         deconv.deconvnet_projection(trained_model, digits, "conv2d", 16)
 
 
