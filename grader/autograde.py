@@ -14,12 +14,13 @@ import os
 import re
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from grader.course import assignment_names, prepare_course, run_nbgrader, tail
+from grader.course import assignment_names, gradebook_url, prepare_course, run_nbgrader, tail
 
 CSV_COLUMNS = ["student_id", "notebook", "score", "max_score", "status", "reason", "seconds"]
 STUDENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]*$")
@@ -77,7 +78,7 @@ def _scores_from_gradebook(course_dir, assignment, student_id):
     """``(score, max_score, failed test names)`` of the student's autograded notebook."""
     from nbgrader.api import Gradebook
 
-    with Gradebook(f"sqlite:///{Path(course_dir) / 'gradebook.db'}") as gradebook:
+    with Gradebook(gradebook_url(course_dir)) as gradebook:
         submission = gradebook.find_submission_notebook(assignment, assignment, student_id)
         failed = sorted(g.name for g in submission.grades if (g.score or 0) < g.max_score)
         return float(submission.score), float(submission.max_score), failed
@@ -86,7 +87,7 @@ def _scores_from_gradebook(course_dir, assignment, student_id):
 def _max_score(course_dir, assignment):
     from nbgrader.api import Gradebook
 
-    with Gradebook(f"sqlite:///{Path(course_dir) / 'gradebook.db'}") as gradebook:
+    with Gradebook(gradebook_url(course_dir)) as gradebook:
         return float(gradebook.find_notebook(assignment, assignment).max_score)
 
 
@@ -94,7 +95,7 @@ def _forget_submission(course_dir, assignment, student_id):
     """Drop a stale gradebook entry so a failed regrade cannot leave an old score behind."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    with Gradebook(f"sqlite:///{Path(course_dir) / 'gradebook.db'}") as gradebook:
+    with Gradebook(gradebook_url(course_dir)) as gradebook:
         try:
             gradebook.remove_submission(assignment, student_id)
         except MissingEntry:
@@ -138,6 +139,7 @@ def grade_submission(course_dir, student_id, assignment, path, timeout_seconds):
             grade.reason = ("failed: " + ", ".join(grade.failed_tests)) if grade.failed_tests else "all tests passed"
         else:
             _forget_submission(course_dir, assignment, student_id)
+            shutil.rmtree(autograded.parent, ignore_errors=True)
             grade.status = "timeout" if result.timed_out or "Timeout" in (result.stdout or "") else "error"
             grade.reason = _failure_reason(result.stdout, result.timed_out, timeout_seconds)
     grade.seconds = round(time.monotonic() - started, 1)
@@ -188,14 +190,17 @@ def print_table(grades):
               f"{grade.status:<8} {grade.reason}")
 
 
-def autograde(submissions_dir, course_dir, timeout_seconds=600.0):
-    """Grade every submission under ``submissions_dir``; return the exit code (0 unless misused)."""
+def autograde(submissions_dir, course_dir, timeout_seconds=600.0, jobs=1):
+    """Grade every submission under ``submissions_dir``, ``jobs`` notebooks at a time.
+
+    Returns the exit code: 0, or 2 when the grader was misused.
+    """
     submissions_dir, course_dir = Path(submissions_dir), Path(course_dir)
     if not submissions_dir.is_dir():
         print(f"error: {submissions_dir} is not a folder of <student_id>/<notebook>.ipynb submissions")
         return 2
-    if timeout_seconds <= 0:
-        print("error: --timeout must be a positive number of seconds")
+    if timeout_seconds <= 0 or jobs < 1:
+        print("error: --timeout must be a positive number of seconds and --jobs at least 1")
         return 2
     submissions, notes = find_submissions(submissions_dir, set(assignment_names()))
     for note in notes:
@@ -204,11 +209,16 @@ def autograde(submissions_dir, course_dir, timeout_seconds=600.0):
         print(f"error: no submissions found in {submissions_dir}")
         return 2
     prepare_course(course_dir, sorted({assignment for _, assignment, _ in submissions}))
-    grades = []
-    for student_id, assignment, path in submissions:
+    def grade_and_report(submission):
+        student_id, assignment, path = submission
         grade = grade_submission(course_dir, student_id, assignment, path, timeout_seconds)
-        print(f"graded {student_id}/{assignment}: {grade.score:g}/{grade.max_score:g} ({grade.status}, {grade.seconds:g} s)")
-        grades.append(grade)
+        print(f"graded {student_id}/{assignment}: {grade.score:g}/{grade.max_score:g} "
+              f"({grade.status}, {grade.seconds:g} s)", flush=True)
+        return grade
+
+    # Each notebook runs in its own nbgrader process and kernel; the threads only wait for them.
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        grades = list(pool.map(grade_and_report, submissions))
     write_feedback(course_dir, grades)
     csv_path = write_grades_csv(course_dir, grades)
     print()

@@ -35,12 +35,20 @@ def nbgrader_environment():
     return environment
 
 
+def gradebook_url(course_dir):
+    """SQLAlchemy URL of the course's gradebook; parallel graders wait up to 120 s for its lock."""
+    return f"sqlite:///{Path(course_dir).resolve() / 'gradebook.db'}?timeout=120"
+
+
 def write_config(course_dir):
     """Write ``nbgrader_config.py`` into ``course_dir`` with its root set to that folder."""
     course_dir = Path(course_dir)
     course_dir.mkdir(parents=True, exist_ok=True)
     text = CONFIG_TEMPLATE.read_text()
-    text += f"\nc.CourseDirectory.root = {str(course_dir.resolve())!r}\n"
+    root = course_dir.resolve()
+    text += f"\nc.CourseDirectory.root = {str(root)!r}\n"
+    # Parallel graders share the gradebook: wait for SQLite's lock instead of failing after 5 s.
+    text += f"c.CourseDirectory.db_url = {gradebook_url(root)!r}\n"
     (course_dir / "nbgrader_config.py").write_text(text)
 
 

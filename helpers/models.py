@@ -95,7 +95,7 @@ def trained_gap_cnn(epochs=8, seed=42, verbose=True):
         except Exception:
             path.unlink(missing_ok=True)
     model.fit(x_train, y_train, epochs=epochs, batch_size=64, verbose=0)
-    temporary = path.with_suffix(".tmp.h5")
+    temporary = path.with_name(path.name.replace(".weights.h5", ".tmp.weights.h5"))
     model.save_weights(temporary)
     os.replace(temporary, path)
     if verbose:

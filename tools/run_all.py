@@ -48,7 +48,7 @@ def main(argv=None):
         execute_notebook(source, build_dir / "executed")
         print(f"executed {source.name} in {time.monotonic() - started:.0f} s -> {build_dir / 'executed'}")
     submissions = sample_submissions(build_dir / "sample_submissions")
-    return autograde(submissions, build_dir / "course")
+    return autograde(submissions, build_dir / "course", jobs=2)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,62 @@
+import json
+from pathlib import Path
+
+from grader.course import NOTEBOOKS_DIR, SOLUTIONS_DIR
+from grader.release import release
+
+STUDENT = NOTEBOOKS_DIR / "01_mnist_cam.ipynb"
+
+
+def test_release_check_passes_on_the_committed_notebooks(capsys):
+    assert release(check=True) == 0
+    assert "up to date" in capsys.readouterr().out
+
+
+def test_release_check_finds_a_stale_notebook(tmp_path, capsys):
+    notebook = json.loads(STUDENT.read_text())
+    notebook["cells"][0]["source"] = "# edited by hand"
+    (tmp_path / STUDENT.name).write_text(json.dumps(notebook))
+    assert release(check=True, notebooks_dir=tmp_path) == 1
+    assert "stale: notebooks/01_mnist_cam.ipynb" in capsys.readouterr().out
+    assert json.loads((tmp_path / STUDENT.name).read_text())["cells"][0]["source"] == "# edited by hand"
+
+
+def test_release_writes_missing_notebooks(tmp_path):
+    assert release(check=True, notebooks_dir=tmp_path) == 1
+    assert release(notebooks_dir=tmp_path) == 0
+    assert release(check=True, notebooks_dir=tmp_path) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in SOLUTIONS_DIR.glob("*.ipynb"))
+
+
+def _code_text(path):
+    notebook = json.loads(Path(path).read_text())
+    return notebook, "\n".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code")
+
+
+def test_student_notebook_has_no_solution_no_hidden_tests_no_outputs():
+    notebook, code = _code_text(STUDENT)
+    assert "BEGIN SOLUTION" not in code and "BEGIN HIDDEN TESTS" not in code
+    assert "scipy.ndimage.zoom(features_for_image" not in code
+    assert "np.einsum(\"hwk,kc->chw\"" not in code
+    assert "show_cam_reference" not in code and "from grader" not in code
+    assert code.count("raise NotImplementedError()") == 2
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [] and cell["execution_count"] is None
+
+
+def test_solution_notebook_holds_the_answers_and_is_executed():
+    notebook, code = _code_text(SOLUTIONS_DIR / "01_mnist_cam.ipynb")
+    assert "### BEGIN SOLUTION" in code and "### BEGIN HIDDEN TESTS" in code
+    executed = [c for c in notebook["cells"] if c["cell_type"] == "code" and c["execution_count"]]
+    assert len(executed) == sum(c["cell_type"] == "code" for c in notebook["cells"])
+    errors = [o for c in notebook["cells"] if c["cell_type"] == "code" for o in c["outputs"] if o["output_type"] == "error"]
+    assert errors == []
+
+
+def test_graded_cells_carry_points_and_docstrings():
+    notebook, _ = _code_text(SOLUTIONS_DIR / "01_mnist_cam.ipynb")
+    tests = [c for c in notebook["cells"] if c["metadata"].get("nbgrader", {}).get("grade")]
+    assert [c["metadata"]["nbgrader"]["points"] for c in tests] == [1, 2, 2]
+    assert all("".join(c["source"]).startswith("'''") for c in tests)
+    assert len({c["metadata"]["nbgrader"]["grade_id"] for c in tests}) == len(tests)
