@@ -11,7 +11,7 @@ ifeq ($(CI),true)
 export COURSE_OFFLINE ?= 1
 endif
 
-.PHONY: run test release check-release benchmarks clean
+.PHONY: run test solutions release check-release benchmarks clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,10 +25,20 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# Maintainers: re-execute the solution notebooks in place, then regenerate the student notebooks.
+solutions: $(STAMP)
+	$(BIN)/python -m tools.execute_solutions
+	$(BIN)/python -m grader release
+
 release: $(STAMP)
 	$(BIN)/python -m grader release
 
-check-release: $(STAMP)
+check-# Maintainers: re-execute the solution notebooks in place, then regenerate the student notebooks.
+solutions: $(STAMP)
+	$(BIN)/python -m tools.execute_solutions
+	$(BIN)/python -m grader release
+
+release: $(STAMP)
 	$(BIN)/python -m grader release --check
 
 benchmarks: $(STAMP)
