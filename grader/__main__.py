@@ -21,6 +21,8 @@ def _parser():
     autograde.add_argument("--timeout", type=float, default=600,
                            help="wall-clock seconds to grade one notebook (nbgrader and kernel start-up included); past it the notebook scores 0 (default 600)")
 
+    autograde.add_argument("--memory-limit", type=float, default=8.0, metavar="GIB",
+                           help="memory cap of one notebook's kernel in GiB; past it the notebook scores 0 (default 8)")
     autograde.add_argument("--jobs", type=int, default=1, help="notebooks graded at the same time (default 1)")
 
     validate = commands.add_parser("validate", help="run a notebook's visible tests, as a student would")
@@ -38,7 +40,7 @@ def main(argv=None):
         from grader.autograde import autograde
 
         return autograde(arguments.submissions, arguments.course_dir, timeout_seconds=arguments.timeout,
-                         jobs=arguments.jobs)
+                         jobs=arguments.jobs, memory_limit_gib=arguments.memory_limit)
     from grader.validate import validate
 
     return validate(arguments.notebook)

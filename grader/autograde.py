@@ -34,7 +34,7 @@ class Grade:
     notebook: str
     score: float = 0.0
     max_score: float = 0.0
-    status: str = "graded"   # graded | error | timeout | invalid
+    status: str = "graded"   # graded | error | timeout | memory | invalid
     reason: str = ""
     seconds: float = 0.0
     failed_tests: list = field(default_factory=list)
@@ -114,7 +114,7 @@ def _failure_reason(output, timed_out, timeout_seconds):
     return f"nbgrader could not grade it: {last[:300]}" if last else "nbgrader could not grade it"
 
 
-def grade_submission(course_dir, student_id, assignment, path, timeout_seconds):
+def grade_submission(course_dir, student_id, assignment, path, timeout_seconds, memory_limit_bytes=None):
     """Autograde one submission; always returns a :class:`Grade`, never raises for bad input."""
     started = time.monotonic()
     grade = Grade(student_id, assignment, max_score=_max_score(course_dir, assignment))
@@ -131,7 +131,7 @@ def grade_submission(course_dir, student_id, assignment, path, timeout_seconds):
         result = run_nbgrader(
             ["autograde", assignment, "--student", student_id, "--force",
              f"--Execute.timeout={max(1, int(timeout_seconds))}", "--Execute.interrupt_on_timeout=False"],
-            course_dir, timeout_seconds=timeout_seconds,
+            course_dir, timeout_seconds=timeout_seconds, memory_limit_bytes=memory_limit_bytes,
         )
         autograded = Path(course_dir) / "autograded" / student_id / assignment / f"{assignment}.ipynb"
         if result.returncode == 0 and autograded.exists():
@@ -140,8 +140,12 @@ def grade_submission(course_dir, student_id, assignment, path, timeout_seconds):
         else:
             _forget_submission(course_dir, assignment, student_id)
             shutil.rmtree(autograded.parent, ignore_errors=True)
-            grade.status = "timeout" if result.timed_out or "Timeout" in (result.stdout or "") else "error"
-            grade.reason = _failure_reason(result.stdout, result.timed_out, timeout_seconds)
+            if result.out_of_memory:
+                grade.status = "memory"
+                grade.reason = f"used more than the {memory_limit_bytes / 2**30:g} GiB memory cap and was stopped"
+            else:
+                grade.status = "timeout" if result.timed_out or "Timeout" in (result.stdout or "") else "error"
+                grade.reason = _failure_reason(result.stdout, result.timed_out, timeout_seconds)
     grade.seconds = round(time.monotonic() - started, 1)
     return grade
 
@@ -190,7 +194,7 @@ def print_table(grades):
               f"{grade.status:<8} {grade.reason}")
 
 
-def autograde(submissions_dir, course_dir, timeout_seconds=600.0, jobs=1):
+def autograde(submissions_dir, course_dir, timeout_seconds=600.0, jobs=1, memory_limit_gib=8.0):
     """Grade every submission under ``submissions_dir``, ``jobs`` notebooks at a time.
 
     Returns the exit code: 0, or 2 when the grader was misused.
@@ -199,8 +203,8 @@ def autograde(submissions_dir, course_dir, timeout_seconds=600.0, jobs=1):
     if not submissions_dir.is_dir():
         print(f"error: {submissions_dir} is not a folder of <student_id>/<notebook>.ipynb submissions")
         return 2
-    if timeout_seconds <= 0 or jobs < 1:
-        print("error: --timeout must be a positive number of seconds and --jobs at least 1")
+    if timeout_seconds <= 0 or jobs < 1 or memory_limit_gib <= 0:
+        print("error: --timeout and --memory-limit must be positive and --jobs at least 1")
         return 2
     submissions, notes = find_submissions(submissions_dir, set(assignment_names()))
     for note in notes:
@@ -211,7 +215,8 @@ def autograde(submissions_dir, course_dir, timeout_seconds=600.0, jobs=1):
     prepare_course(course_dir, sorted({assignment for _, assignment, _ in submissions}))
     def grade_and_report(submission):
         student_id, assignment, path = submission
-        grade = grade_submission(course_dir, student_id, assignment, path, timeout_seconds)
+        grade = grade_submission(course_dir, student_id, assignment, path, timeout_seconds,
+                                 memory_limit_bytes=int(memory_limit_gib * 2**30))
         print(f"graded {student_id}/{assignment}: {grade.score:g}/{grade.max_score:g} "
               f"({grade.status}, {grade.seconds:g} s)", flush=True)
         return grade

@@ -8,7 +8,6 @@ solution notebook is an assignment of its own: ``source/NN_name/NN_name.ipynb``.
 
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -52,16 +51,17 @@ def write_config(course_dir):
     (course_dir / "nbgrader_config.py").write_text(text)
 
 
-def run_nbgrader(arguments, course_dir, timeout_seconds=None):
-    """Run ``python -m nbgrader ARGUMENTS`` in ``course_dir``; return the CompletedProcess.
+def run_nbgrader(arguments, course_dir, timeout_seconds=None, memory_limit_bytes=None):
+    """Run ``python -m nbgrader ARGUMENTS`` in ``course_dir`` (see :func:`grader.processes.run_with_limits`).
 
-    Output is captured; a run past ``timeout_seconds`` is killed with its kernels and
-    reported with ``returncode = None``.
+    Output is captured; a run past ``timeout_seconds`` or ``memory_limit_bytes`` is killed
+    with its kernels and reported with ``returncode = None``.
     """
-    from grader.processes import run_with_timeout
+    from grader.processes import run_with_limits
 
     command = [sys.executable, "-m", "nbgrader", *arguments]
-    return run_with_timeout(command, cwd=course_dir, env=nbgrader_environment(), timeout_seconds=timeout_seconds)
+    return run_with_limits(command, cwd=course_dir, env=nbgrader_environment(),
+                           timeout_seconds=timeout_seconds, memory_limit_bytes=memory_limit_bytes)
 
 
 def prepare_course(course_dir, assignments, solutions_dir=SOLUTIONS_DIR):

@@ -1,19 +1,39 @@
-"""Run a command with a wall-clock limit and kill everything it started when time is up."""
+"""Run a command under a wall-clock limit and a memory cap; kill everything it started when
+a limit is crossed (Jupyter kernels start new sessions, so the whole process tree is tracked)."""
 
 import subprocess
+import threading
+import time
 from types import SimpleNamespace
 
 import psutil
 
+POLL_SECONDS = 0.2
 
-def kill_tree(pid):
-    """Kill process ``pid`` and all its descendants (Jupyter kernels start new sessions, so
-    killing the process group is not enough)."""
+
+def process_tree(pid):
+    """The process ``pid`` and all its descendants that are still alive."""
     try:
         parent = psutil.Process(pid)
+        return [parent] + parent.children(recursive=True)
     except psutil.NoSuchProcess:
-        return
-    processes = parent.children(recursive=True) + [parent]
+        return []
+
+
+def tree_memory_bytes(pid):
+    """Resident memory of ``pid`` and its descendants, in bytes."""
+    total = 0
+    for process in process_tree(pid):
+        try:
+            total += process.memory_info().rss
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    return total
+
+
+def kill_tree(pid):
+    """Kill process ``pid`` and all its descendants."""
+    processes = process_tree(pid)
     for process in processes:
         try:
             process.kill()
@@ -22,19 +42,31 @@ def kill_tree(pid):
     psutil.wait_procs(processes, timeout=10)
 
 
-def run_with_timeout(command, cwd=None, env=None, timeout_seconds=None):
-    """Run ``command``; return an object with ``returncode`` (None on timeout) and ``stdout``.
+def run_with_limits(command, cwd=None, env=None, timeout_seconds=None, memory_limit_bytes=None):
+    """Run ``command`` (stderr merged into stdout) and watch it.
 
-    stderr is merged into stdout.
+    Returns an object with ``returncode`` (None when killed), ``stdout``, ``timed_out``
+    (ran past ``timeout_seconds``) and ``out_of_memory`` (its process tree's resident
+    memory went past ``memory_limit_bytes``).
     """
-    process = subprocess.Popen(
-        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        stdin=subprocess.DEVNULL,
-    )
-    try:
-        output, _ = process.communicate(timeout=timeout_seconds)
-        return SimpleNamespace(returncode=process.returncode, stdout=output, timed_out=False)
-    except subprocess.TimeoutExpired:
-        kill_tree(process.pid)
-        output, _ = process.communicate()
-        return SimpleNamespace(returncode=None, stdout=output, timed_out=True)
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL, text=True)
+    chunks = []
+    reader = threading.Thread(target=lambda: chunks.extend(process.stdout), daemon=True)
+    reader.start()
+    started, timed_out, out_of_memory = time.monotonic(), False, False
+    while process.poll() is None:
+        if timeout_seconds is not None and time.monotonic() - started > timeout_seconds:
+            timed_out = True
+        elif memory_limit_bytes is not None and tree_memory_bytes(process.pid) > memory_limit_bytes:
+            out_of_memory = True
+        if timed_out or out_of_memory:
+            kill_tree(process.pid)
+            break
+        time.sleep(POLL_SECONDS)
+    process.wait()
+    reader.join(timeout=10)
+    killed = timed_out or out_of_memory
+    return SimpleNamespace(returncode=None if killed else process.returncode, stdout="".join(chunks),
+                           timed_out=timed_out, out_of_memory=out_of_memory)
+

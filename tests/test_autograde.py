@@ -25,8 +25,11 @@ def graded_class(tmp_path_factory):
     variants.write("this is not a notebook {", submissions, "not_json")
     variants.write(variants.with_first_code_cell("import os\nos._exit(3)"), submissions, "crash")
     variants.write(variants.with_first_code_cell("import time\ntime.sleep(10**6)"), submissions, "hang")
+    hog = "import numpy as np\nhog = []\nwhile True:\n    hog.append(np.ones(10**8))"
+    variants.write(variants.with_first_code_cell(hog), submissions, "memory_hog")
     (submissions / "untouched" / "notes.txt").write_text("scratch")
-    exit_code = autograde(submissions, course_dir, timeout_seconds=TIMEOUT_SECONDS, jobs=2)
+    exit_code = autograde(submissions, course_dir, timeout_seconds=TIMEOUT_SECONDS, jobs=2,
+                          memory_limit_gib=4)
     with open(course_dir / "grades.csv") as handle:
         rows = {row["student_id"]: row for row in csv.DictReader(handle)}
     return exit_code, rows, course_dir
@@ -39,7 +42,7 @@ def score(rows, student):
 def test_grader_exits_zero_and_writes_one_row_per_submission(graded_class):
     exit_code, rows, _ = graded_class
     assert exit_code == 0
-    assert len(rows) == 12
+    assert len(rows) == 13
     assert all(rows[s]["notebook"] == "01_mnist_cam" and float(rows[s]["max_score"]) == 5 for s in rows)
 
 
@@ -77,6 +80,7 @@ def test_edited_and_deleted_test_cells_are_restored(graded_class):
     ("not_json", "invalid", "not a valid notebook"),
     ("crash", "error", "kernel died"),
     ("hang", "timeout", "limit"),
+    ("memory_hog", "memory", "memory cap"),
 ])
 def test_broken_submissions_score_zero_with_a_reason(graded_class, student, status, words):
     row = graded_class[1][student]
