@@ -15,7 +15,8 @@ def _parser():
     release.add_argument("--check", action="store_true", help="exit 1 when notebooks/ is stale; change nothing")
 
     autograde = commands.add_parser("autograde", help="grade SUBMISSIONS/<student_id>/<notebook>.ipynb")
-    autograde.add_argument("submissions", type=Path, help="folder with one sub-folder per student")
+    autograde.add_argument("submissions", type=Path,
+                           help="folder (or .zip) of <student_id>/<notebook>.ipynb, or nbgrader's submitted/ layout")
     autograde.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR,
                            help=f"nbgrader working directory: gradebook, feedback, grades.csv (default {DEFAULT_COURSE_DIR})")
     autograde.add_argument("--timeout", type=float, default=600,
@@ -23,6 +24,7 @@ def _parser():
 
     autograde.add_argument("--memory-limit", type=float, default=8.0, metavar="GIB",
                            help="memory cap of one notebook's kernel in GiB; past it the notebook scores 0 (default 8)")
+    autograde.add_argument("--fresh", action="store_true", help="regrade everything, ignoring saved results")
     autograde.add_argument("--jobs", type=int, default=1, help="notebooks graded at the same time (default 1)")
 
     validate = commands.add_parser("validate", help="run a notebook's visible tests, as a student would")
@@ -40,7 +42,7 @@ def main(argv=None):
         from grader.autograde import autograde
 
         return autograde(arguments.submissions, arguments.course_dir, timeout_seconds=arguments.timeout,
-                         jobs=arguments.jobs, memory_limit_gib=arguments.memory_limit)
+                         jobs=arguments.jobs, memory_limit_gib=arguments.memory_limit, fresh=arguments.fresh)
     from grader.validate import validate
 
     return validate(arguments.notebook)

@@ -1,17 +1,25 @@
 """``python -m grader autograde SUBMISSIONS --course-dir DIR``: grade a class with nbgrader.
 
-SUBMISSIONS holds ``<student_id>/<notebook>.ipynb``. Each notebook is copied into the
-nbgrader course directory, autograded by nbgrader in its own process (test cells that were
-edited or deleted are restored from the source), and scored from the gradebook. A
-submission that is not a notebook, crashes the grader or runs past the timeout scores 0
-with its reason; the others are graded as usual. Results: ``DIR/grades.csv``, one HTML
-feedback file per student and notebook under ``DIR/feedback``, and a table on stdout.
+SUBMISSIONS is a folder (or a .zip of one) of ``<student_id>/<notebook>.ipynb``, or nbgrader's
+``submitted/<student_id>/<assignment>/`` layout (see :mod:`grader.submissions`). Each notebook
+is copied into the nbgrader course directory and autograded by nbgrader in its own process and
+kernel (test cells that were edited or deleted are restored from the source), under a
+wall-clock limit and a memory cap, and scored from the gradebook. A submission that is not a
+notebook, crashes, hangs or runs out of memory scores 0 with its reason; the others are graded
+as usual.
+
+Every result is saved in ``DIR/results/`` the moment it is known (written atomically), keyed
+by the submission's and the source's content. A rerun reuses those results and grades only
+what is new or changed, so a run killed half-way finishes on the next call with nothing lost
+or counted twice; ``--fresh`` regrades everything. ``DIR/grades.csv`` (one row per student and
+notebook, a column per graded test) and the HTML feedback are rebuilt from the results.
 """
 
 import csv
+import hashlib
 import html
+import json
 import os
-import re
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -20,47 +28,29 @@ from pathlib import Path
 
 import nbformat
 
-from grader.course import assignment_names, gradebook_url, prepare_course, run_nbgrader, tail
+from grader.course import SOLUTIONS_DIR, assignment_names, gradebook_url, prepare_course, run_nbgrader, tail
+from grader.submissions import SubmissionSource, find_submissions
 
-CSV_COLUMNS = ["student_id", "notebook", "score", "max_score", "status", "reason", "seconds"]
-STUDENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]*$")
+BASE_COLUMNS = ["student_id", "notebook", "score", "max_score", "status", "reason", "seconds"]
 
 
 @dataclass
 class Grade:
-    """One row of ``grades.csv``."""
+    """One row of ``grades.csv``; ``tests`` maps each graded test cell to the points it earned."""
 
     student_id: str
     notebook: str
     score: float = 0.0
     max_score: float = 0.0
-    status: str = "graded"   # graded | error | timeout | memory | invalid
+    status: str = "graded"   # graded | error | timeout | memory | invalid | refused
     reason: str = ""
     seconds: float = 0.0
-    failed_tests: list = field(default_factory=list)
+    tests: dict = field(default_factory=dict)
+    key: str = ""
 
 
-def find_submissions(submissions_dir, known_assignments):
-    """List ``(student_id, assignment, path)`` under ``submissions_dir`` and notes on what was skipped."""
-    submissions, notes = [], []
-    for student_dir in sorted(Path(submissions_dir).iterdir()):
-        if student_dir.name.startswith(".") or not student_dir.is_dir():
-            if not student_dir.name.startswith("."):
-                notes.append(f"ignored {student_dir.name}: not a student folder")
-            continue
-        if not STUDENT_ID_PATTERN.match(student_dir.name):
-            notes.append(f"skipped folder {student_dir.name!r}: a student id may hold letters, digits and _.@+- only")
-            continue
-        for path in sorted(student_dir.iterdir()):
-            if path.suffix != ".ipynb":
-                if not path.name.startswith("."):
-                    notes.append(f"ignored {student_dir.name}/{path.name}: not a notebook file")
-                continue
-            if path.stem not in known_assignments:
-                notes.append(f"ignored {student_dir.name}/{path.name}: no such notebook in this course")
-                continue
-            submissions.append((student_dir.name, path.stem, path))
-    return submissions, notes
+def _sha256(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _read_notebook(path):
@@ -74,28 +64,31 @@ def _read_notebook(path):
         return None, f"not a valid notebook ({message[:200]})"
 
 
-def _scores_from_gradebook(course_dir, assignment, student_id):
-    """``(score, max_score, failed test names)`` of the student's autograded notebook."""
+def _gradebook():
     from nbgrader.api import Gradebook
 
-    with Gradebook(gradebook_url(course_dir)) as gradebook:
+    return Gradebook
+
+
+def _test_scores(course_dir, assignment, student_id):
+    """``{grade cell id: points}`` of the student's autograded notebook."""
+    with _gradebook()(gradebook_url(course_dir)) as gradebook:
         submission = gradebook.find_submission_notebook(assignment, assignment, student_id)
-        failed = sorted(g.name for g in submission.grades if (g.score or 0) < g.max_score)
-        return float(submission.score), float(submission.max_score), failed
+        return {g.name: float(g.score or 0) for g in submission.grades}
 
 
-def _max_score(course_dir, assignment):
-    from nbgrader.api import Gradebook
-
-    with Gradebook(gradebook_url(course_dir)) as gradebook:
-        return float(gradebook.find_notebook(assignment, assignment).max_score)
+def _max_scores(course_dir, assignment):
+    """``{grade cell id: max points}`` of an assignment's notebook."""
+    with _gradebook()(gradebook_url(course_dir)) as gradebook:
+        notebook = gradebook.find_notebook(assignment, assignment)
+        return {cell.name: float(cell.max_score) for cell in notebook.grade_cells}
 
 
 def _forget_submission(course_dir, assignment, student_id):
-    """Drop a stale gradebook entry so a failed regrade cannot leave an old score behind."""
-    from nbgrader.api import Gradebook, MissingEntry
+    """Drop a gradebook entry so a failed regrade cannot leave an old score behind."""
+    from nbgrader.api import MissingEntry
 
-    with Gradebook(gradebook_url(course_dir)) as gradebook:
+    with _gradebook()(gradebook_url(course_dir)) as gradebook:
         try:
             gradebook.remove_submission(assignment, student_id)
         except MissingEntry:
@@ -105,50 +98,94 @@ def _forget_submission(course_dir, assignment, student_id):
 def _failure_reason(output, timed_out, timeout_seconds):
     if timed_out:
         return f"ran longer than the {timeout_seconds:g} s limit and was stopped"
-    for pattern in ("DeadKernelError", "CellTimeoutError", "Kernel died", "TimeoutError"):
-        if pattern in (output or ""):
-            return {"CellTimeoutError": f"a cell ran longer than the {timeout_seconds:g} s limit",
-                    "TimeoutError": f"a cell ran longer than the {timeout_seconds:g} s limit"}.get(
-                pattern, "the notebook's kernel died (crash or out of memory)")
+    if "DeadKernelError" in (output or "") or "Kernel died" in (output or ""):
+        return "the notebook's kernel died (crash or out of memory)"
+    if "Timeout" in (output or ""):
+        return f"a cell ran longer than the {timeout_seconds:g} s limit"
     last = tail(output, 1).strip()
     return f"nbgrader could not grade it: {last[:300]}" if last else "nbgrader could not grade it"
 
 
-def grade_submission(course_dir, student_id, assignment, path, timeout_seconds, memory_limit_bytes=None):
-    """Autograde one submission; always returns a :class:`Grade`, never raises for bad input."""
-    started = time.monotonic()
-    grade = Grade(student_id, assignment, max_score=_max_score(course_dir, assignment))
-    notebook, problem = _read_notebook(path)
+def _run_autograde(course_dir, grade, notebook, limits):
+    """Copy the notebook into ``submitted/`` and let nbgrader grade it; fill in ``grade``."""
+    student_id, assignment = grade.student_id, grade.notebook
     target_dir = Path(course_dir) / "submitted" / student_id / assignment
+    target_dir.mkdir(parents=True)
+    nbformat.write(notebook, str(target_dir / f"{assignment}.ipynb"))
+    timeout_seconds, memory_limit_bytes = limits
+    result = run_nbgrader(
+        ["autograde", assignment, "--student", student_id, "--force",
+         f"--Execute.timeout={max(1, int(timeout_seconds))}", "--Execute.interrupt_on_timeout=False"],
+        course_dir, timeout_seconds=timeout_seconds, memory_limit_bytes=memory_limit_bytes,
+    )
+    autograded = Path(course_dir) / "autograded" / student_id / assignment / f"{assignment}.ipynb"
+    if result.returncode == 0 and autograded.exists():
+        grade.tests = _test_scores(course_dir, assignment, student_id)
+        grade.score = sum(grade.tests.values())
+        failed = sorted(name for name, points in grade.tests.items() if points < _max_scores(course_dir, assignment)[name])
+        grade.reason = ("failed: " + ", ".join(failed)) if failed else "all tests passed"
+        return
+    _forget_submission(course_dir, assignment, student_id)
+    shutil.rmtree(autograded.parent, ignore_errors=True)
+    if result.out_of_memory:
+        grade.status = "memory"
+        grade.reason = f"used more than the {memory_limit_bytes / 2**30:g} GiB memory cap and was stopped"
+    else:
+        grade.status = "timeout" if result.timed_out or "Timeout" in (result.stdout or "") else "error"
+        grade.reason = _failure_reason(result.stdout, result.timed_out, timeout_seconds)
+
+
+def grade_submission(course_dir, submission, limits, key=""):
+    """Autograde one :class:`~grader.submissions.Submission`; returns a :class:`Grade`, never raises
+    for bad input. ``limits`` is ``(timeout_seconds, memory_limit_bytes)``."""
+    started = time.monotonic()
+    max_scores = _max_scores(course_dir, submission.assignment)
+    grade = Grade(submission.student_id, submission.assignment, max_score=sum(max_scores.values()), key=key,
+                  tests={name: 0.0 for name in max_scores})
     for step in ("submitted", "autograded", "feedback"):
-        shutil.rmtree(Path(course_dir) / step / student_id / assignment, ignore_errors=True)
+        shutil.rmtree(Path(course_dir) / step / submission.student_id / submission.assignment, ignore_errors=True)
+    notebook, problem = _read_notebook(submission.path)
     if notebook is None:
-        _forget_submission(course_dir, assignment, student_id)
+        _forget_submission(course_dir, submission.assignment, submission.student_id)
         grade.status, grade.reason = "invalid", problem
     else:
-        target_dir.mkdir(parents=True)
-        nbformat.write(notebook, str(target_dir / f"{assignment}.ipynb"))
-        result = run_nbgrader(
-            ["autograde", assignment, "--student", student_id, "--force",
-             f"--Execute.timeout={max(1, int(timeout_seconds))}", "--Execute.interrupt_on_timeout=False"],
-            course_dir, timeout_seconds=timeout_seconds, memory_limit_bytes=memory_limit_bytes,
-        )
-        autograded = Path(course_dir) / "autograded" / student_id / assignment / f"{assignment}.ipynb"
-        if result.returncode == 0 and autograded.exists():
-            grade.score, grade.max_score, grade.failed_tests = _scores_from_gradebook(course_dir, assignment, student_id)
-            grade.reason = ("failed: " + ", ".join(grade.failed_tests)) if grade.failed_tests else "all tests passed"
-        else:
-            _forget_submission(course_dir, assignment, student_id)
-            shutil.rmtree(autograded.parent, ignore_errors=True)
-            if result.out_of_memory:
-                grade.status = "memory"
-                grade.reason = f"used more than the {memory_limit_bytes / 2**30:g} GiB memory cap and was stopped"
-            else:
-                grade.status = "timeout" if result.timed_out or "Timeout" in (result.stdout or "") else "error"
-                grade.reason = _failure_reason(result.stdout, result.timed_out, timeout_seconds)
+        _run_autograde(course_dir, grade, notebook, limits)
     grade.seconds = round(time.monotonic() - started, 1)
     return grade
 
+
+# ---------------------------------------------------------------- results journal
+
+def _result_path(course_dir, student_id, assignment):
+    return Path(course_dir) / "results" / f"{student_id}__{assignment}.json"
+
+
+def save_result(course_dir, grade):
+    """Write one result atomically (temporary file, fsync, rename)."""
+    path = _result_path(course_dir, grade.student_id, grade.notebook)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(f".tmp{os.getpid()}")
+    with open(temporary, "w") as handle:
+        json.dump(asdict(grade), handle, indent=1)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def load_result(course_dir, student_id, assignment):
+    """The saved :class:`Grade`, or None when there is none or it is unreadable."""
+    try:
+        return Grade(**json.loads(_result_path(course_dir, student_id, assignment).read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _key(submission, source_hashes, limits):
+    text = f"{_sha256(submission.path)}|{source_hashes[submission.assignment]}|{limits[0]}|{limits[1]}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# ---------------------------------------------------------------- reports
 
 def _write_failure_feedback(course_dir, grade):
     folder = Path(course_dir) / "feedback" / grade.student_id / grade.notebook
@@ -163,23 +200,26 @@ def _write_failure_feedback(course_dir, grade):
 def write_feedback(course_dir, grades):
     """HTML feedback per student and notebook: nbgrader's for graded ones, a short page otherwise."""
     for assignment in sorted({g.notebook for g in grades if g.status == "graded"}):
-        result = run_nbgrader(["generate_feedback", assignment, "--force"], course_dir, timeout_seconds=600)
+        result = run_nbgrader(["generate_feedback", assignment, "--force"], course_dir, timeout_seconds=900)
         if result.returncode != 0:
             print(f"warning: nbgrader could not write feedback for {assignment}: {tail(result.stdout, 1)}")
     for grade in grades:
-        if grade.status != "graded":
+        if grade.status not in ("graded", "refused"):
             _write_failure_feedback(course_dir, grade)
 
 
 def write_grades_csv(course_dir, grades):
-    """Write ``grades.csv`` atomically (a temporary file renamed over the old one)."""
+    """Write ``grades.csv`` atomically: the base columns, then one column per graded test."""
+    test_columns = sorted({name for grade in grades for name in grade.tests})
     path = Path(course_dir) / "grades.csv"
     temporary = path.with_suffix(".csv.tmp")
     with open(temporary, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
+        writer = csv.writer(handle)
+        writer.writerow(BASE_COLUMNS + test_columns)
         for grade in sorted(grades, key=lambda g: (g.student_id, g.notebook)):
-            writer.writerow(asdict(grade))
+            row = asdict(grade)
+            writer.writerow([row[c] for c in BASE_COLUMNS] + [f"{grade.tests[c]:g}" if c in grade.tests else ""
+                                                              for c in test_columns])
     os.replace(temporary, path)
     return path
 
@@ -194,36 +234,51 @@ def print_table(grades):
               f"{grade.status:<8} {grade.reason}")
 
 
-def autograde(submissions_dir, course_dir, timeout_seconds=600.0, jobs=1, memory_limit_gib=8.0):
-    """Grade every submission under ``submissions_dir``, ``jobs`` notebooks at a time.
+# ---------------------------------------------------------------- the command
+
+def autograde(submissions_path, course_dir, timeout_seconds=600.0, jobs=1, memory_limit_gib=8.0, fresh=False):
+    """Grade every submission under ``submissions_path`` (a folder or a .zip), ``jobs`` at a time.
 
     Returns the exit code: 0, or 2 when the grader was misused.
     """
-    submissions_dir, course_dir = Path(submissions_dir), Path(course_dir)
-    if not submissions_dir.is_dir():
-        print(f"error: {submissions_dir} is not a folder of <student_id>/<notebook>.ipynb submissions")
-        return 2
+    course_dir = Path(course_dir)
     if timeout_seconds <= 0 or jobs < 1 or memory_limit_gib <= 0:
         print("error: --timeout and --memory-limit must be positive and --jobs at least 1")
         return 2
-    submissions, notes = find_submissions(submissions_dir, set(assignment_names()))
+    try:
+        with SubmissionSource(submissions_path) as root:
+            return _autograde_folder(root, course_dir, (timeout_seconds, int(memory_limit_gib * 2**30)), jobs, fresh)
+    except (ValueError, OSError) as error:
+        print(f"error: {error}")
+        return 2
+
+
+def _autograde_folder(root, course_dir, limits, jobs, fresh):
+    submissions, refusals, notes = find_submissions(root, set(assignment_names()))
     for note in notes:
         print(f"note: {note}")
-    if not submissions:
-        print(f"error: no submissions found in {submissions_dir}")
+    if not submissions and not refusals:
+        print(f"error: no submissions found in {root}")
         return 2
-    prepare_course(course_dir, sorted({assignment for _, assignment, _ in submissions}))
-    def grade_and_report(submission):
-        student_id, assignment, path = submission
-        grade = grade_submission(course_dir, student_id, assignment, path, timeout_seconds,
-                                 memory_limit_bytes=int(memory_limit_gib * 2**30))
-        print(f"graded {student_id}/{assignment}: {grade.score:g}/{grade.max_score:g} "
+    assignments = sorted({s.assignment for s in submissions})
+    prepare_course(course_dir, assignments)
+    source_hashes = {a: _sha256(SOLUTIONS_DIR / f"{a}.ipynb") for a in assignments}
+
+    def grade_and_save(submission):
+        key = _key(submission, source_hashes, limits)
+        previous = None if fresh else load_result(course_dir, submission.student_id, submission.assignment)
+        if previous is not None and previous.key == key:
+            return previous
+        grade = grade_submission(course_dir, submission, limits, key=key)
+        save_result(course_dir, grade)
+        print(f"graded {grade.student_id}/{grade.notebook}: {grade.score:g}/{grade.max_score:g} "
               f"({grade.status}, {grade.seconds:g} s)", flush=True)
         return grade
 
     # Each notebook runs in its own nbgrader process and kernel; the threads only wait for them.
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        grades = list(pool.map(grade_and_report, submissions))
+        grades = list(pool.map(grade_and_save, submissions))
+    grades += [Grade(r.student_id, r.assignment, status="refused", reason=r.reason) for r in refusals]
     write_feedback(course_dir, grades)
     csv_path = write_grades_csv(course_dir, grades)
     print()

@@ -12,3 +12,9 @@ c.Execute.timeout = 600
 c.Execute.interrupt_on_timeout = False
 c.LimitOutput.max_lines = 1000
 c.ClearOutput.enabled = True
+# Feedback shows each test's points and its failure message, not the hidden tests' code.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
