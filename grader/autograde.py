@@ -20,7 +20,10 @@ import hashlib
 import html
 import json
 import os
+import secrets
 import shutil
+import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -28,9 +31,12 @@ from pathlib import Path
 
 import nbformat
 
-from grader.course import SOLUTIONS_DIR, assignment_names, gradebook_url, prepare_course, run_nbgrader, tail
+from grader import checks
+from grader.course import (SOLUTIONS_DIR, assignment_names, gradebook_url, prepare_course, run_nbgrader, tail,
+                           write_config)
 from grader.submissions import SubmissionSource, find_submissions
 
+_GRADEBOOK_LOCK = threading.Lock()
 BASE_COLUMNS = ["student_id", "notebook", "score", "max_score", "status", "reason", "seconds"]
 
 
@@ -84,17 +90,6 @@ def _max_scores(course_dir, assignment):
         return {cell.name: float(cell.max_score) for cell in notebook.grade_cells}
 
 
-def _forget_submission(course_dir, assignment, student_id):
-    """Drop a gradebook entry so a failed regrade cannot leave an old score behind."""
-    from nbgrader.api import MissingEntry
-
-    with _gradebook()(gradebook_url(course_dir)) as gradebook:
-        try:
-            gradebook.remove_submission(assignment, student_id)
-        except MissingEntry:
-            pass
-
-
 def _failure_reason(output, timed_out, timeout_seconds):
     if timed_out:
         return f"ran longer than the {timeout_seconds:g} s limit and was stopped"
@@ -106,50 +101,116 @@ def _failure_reason(output, timed_out, timeout_seconds):
     return f"nbgrader could not grade it: {last[:300]}" if last else "nbgrader could not grade it"
 
 
-def _run_autograde(course_dir, grade, notebook, limits):
-    """Copy the notebook into ``submitted/`` and let nbgrader grade it; fill in ``grade``."""
+def _with_capture_cell(notebook, assignment, work_dir):
+    """Append the independent check's capture cell (if the notebook has a check); return its file paths."""
+    if assignment not in checks.CHECKS:
+        return None
+    token = secrets.token_hex(8)
+    fixture_path, output_path = work_dir / f"fixture-{token}.npz", work_dir / f"capture-{token}.npz"
+    checks.write_fixture(assignment, fixture_path)
+    source = checks.capture_cell_source(checks.CHECKS[assignment], fixture_path, output_path)
+    notebook.cells.append(nbformat.v4.new_code_cell(source))
+    return fixture_path, output_path
+
+
+def _record_in_gradebook(course_dir, grade):
+    """Write one graded submission's per-test points into the course gradebook (replacing any old entry)."""
+    from nbgrader.api import MissingEntry
+
+    with _gradebook()(gradebook_url(course_dir)) as gradebook:
+        try:
+            gradebook.remove_submission(grade.notebook, grade.student_id)
+        except MissingEntry:
+            pass
+        if grade.status != "graded":
+            return
+        gradebook.update_or_create_student(grade.student_id)
+        gradebook.add_submission(grade.notebook, grade.student_id)
+        for name, points in grade.tests.items():
+            cell_grade = gradebook.find_grade(name, grade.notebook, grade.notebook, grade.student_id)
+            cell_grade.auto_score, cell_grade.manual_score = points, None
+        gradebook.db.commit()
+
+
+def _sync_gradebook(course_dir, grade):
+    """Make the gradebook hold exactly ``grade`` (used when a saved result is reused)."""
+    from nbgrader.api import MissingEntry
+
+    try:
+        recorded = {name: float(_test_scores(course_dir, grade.notebook, grade.student_id)[name]) for name in grade.tests}
+    except (MissingEntry, KeyError):
+        recorded = None
+    if grade.status != "graded" or recorded != grade.tests:
+        _record_in_gradebook(course_dir, grade)
+
+
+def _run_autograde(scratch_dir, grade, notebook, limits):
+    """Let nbgrader grade ``notebook`` in the private course folder ``scratch_dir``; fill in ``grade``.
+
+    Returns the autograded notebook's path, or None when nbgrader could not grade it.
+    """
     student_id, assignment = grade.student_id, grade.notebook
-    target_dir = Path(course_dir) / "submitted" / student_id / assignment
+    target_dir = scratch_dir / "submitted" / student_id / assignment
     target_dir.mkdir(parents=True)
+    capture = _with_capture_cell(notebook, assignment, scratch_dir)
     nbformat.write(notebook, str(target_dir / f"{assignment}.ipynb"))
     timeout_seconds, memory_limit_bytes = limits
     result = run_nbgrader(
         ["autograde", assignment, "--student", student_id, "--force",
          f"--Execute.timeout={max(1, int(timeout_seconds))}", "--Execute.interrupt_on_timeout=False"],
-        course_dir, timeout_seconds=timeout_seconds, memory_limit_bytes=memory_limit_bytes,
+        scratch_dir, timeout_seconds=timeout_seconds, memory_limit_bytes=memory_limit_bytes,
     )
-    autograded = Path(course_dir) / "autograded" / student_id / assignment / f"{assignment}.ipynb"
+    autograded = scratch_dir / "autograded" / student_id / assignment / f"{assignment}.ipynb"
     if result.returncode == 0 and autograded.exists():
-        grade.tests = _test_scores(course_dir, assignment, student_id)
+        max_scores = _max_scores(scratch_dir, assignment)
+        in_kernel = _test_scores(scratch_dir, assignment, student_id)
+        independent = checks.judge(assignment, *capture) if capture else {}
+        grade.tests = {name: min(points, independent.get(name, 1.0) * max_scores[name])
+                       for name, points in in_kernel.items()}
         grade.score = sum(grade.tests.values())
-        failed = sorted(name for name, points in grade.tests.items() if points < _max_scores(course_dir, assignment)[name])
+        failed = sorted(name for name, points in grade.tests.items() if points < max_scores[name])
         grade.reason = ("failed: " + ", ".join(failed)) if failed else "all tests passed"
-        return
-    _forget_submission(course_dir, assignment, student_id)
-    shutil.rmtree(autograded.parent, ignore_errors=True)
+        fooled = sorted(name for name in failed if in_kernel[name] >= max_scores[name])
+        if fooled:
+            grade.reason += f" (passed in the notebook but not the independent check: {', '.join(fooled)})"
+        return autograded
     if result.out_of_memory:
         grade.status = "memory"
         grade.reason = f"used more than the {memory_limit_bytes / 2**30:g} GiB memory cap and was stopped"
     else:
         grade.status = "timeout" if result.timed_out or "Timeout" in (result.stdout or "") else "error"
         grade.reason = _failure_reason(result.stdout, result.timed_out, timeout_seconds)
+    return None
 
 
-def grade_submission(course_dir, submission, limits, key=""):
-    """Autograde one :class:`~grader.submissions.Submission`; returns a :class:`Grade`, never raises
-    for bad input. ``limits`` is ``(timeout_seconds, memory_limit_bytes)``."""
+def grade_submission(course_dir, template_dir, submission, limits, key=""):
+    """Autograde one :class:`~grader.submissions.Submission` in a private copy of ``template_dir``
+    (a prepared nbgrader course for its assignment), then record it in ``course_dir``.
+
+    Returns a :class:`Grade`; never raises for bad input. ``limits`` is ``(timeout_seconds,
+    memory_limit_bytes)``.
+    """
     started = time.monotonic()
-    max_scores = _max_scores(course_dir, submission.assignment)
+    max_scores = _max_scores(template_dir, submission.assignment)
     grade = Grade(submission.student_id, submission.assignment, max_score=sum(max_scores.values()), key=key,
                   tests={name: 0.0 for name in max_scores})
-    for step in ("submitted", "autograded", "feedback"):
-        shutil.rmtree(Path(course_dir) / step / submission.student_id / submission.assignment, ignore_errors=True)
     notebook, problem = _read_notebook(submission.path)
-    if notebook is None:
-        _forget_submission(course_dir, submission.assignment, submission.student_id)
-        grade.status, grade.reason = "invalid", problem
-    else:
-        _run_autograde(course_dir, grade, notebook, limits)
+    autograded_dir = Path(course_dir) / "autograded" / submission.student_id / submission.assignment
+    with tempfile.TemporaryDirectory(prefix="grade-") as scratch:
+        scratch_dir = Path(scratch) / "course"
+        shutil.copytree(template_dir, scratch_dir)
+        write_config(scratch_dir)
+        if notebook is None:
+            grade.status, grade.reason, autograded = "invalid", problem, None
+        else:
+            autograded = _run_autograde(scratch_dir, grade, notebook, limits)
+        with _GRADEBOOK_LOCK:
+            for step in ("submitted", "autograded", "feedback"):
+                shutil.rmtree(Path(course_dir) / step / submission.student_id / submission.assignment,
+                              ignore_errors=True)
+            if autograded is not None:
+                shutil.copytree(autograded.parent, autograded_dir)
+            _record_in_gradebook(course_dir, grade)
     grade.seconds = round(time.monotonic() - started, 1)
     return grade
 
@@ -263,21 +324,9 @@ def _autograde_folder(root, course_dir, limits, jobs, fresh):
     assignments = sorted({s.assignment for s in submissions})
     prepare_course(course_dir, assignments)
     source_hashes = {a: _sha256(SOLUTIONS_DIR / f"{a}.ipynb") for a in assignments}
-
-    def grade_and_save(submission):
-        key = _key(submission, source_hashes, limits)
-        previous = None if fresh else load_result(course_dir, submission.student_id, submission.assignment)
-        if previous is not None and previous.key == key:
-            return previous
-        grade = grade_submission(course_dir, submission, limits, key=key)
-        save_result(course_dir, grade)
-        print(f"graded {grade.student_id}/{grade.notebook}: {grade.score:g}/{grade.max_score:g} "
-              f"({grade.status}, {grade.seconds:g} s)", flush=True)
-        return grade
-
-    # Each notebook runs in its own nbgrader process and kernel; the threads only wait for them.
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        grades = list(pool.map(grade_and_save, submissions))
+    with tempfile.TemporaryDirectory(prefix="grader-templates-") as templates:
+        template_dirs = {a: prepare_course(Path(templates) / a, [a]) for a in assignments}
+        grades = _grade_all(submissions, course_dir, template_dirs, source_hashes, limits, jobs, fresh)
     grades += [Grade(r.student_id, r.assignment, status="refused", reason=r.reason) for r in refusals]
     write_feedback(course_dir, grades)
     csv_path = write_grades_csv(course_dir, grades)
@@ -285,3 +334,24 @@ def _autograde_folder(root, course_dir, limits, jobs, fresh):
     print_table(grades)
     print(f"\ngrades: {csv_path}\nfeedback: {course_dir / 'feedback'}")
     return 0
+
+
+def _grade_all(submissions, course_dir, template_dirs, source_hashes, limits, jobs, fresh):
+    """Grade (or reuse the saved result of) every submission, ``jobs`` at a time."""
+
+    def grade_and_save(submission):
+        key = _key(submission, source_hashes, limits)
+        previous = None if fresh else load_result(course_dir, submission.student_id, submission.assignment)
+        if previous is not None and previous.key == key:
+            with _GRADEBOOK_LOCK:
+                _sync_gradebook(course_dir, previous)
+            return previous
+        grade = grade_submission(course_dir, template_dirs[submission.assignment], submission, limits, key=key)
+        save_result(course_dir, grade)
+        print(f"graded {grade.student_id}/{grade.notebook}: {grade.score:g}/{grade.max_score:g} "
+              f"({grade.status}, {grade.seconds:g} s)", flush=True)
+        return grade
+
+    # Each notebook runs in its own nbgrader process and kernel; the threads only wait for them.
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        return list(pool.map(grade_and_save, submissions))

@@ -1,0 +1,129 @@
+"""Independent checks: the student's functions, run on inputs the grader draws for this run,
+judged against the references in the grader's own clean process.
+
+nbgrader's tests run inside the student's kernel, where a submission can redefine
+``numpy.allclose``, return objects whose ``==`` is always true, swallow exceptions or switch
+off tracebacks. So, after the notebook has run, the grader appends one *capture* cell: it
+replaces the globals the exercise reads with freshly drawn random inputs (a fixture written
+for this run only), calls the student's function on each case and saves plain float arrays.
+The grader then compares them with :mod:`grader.reference` outside the kernel. A test's final
+points are the lower of nbgrader's result and this check's, so a trick that fools the
+in-kernel test gains nothing.
+
+Each graded notebook declares its check in ``CHECKS``; a notebook without one is scored by
+nbgrader's tests alone.
+"""
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from grader import reference
+
+CAPTURE_TEMPLATE = '''
+# Added by the grader: the independent check (see grader/checks.py). Not part of your notebook.
+def _grader_capture():
+    import numpy
+    import matplotlib.pyplot as pyplot
+    fixture = dict(numpy.load({fixture!r}))
+    names = globals()
+    for name in {replaced!r}:
+        names[name] = fixture[name]
+    function = names[{function!r}]
+    outputs = {{}}
+    for case in range(len(fixture["cases"])):
+        try:
+            value = function(*[{arguments}])
+            outputs["case_%d" % case] = numpy.array(value, dtype=numpy.float64)
+        except BaseException:
+            pass
+        pyplot.close("all")
+    numpy.savez({output!r}, **outputs)
+
+_grader_capture()
+'''
+
+
+@dataclass
+class Check:
+    """How to draw inputs for one exercise, call it, and judge each graded test cell."""
+
+    function: str                      # the student's function, e.g. "show_cam"
+    replaced: tuple                    # globals the capture cell overwrites with the fixture's
+    arguments: str                     # Python expression(s) for the call, using `fixture` and `case`
+    make_fixture: Callable             # rng -> dict of arrays (must contain "cases")
+    judge: Callable                    # (fixture, outputs) -> {grade_id: fraction of points earned}
+
+
+def capture_cell_source(check, fixture_path, output_path):
+    """The code of the capture cell for ``check``."""
+    return CAPTURE_TEMPLATE.format(fixture=str(fixture_path), replaced=tuple(check.replaced),
+                                   function=check.function, arguments=check.arguments, output=str(output_path))
+
+
+def _close(answer, expected):
+    if answer is None or answer.shape != expected.shape or not np.all(np.isfinite(answer)):
+        return False
+    return bool(np.allclose(answer, expected, rtol=1e-4, atol=1e-4 * max(1.0, float(np.abs(expected).max()))))
+
+
+# ---------------------------------------------------------------- 01 · show_cam
+
+def _cam_fixture(rng, cases=8):
+    """Random CAM inputs: ReLU-like features, softmax results, weights; half the digits misclassified."""
+    logits = rng.normal(scale=3.0, size=(cases, 10))
+    results = (np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)).astype(np.float32)
+    predicted = results.argmax(axis=1)
+    y_test = predicted.copy()
+    y_test[cases // 2:] = (predicted[cases // 2:] + rng.integers(1, 10, size=cases - cases // 2)) % 10
+    return {
+        "features": np.maximum(rng.normal(size=(cases, 3, 3, 128)), 0).astype(np.float32),
+        "results": results,
+        "gap_weights": rng.normal(scale=0.3, size=(128, 10)).astype(np.float32),
+        "X_test": rng.random((cases, 28, 28, 1), dtype=np.float32),
+        "y_test": y_test.astype(np.int64),
+        "cases": np.arange(cases),
+    }
+
+
+def _cam_judge(fixture, outputs):
+    expected = [reference.show_cam_reference(i, fixture["features"], fixture["results"], fixture["gap_weights"])
+                for i in fixture["cases"]]
+    answers = [outputs.get(f"case_{i}") for i in fixture["cases"]]
+    correct = fixture["results"].argmax(axis=1) == fixture["y_test"]
+    shape_ok = all(a is not None and a.shape == (28, 28) and np.all(np.isfinite(a)) for a in answers)
+    matches = np.array([_close(a, e) for a, e in zip(answers, expected)])
+    return {
+        "test_show_cam_shape": float(shape_ok),
+        "test_show_cam_values": float(matches[correct].all()),
+        "test_show_cam_predicted_class": float(matches[~correct].all()),
+    }
+
+
+CHECKS = {
+    "01_mnist_cam": Check(
+        function="show_cam",
+        replaced=("features", "results", "gap_weights", "X_test", "y_test"),
+        arguments="int(case)",
+        make_fixture=_cam_fixture,
+        judge=_cam_judge,
+    ),
+}
+
+
+def write_fixture(assignment, path, seed=None):
+    """Draw this run's inputs for ``assignment`` and save them to ``path`` (.npz)."""
+    rng = np.random.default_rng(seed)
+    np.savez(path, **CHECKS[assignment].make_fixture(rng))
+
+
+def judge(assignment, fixture_path, output_path):
+    """``{grade_id: fraction of points}`` from the saved outputs; all zero when they are missing."""
+    fixture = dict(np.load(fixture_path))
+    try:
+        with np.load(output_path, allow_pickle=False) as saved:
+            outputs = {name: np.asarray(saved[name], dtype=np.float64) for name in saved.files}
+    except (OSError, ValueError, EOFError):
+        outputs = {}
+    return CHECKS[assignment].judge(fixture, outputs)
