@@ -1,4 +1,4 @@
-"""Command line: ``python -m grader {release,autograde,validate}``."""
+"""Command line: ``python -m grader {release,autograde,bundle,validate}``."""
 
 import argparse
 import sys
@@ -27,6 +27,9 @@ def _parser():
     autograde.add_argument("--fresh", action="store_true", help="regrade everything, ignoring saved results")
     autograde.add_argument("--jobs", type=int, default=1, help="notebooks graded at the same time (default 1)")
 
+    bundle = commands.add_parser("bundle", help="write the zip students receive (no solutions, no grader)")
+    bundle.add_argument("out", type=Path, help="the .zip to write")
+
     validate = commands.add_parser("validate", help="run a notebook's visible tests, as a student would")
     validate.add_argument("notebook", type=Path)
     return parser
@@ -43,6 +46,10 @@ def main(argv=None):
 
         return autograde(arguments.submissions, arguments.course_dir, timeout_seconds=arguments.timeout,
                          jobs=arguments.jobs, memory_limit_gib=arguments.memory_limit, fresh=arguments.fresh)
+    if arguments.command == "bundle":
+        from grader.bundle import bundle
+
+        return bundle(arguments.out)
     from grader.validate import validate
 
     return validate(arguments.notebook)
