@@ -11,17 +11,26 @@ batch of images is optimized at once, image ``b`` for target ``b``:
   other classes down.
 
 :func:`maximize_activation` runs the ascent, optionally with the "no ink" L1 prior of the
-slides, x* = argmax_x ( y^i − λ Σ_ij |x_ij| ) with pixels kept in [0, 1].
+slides, x* = argmax_x ( y^i − λ Σ_ij |x_ij| ) with pixels kept in [0, 1]. It works on the
+Sequential MNIST nets and on functional models such as the ImageNet classifier
+(:func:`with_input_size` runs one at a smaller resolution).
+
+How much an image excites its target is its **gain**, :attr:`Maximization.gains`:
+final objective / starting objective, the starting objective taken on the first image of
+the ascent that switches the target on (objective > 0) – the start image itself when it
+already does (every ReLU filter and dense unit here), a step or two later for a class whose
+score (a logit, which can be negative) is below zero on the blank start page.
 :func:`build_gap_cnn_with_dense` is the GAP-CNN with a hidden dense layer to visualize.
 """
 
+import sys
 from typing import NamedTuple
 
 import keras
 import numpy as np
 import scipy.ndimage
 import tensorflow as tf
-from tqdm.auto import tqdm
+from tqdm.std import tqdm
 
 from helpers.deconv import layer_output
 
@@ -87,68 +96,204 @@ class Maximization(NamedTuple):
     start_scores: np.ndarray  # (n,) objective of the start images (no prior)
     final_scores: np.ndarray  # (n,) objective of the final images (no prior)
     score_history: np.ndarray  # (steps, n) objective before each step (jittered input)
+    switch_on_steps: np.ndarray  # (n,) first step whose image has objective > 0 (0: the start); -1: never
+    switch_on_images: np.ndarray  # (n, H, W, C) that image (the final image when never)
+    switch_on_scores: np.ndarray  # (n,) its objective, > 0 unless the target never switched on
+
+    @property
+    def gains(self):
+        """final objective / starting objective (n,), the start counted once the target is on.
+
+        The denominator is the objective of the first image of the ascent with objective > 0
+        (``switch_on_scores``): for a filter or a ReLU unit already on at the start, the start
+        image; for a class whose score is ≤ 0 on the start page, the image after the step or
+        two that made it positive – a ratio to a score ≤ 0 would mean nothing. NaN for a
+        target that never switched on.
+        """
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.switch_on_scores > 0, self.final_scores / self.switch_on_scores, np.nan)
 
 
 def noise_images(num_images, input_shape=(28, 28, 1), seed=0, low=0.0, high=0.1):
     """Start images: a nearly blank page, uniform noise in [low, high); (num_images, *input_shape).
 
-    float32, the same for the same ``seed``.
+    float32, the same for the same ``seed``. For the ImageNet classifier, whose inputs are
+    (pixel − 127) / 128, ``low=-0.1, high=0.1`` is a grey page with a little noise.
     """
     rng = np.random.default_rng(seed)
     return rng.uniform(low, high, size=(num_images, *input_shape)).astype(np.float32)
 
 
-def _make_ascent_step(model, objective, layer_name, before_activation, learning_rate, l1, clip):
-    """A compiled step x <- clip(x + learning_rate · g / rms(g)), g = ∇_x (score − λ·penalty).
+def with_input_size(model, height, width=None):
+    """A copy of the functional conv net ``model`` that takes (batch, height, width, C) images.
 
-    The gradient is normalized per image (root mean square over its pixels), so every image
-    moves by about ``learning_rate`` per pixel and step whatever the scale of its score.
-    With pixels kept ≥ 0 the penalty Σ|x| equals Σx, whose gradient λ also pushes pixels
-    that sit at 0 (``tf.abs`` would give them gradient 0 and let them drift up).
+    Same layers, same weights (shared values, copied once); only the input size changes,
+    e.g. the ImageNet classifier at 128×128 instead of 224×224, about 3× cheaper per step.
+    Works for nets whose layers do not fix the spatial size (global pooling before the dense
+    head); Sequential nets with Flatten do not qualify.
+    """
+    width = width or height
+    channels = model.input_shape[-1]
+    inputs = keras.Input((height, width, channels), name=model.inputs[0].name.split(":")[0])
+    resized = keras.models.clone_model(model, input_tensors=inputs)
+    resized.set_weights(model.get_weights())
+    return resized
+
+
+def _is_chain(model):
+    """True for a Sequential model (run layer by layer with :func:`helpers.deconv.layer_output`)."""
+    return isinstance(model, keras.Sequential)
+
+
+def output_function(model, layer_name=None, before_activation=False):
+    """A function images (batch, H, W, C) -> the output of ``layer_name`` that objectives score.
+
+    ``layer_name=None``: the class scores before any softmax. Sequential models run layer by
+    layer (:func:`helpers.deconv.layer_output`, which also gives a Conv2D/Dense layer's output
+    ``before_activation``). Functional models (the ImageNet classifier, whose output already is
+    logits) are cut at ``layer_name``; their activations are separate layers, so pick the
+    layer before the activation instead of ``before_activation``.
+    """
+    if _is_chain(model):
+        return lambda images: layer_output(model, images, layer_name, before_activation)
+    if before_activation:
+        raise ValueError(
+            f"before_activation works on Sequential models; in functional model {model.name!r} "
+            "name the layer before the activation layer instead"
+        )
+    if layer_name is None:
+        outputs = model.outputs[0]
+    else:
+        names = [layer.name for layer in model.layers]
+        if layer_name not in names:
+            raise ValueError(f"layer {layer_name!r} not found in model {model.name!r}; e.g. {names[-6:]}")
+        outputs = model.get_layer(layer_name).output
+    truncated = keras.Model(model.inputs[0], outputs)  # one input tensor, not a list of one
+    return lambda images: truncated(images, training=False)
+
+
+class _PixelImages:
+    """The plain parameterization: the parameters are the pixels, clipped after every step."""
+
+    def __init__(self, start_images, clip):
+        self.clip = clip
+
+    def initial(self, start_images):
+        return tf.constant(start_images)
+
+    def render(self, parameters):
+        return parameters
+
+    def after_step(self, parameters):
+        return parameters if self.clip is None else tf.clip_by_value(parameters, self.clip[0], self.clip[1])
+
+
+# Colour mixing of natural images (the square root of the RGB covariance of ImageNet photos,
+# as published with Lucid, Apache-2.0), columns scaled so the largest has norm 1:
+# decorrelated colour (c1, c2, c3) -> RGB = COLOR_MIXING @ c.
+_COLOR_CORRELATION_SQRT = np.array([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
+COLOR_MIXING = (_COLOR_CORRELATION_SQRT / np.linalg.norm(_COLOR_CORRELATION_SQRT, axis=0).max()).astype(np.float32)
+
+
+class _FourierImages:
+    """image = clip(start + irfft2(spectrum · scale)), one spectrum per image and channel.
+
+    ``scale`` = 1 / max(f, 1/size) for spatial frequency f (cycles per pixel): a step of the
+    same size on every coefficient changes coarse patterns far more than fine ones, so the
+    ascent builds large shapes instead of pixel noise (Olah et al., Feature Visualization,
+    Distill 2017). The spectrum starts at 0, so the first image is the start image. For
+    RGB images the three planes are decorrelated colours, mixed into RGB by
+    :data:`COLOR_MIXING`, so a step changes brightness and hue rather than each channel alone.
+    """
+
+    def __init__(self, start_images, clip):
+        _, height, width, _ = start_images.shape
+        frequencies = np.sqrt(np.fft.fftfreq(height)[:, None] ** 2 + np.fft.rfftfreq(width)[None, :] ** 2)
+        scale = 1.0 / np.maximum(frequencies, 1.0 / max(height, width))  # (H, W // 2 + 1)
+        self.scale = tf.constant(scale * np.sqrt(height * width), tf.complex64)
+        self.start = tf.constant(start_images)
+        self.size = (height, width)
+        self.clip = clip
+
+    def initial(self, start_images):
+        num_images, height, width, channels = start_images.shape
+        return tf.zeros((num_images, channels, height, width // 2 + 1, 2))  # real and imaginary parts
+
+    def render(self, parameters):
+        spectrum = tf.complex(parameters[..., 0], parameters[..., 1]) * self.scale  # (n, C, H, W//2+1)
+        planes = tf.signal.irfft2d(spectrum, fft_length=self.size)  # (n, C, H, W)
+        change = tf.transpose(planes, (0, 2, 3, 1))  # (n, H, W, C)
+        if change.shape[-1] == 3:  # decorrelated colour channels -> RGB
+            change = tf.tensordot(change, tf.constant(COLOR_MIXING.T), axes=1)
+        images = self.start + change
+        return images if self.clip is None else tf.clip_by_value(images, self.clip[0], self.clip[1])
+
+    def after_step(self, parameters):
+        return parameters
+
+
+PARAMETERIZATIONS = {"pixels": _PixelImages, "fourier": _FourierImages}
+
+
+def _make_ascent_step(outputs_of, objective, learning_rate, l1, clip, parameterization):
+    """A compiled step p <- p + learning_rate · g / rms(g), g = ∇_p (score − λ·penalty) of image(p).
+
+    For pixels p is the image, clipped after the step to ``clip``. The gradient is normalized
+    per image (root mean square over its parameters), so every image moves by about
+    ``learning_rate`` per parameter and step whatever the scale of its score. With pixels
+    kept ≥ 0 the penalty Σ|x| equals Σx, whose gradient λ also pushes pixels that sit at 0
+    (``tf.abs`` would give them gradient 0 and let them drift up).
     """
     non_negative = clip is not None and clip[0] >= 0
 
     @tf.function(reduce_retracing=True)
-    def ascent_step(images, shift):
+    def ascent_step(parameters, shift):
         with tf.GradientTape() as tape:
-            tape.watch(images)
+            tape.watch(parameters)
+            images = parameterization.render(parameters)  # (n, H, W, C)
             jittered = tf.roll(images, shift, axis=(1, 2))
-            scores = objective(layer_output(model, jittered, layer_name, before_activation))  # (n,)
+            scores = objective(outputs_of(jittered))  # (n,)
             ink = images if non_negative else tf.abs(images)
             penalized = tf.reduce_sum(scores) - l1 * tf.reduce_sum(ink)
-        gradient = tape.gradient(penalized, images)  # (n, H, W, C)
-        rms = tf.sqrt(tf.reduce_mean(tf.square(gradient), axis=(1, 2, 3), keepdims=True))
-        images = images + learning_rate * gradient / (rms + 1e-12)
-        if clip is not None:
-            images = tf.clip_by_value(images, clip[0], clip[1])
-        return images, scores
+        gradient = tape.gradient(penalized, parameters)
+        axes = list(range(1, gradient.shape.rank))
+        rms = tf.sqrt(tf.reduce_mean(tf.square(gradient), axis=axes, keepdims=True))
+        parameters = parameters + learning_rate * gradient / (rms + 1e-12)
+        return parameterization.after_step(parameters), scores
 
     return ascent_step
 
 
-def _scores(model, objective, images, layer_name, before_activation):
-    """The objective (n,) of ``images`` as a NumPy array."""
-    return objective(layer_output(model, images, layer_name, before_activation)).numpy()
+def _progress_bar(steps, enabled):
+    """A plain-text progress bar on stdout (no widget, so stored notebook outputs stay text)."""
+    return tqdm(
+        range(steps), desc="gradient ascent", disable=not enabled, file=sys.stdout, ascii=True,
+        ncols=80, mininterval=5.0,
+    )
 
 
 def maximize_activation(
     model, objective, layer_name=None, before_activation=False, num_images=None, start_images=None,
     steps=200, learning_rate=0.02, l1=0.0, clip=(0.0, 1.0), seed=0, jitter=0, blur_every=0,
-    blur_sigma=0.5, progress=True,
+    blur_sigma=0.5, parameterization="pixels", progress=True,
 ):
     """Gradient ascent on the input: x* = argmax_x ( objective(x) − l1 · Σ_ij |x_ij| ).
 
-    - ``model``: a Keras Sequential conv net; ``layer_name`` the layer whose output the
-      ``objective`` scores (None: class scores before the softmax; ``before_activation=True``:
-      a Conv2D/Dense layer's output before its ReLU, useful when a unit starts switched off).
+    - ``model``: a Keras conv net; ``layer_name`` the layer whose output the ``objective``
+      scores (None: class scores before the softmax; ``before_activation=True``: a
+      Conv2D/Dense layer's output before its ReLU in a Sequential net). See :func:`output_function`.
     - Starts from ``start_images`` (n, H, W, C) or :func:`noise_images` in [0, 0.1) drawn with
       ``seed`` (``num_images`` defaults to ``len(objective)``), so reruns give the same images.
     - Each of ``steps`` steps moves every pixel by about ``learning_rate`` (gradient normalized
       per image) and clips to ``clip`` (None: no bounds). ``l1`` is λ, the weight of the
       "no ink" prior, in score units per unit of ink. Optional regularizers: a random shift of
       up to ``jitter`` pixels before each step, a Gaussian blur (``blur_sigma`` pixels) every
-      ``blur_every`` steps.
-    Returns :class:`Maximization`. About 1-2 s for 14 MNIST images and 200 steps on 2 cores.
+      ``blur_every`` steps, or ``parameterization="fourier"`` (ascend on the image's spectrum,
+      coarse patterns first; see :class:`_FourierImages`; ``learning_rate`` then applies to
+      the spectrum's coefficients).
+    - ``progress``: a plain-text progress bar on stdout.
+    Returns :class:`Maximization`; its ``gains`` are final / starting objective. About 1-2 s for
+    14 MNIST images and 200 steps on 2 cores.
     """
     num_targets = len(objective) if hasattr(objective, "__len__") else None
     if start_images is None:
@@ -160,21 +305,43 @@ def maximize_activation(
         raise ValueError(f"the objective has {num_targets} targets but there are {len(start_images)} images")
     if clip is not None and not clip[0] < clip[1]:
         raise ValueError(f"clip must be (low, high) with low < high, got {clip}")
-    ascent_step = _make_ascent_step(model, objective, layer_name, before_activation, learning_rate, l1, clip)
+    if parameterization not in PARAMETERIZATIONS:
+        raise ValueError(f"parameterization must be one of {sorted(PARAMETERIZATIONS)}, not {parameterization!r}")
+    if parameterization != "pixels" and blur_every:
+        raise ValueError("blur_every works on pixels; the fourier parameterization already favours coarse patterns")
+    images_from = PARAMETERIZATIONS[parameterization](start_images, clip)
+    outputs_of = output_function(model, layer_name, before_activation)
+    ascent_step = _make_ascent_step(outputs_of, objective, learning_rate, l1, clip, images_from)
     shifts = np.random.default_rng(seed).integers(-jitter, jitter + 1, size=(steps, 2)).astype(np.int32)
-    images, history = tf.constant(start_images), []
-    for step in tqdm(range(steps), desc="gradient ascent", disable=not progress):
-        images, scores = ascent_step(images, tf.constant(shifts[step]))
+    parameters, history = images_from.initial(start_images), []
+    switch_on_images = tf.constant(start_images)
+    switch_on_steps = np.full(len(start_images), -1)
+    for step in _progress_bar(steps, progress):
+        waiting = (switch_on_steps < 0).any()  # some target not switched on yet
+        before_step = images_from.render(parameters) if waiting else None  # (n, H, W, C)
+        parameters, scores = ascent_step(parameters, tf.constant(shifts[step]))
         history.append(scores)
+        if waiting:  # the score without jitter decides
+            exact = objective(outputs_of(before_step)).numpy() if jitter else scores.numpy()
+            newly_on = (switch_on_steps < 0) & (exact > 0)  # (n,) first image that excites its target
+            switch_on_steps[newly_on] = step
+            switch_on_images = tf.where(newly_on[:, None, None, None], before_step, switch_on_images)
         if blur_every and (step + 1) % blur_every == 0:
-            blurred = scipy.ndimage.gaussian_filter(images.numpy(), (0, blur_sigma, blur_sigma, 0))
-            images = tf.constant(blurred)  # (n, H, W, C), only across height and width
+            blurred = scipy.ndimage.gaussian_filter(parameters.numpy(), (0, blur_sigma, blur_sigma, 0))
+            parameters = tf.constant(blurred)  # (n, H, W, C), only across height and width
+    images = images_from.render(parameters)
+    never_on = switch_on_steps < 0
+    switch_on_images = tf.where(never_on[:, None, None, None], images, switch_on_images).numpy()
+    switch_on_scores = objective(outputs_of(switch_on_images)).numpy()  # exact, without the jitter
     return Maximization(
         images=images.numpy(),
         start_images=start_images,
-        start_scores=_scores(model, objective, start_images, layer_name, before_activation),
-        final_scores=_scores(model, objective, images, layer_name, before_activation),
+        start_scores=objective(outputs_of(start_images)).numpy(),
+        final_scores=objective(outputs_of(images)).numpy(),
         score_history=np.array([scores.numpy() for scores in history]).reshape(steps, len(start_images)),
+        switch_on_steps=switch_on_steps,
+        switch_on_images=switch_on_images,
+        switch_on_scores=np.where(never_on, 0.0, switch_on_scores),
     )
 
 
@@ -187,27 +354,33 @@ def build_gap_cnn_with_dense(
     """The GAP-CNN with a hidden ReLU ``Dense`` layer, for "the first 9 units of a dense layer".
 
     Layers: the GAP-CNN's conv stack (``conv2d`` … ``global_average_pooling2d``), then
-    ``batch_normalization``, ``dense`` (hidden_units, ReLU) and ``dense_1`` (num_classes,
-    softmax) – the names Keras would give them. Shapes: (batch, 28, 28, 1) -> (batch, 128)
-    -> (batch, hidden_units) -> (batch, num_classes). The GAP-CNN itself has no hidden dense
-    layer, hence this variant. Why the batch normalization: the pooled features are all ≥ 0
-    and share a large common part, so without centring them about a third of the hidden
-    ReLU units never switch on for any digit (10 of 32 in our runs; 0 with it).
+    ``dense`` (hidden_units, ReLU) and ``dense_1`` (num_classes, softmax) – the names Keras
+    would give them. Shapes: (batch, 28, 28, 1) -> (batch, 128) -> (batch, hidden_units)
+    -> (batch, num_classes). The GAP-CNN itself has no hidden dense layer, hence this variant.
 
-    It comes untrained and compiled. Train it quickly: pass the trained GAP-CNN as
-    ``conv_weights_from`` to copy its conv filters and freeze them, then fit only the two
-    dense layers, e.g. ``model.fit(x_train, y_train, epochs=3, batch_size=64)`` (a few
-    seconds on 2 cores for the 4,000 offline digits).
+    Why the hidden layer's weights start uniform in [−0.05, 0.15) (a positive mean): the
+    pooled features are all ≥ 0 and share a large common part, so with the usual zero-mean
+    initialization about a third of the ReLU units start switched off for every digit and
+    never learn (10 of 32 in our runs). Starting every unit on keeps all of them alive (0 of 32
+    dead). A blank page hardly excites the conv features (pooled norm about 1 against 25 for a
+    digit), so every unit is slightly on for a blank page: a small, positive starting point for
+    activation maximization (0.3-1 against up to 6-22 for real digits in our runs).
+
+    It comes untrained and compiled; call :func:`helpers.seeding.set_seed` first for
+    repeatable weights. Train it quickly: pass the trained GAP-CNN as ``conv_weights_from``
+    to copy its conv filters and freeze them, then fit only the two dense layers, e.g.
+    ``model.fit(x_train, y_train, epochs=3, batch_size=64)`` (a few seconds on 2 cores for
+    the 4,000 offline digits, about 94 % test accuracy).
     """
     from helpers.models import build_gap_cnn
 
     conv_stack = build_gap_cnn(input_shape, num_classes).layers[:-1]  # conv2d … global_average_pooling2d
+    positive_mean = keras.initializers.RandomUniform(-0.05, 0.15)
     model = keras.Sequential(
         [
             keras.Input(shape=input_shape, name="image"),
             *conv_stack,
-            keras.layers.BatchNormalization(name="batch_normalization"),
-            keras.layers.Dense(hidden_units, activation="relu", name="dense"),
+            keras.layers.Dense(hidden_units, activation="relu", kernel_initializer=positive_mean, name="dense"),
             keras.layers.Dense(num_classes, activation="softmax", name="dense_1"),
         ],
         name="gap_cnn_with_dense",
