@@ -20,7 +20,9 @@ import hashlib
 import html
 import json
 import os
+import re
 import secrets
+import warnings
 import shutil
 import tempfile
 import threading
@@ -97,8 +99,9 @@ def _failure_reason(output, timed_out, timeout_seconds):
         return "the notebook's kernel died (crash or out of memory)"
     if "Timeout" in (output or ""):
         return f"a cell ran longer than the {timeout_seconds:g} s limit"
-    last = tail(output, 1).strip()
-    return f"nbgrader could not grade it: {last[:300]}" if last else "nbgrader could not grade it"
+    errors = re.findall(r"^\s*(?:[\w.]+\.)?(\w*(?:Error|Exception)\b:?.*)$", output or "", flags=re.M)
+    errors = [line.strip() for line in errors if "Please see" not in line]
+    return f"nbgrader could not grade it: {errors[-1][:300]}" if errors else "nbgrader could not grade it"
 
 
 def _with_capture_cell(notebook, assignment, work_dir):
@@ -117,7 +120,8 @@ def _record_in_gradebook(course_dir, grade):
     """Write one graded submission's per-test points into the course gradebook (replacing any old entry)."""
     from nbgrader.api import MissingEntry
 
-    with _gradebook()(gradebook_url(course_dir)) as gradebook:
+    with _gradebook()(gradebook_url(course_dir)) as gradebook, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # nbgrader's add_submission trips SQLAlchemy session warnings
         try:
             gradebook.remove_submission(grade.notebook, grade.student_id)
         except MissingEntry:

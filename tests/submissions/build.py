@@ -1,9 +1,9 @@
-"""Build 01_mnist_cam submissions from the student notebook: right, wrong and broken ones."""
+"""Build 01_mnist_cam submissions from the student (or solution) notebook."""
 
 import json
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 STUDENT_NOTEBOOK = REPO_ROOT / "notebooks" / "01_mnist_cam.ipynb"
 STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 
@@ -67,15 +67,19 @@ def with_show_cam(body, notebook=None):
 def tampered(body):
     """A wrong answer whose author edited one graded test cell to pass and deleted another."""
     notebook = with_show_cam(body)
-    tests = [cell for cell in notebook["cells"] if grade_id(cell, ) and grade_id(cell).startswith("test_")]
+    tests = [cell for cell in notebook["cells"] if (grade_id(cell) or "").startswith("test_")]
     tests[1]["source"] = "'''show_cam returns the raw CAM.'''\nassert True\n"
     notebook["cells"].remove(tests[2])
     return notebook
 
 
+def solution_notebook():
+    return json.loads((REPO_ROOT / "solutions" / "01_mnist_cam.ipynb").read_text())
+
+
 def with_first_code_cell(code):
     """The reference solution with ``code`` run before everything else."""
-    notebook = json.loads((REPO_ROOT / "solutions" / "01_mnist_cam.ipynb").read_text())
+    notebook = solution_notebook()
     position = next(i for i, cell in enumerate(notebook["cells"]) if cell["cell_type"] == "code")
     notebook["cells"].insert(position, {"cell_type": "code", "execution_count": None, "id": "inserted",
                                         "metadata": {}, "outputs": [], "source": code})
@@ -87,3 +91,16 @@ def write(notebook, folder, student_id, name="01_mnist_cam.ipynb"):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(notebook if isinstance(notebook, str) else json.dumps(notebook))
     return path
+
+
+def with_code_cell_before_tests(notebook, code):
+    """``notebook`` with ``code`` in a new cell just before the first graded test cell."""
+    position = next(i for i, cell in enumerate(notebook["cells"]) if (grade_id(cell) or "").startswith("test_"))
+    notebook["cells"].insert(position, {"cell_type": "code", "execution_count": None, "id": "student-extra",
+                                        "metadata": {}, "outputs": [], "source": code})
+    return notebook
+
+
+def without_cell(notebook, wanted_grade_id):
+    notebook["cells"] = [cell for cell in notebook["cells"] if grade_id(cell) != wanted_grade_id]
+    return notebook

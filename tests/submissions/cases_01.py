@@ -1,0 +1,75 @@
+"""The battery for 01_mnist_cam: right, wrong, broken and hostile submissions, each with the
+score it must get (out of 5) and, for the broken ones, the status and words of the reason.
+
+Built from the current student/solution notebooks at test time, so it never goes stale.
+"""
+
+from submissions import build
+
+BODIES = build.SHOW_CAM_BODIES
+RANDOM_MAP = "prediction = 0\ncam_output = np.random.default_rng(0).random((28, 28))"
+
+LIAR = '''
+class _Liar(np.ndarray):
+    """An array that answers True to every numpy function and every comparison."""
+    def __array_function__(self, function, types, args, kwargs):
+        return True
+    def __eq__(self, other):
+        return True
+prediction = 0
+cam_output = np.random.default_rng(0).random((28, 28)).view(_Liar)
+'''
+
+
+def _student(body=None):
+    return build.with_show_cam(body) if body else build.load_student_notebook()
+
+
+def _hostile(code, body=None):
+    """A submission that runs ``code`` just before the graded tests."""
+    return build.with_code_cell_before_tests(_student(body), code)
+
+
+# name: (builder, expected score, expected status, words in the reason)
+CASES = {
+    "reference": (lambda: build.solution_notebook(), 5, "graded", "all tests passed"),
+    "untouched": (lambda: _student(), 0, "graded", "failed"),
+    "correct_einsum": (lambda: _student(BODIES["correct_einsum"]), 5, "graded", "all tests passed"),
+    "correct_channel_loop": (lambda: _student(BODIES["correct_channel_loop"]), 5, "graded", "all tests passed"),
+    "true_label": (lambda: _student(BODIES["true_label"]), 3, "graded", "test_show_cam_predicted_class"),
+    "no_upsampling": (lambda: _student(BODIES["no_upsampling"]), 0, "graded", "failed"),
+    "order_1": (lambda: _student(BODIES["order_1"]), 1, "graded", "failed"),
+    "normalized": (lambda: _student(BODIES["normalized"]), 1, "graded", "failed"),
+    # Bad files.
+    "not_json": (lambda: "this is not a notebook {", 0, "invalid", "not a valid notebook"),
+    "empty_file": (lambda: "", 0, "invalid", "not a valid notebook"),
+    "json_not_notebook": (lambda: '{"cells": 5}', 0, "invalid", "not a valid notebook"),
+    "solution_cell_deleted": (lambda: build.without_cell(_student(), "show_cam"), 0, "graded", "failed"),
+    # Broken kernels.
+    "crash": (lambda: build.with_first_code_cell("import os\nos._exit(3)"), 0, "error", "kernel died"),
+    "hang": (lambda: build.with_first_code_cell("import time\ntime.sleep(10**6)"), 0, "timeout", "limit"),
+    "memory_hog": (lambda: build.with_first_code_cell(
+        "import numpy as np\nhog = []\nwhile True:\n    hog.append(np.ones(10**8))"), 0, "memory", "memory cap"),
+    "output_flood": (lambda: _hostile("for line in range(200_000):\n    print('x' * 100)", BODIES["correct_einsum"]),
+                     5, "graded", "all tests passed"),
+    # Hostile: the in-kernel tests are fooled, the independent check is not.
+    "tampered_tests": (lambda: build.tampered(BODIES["true_label"]), 3, "graded", "test_show_cam_predicted_class"),
+    "allclose_patched": (lambda: _hostile(
+        "np.allclose = lambda *args, **kwargs: True\nnp.testing.assert_allclose = lambda *args, **kwargs: None",
+        RANDOM_MAP), 1, "graded", "independent check: test_show_cam_predicted_class, test_show_cam_values"),
+    "always_equal_array": (lambda: _student(LIAR), 1, "graded", "failed"),
+    "errors_swallowed": (lambda: _hostile(
+        "get_ipython().set_custom_exc((BaseException,), lambda *args, **kwargs: None)"), 0, "graded", "failed"),
+    "tracebacks_off": (lambda: _hostile(
+        "ip = get_ipython()\nip.showtraceback = lambda *args, **kwargs: None\n"
+        "ip._showtraceback = lambda *args, **kwargs: None"), 0, "graded", "failed"),
+    "gradebook_overwritten": (lambda: _hostile(
+        "import glob\nfor path in glob.glob('../../../*.db') + glob.glob('../../../../*.db'):\n"
+        "    open(path, 'wb').write(b'junk')", RANDOM_MAP), 0, None, ""),
+    "writes_next_door": (lambda: _hostile(
+        "import os\nfor folder in ('../../reference/01_mnist_cam', '../../../results', '../../../../results'):\n"
+        "    os.makedirs(folder, exist_ok=True)\n"
+        "    open(os.path.join(folder, 'reference__01_mnist_cam.json'), 'w').write('{}')\n"
+        "    open(os.path.join(folder, '01_mnist_cam.ipynb'), 'w').write('junk')",
+        BODIES["correct_einsum"]), 5, "graded", "all tests passed"),
+}
