@@ -1,0 +1,129 @@
+"""Build 03_cats_dogs_gradcam submissions from the student notebook: right and wrong ``get_CAM``s.
+
+Each body replaces the stub inside ``get_CAM(processed_image, predicted_label, layer_name)``
+and must leave the map in ``heatmap`` (the function's last line returns it).
+"""
+
+import json
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK_NAME = "03_cats_dogs_gradcam"
+STUDENT_NOTEBOOK = REPO_ROOT / "notebooks" / f"{NOTEBOOK_NAME}.ipynb"
+SOLUTION_NOTEBOOK = REPO_ROOT / "solutions" / f"{NOTEBOOK_NAME}.ipynb"
+INDENTED_STUB = "    # YOUR CODE HERE\n    raise NotImplementedError()"
+
+CORRECT_BODIES = {
+    # NumPy after the tape, the sum over channels (the paper's), a guarded division.
+    "correct_sum_numpy": """
+grad_model = keras.Model(inputs=model.inputs, outputs=[model.get_layer(layer_name).output, model.output])
+with tf.GradientTape() as tape:
+    feature_maps, predictions = grad_model(processed_image)
+    score = tf.gather(predictions, [predicted_label], axis=1)
+gradients = tape.gradient(score, feature_maps).numpy()[0]        # (h, w, K)
+weights = gradients.mean(axis=(0, 1))                            # (K,)
+heatmap = np.maximum(feature_maps.numpy()[0] @ weights, 0)       # (h, w)
+heatmap = heatmap / heatmap.max() if heatmap.max() > 0 else np.zeros_like(heatmap)
+""",
+    # TensorFlow throughout: einsum, the mean over channels, a floor under the maximum.
+    "correct_einsum_tf": """
+gradient_model = keras.Model(model.input, [model.get_layer(layer_name).output, model.output])
+image = tf.convert_to_tensor(processed_image, dtype=tf.float32)
+with tf.GradientTape() as tape:
+    maps, outputs = gradient_model(image, training=False)
+    class_score = outputs[0, predicted_label]
+pooled = tf.reduce_mean(tape.gradient(class_score, maps), axis=[0, 1, 2])
+heatmap = tf.einsum("bhwk,k->hw", maps, pooled) / maps.shape[-1]
+heatmap = tf.maximum(heatmap, 0.0)
+heatmap = (heatmap / tf.maximum(tf.reduce_max(heatmap), 1e-30)).numpy()
+""",
+}
+
+# The course's get_CAM with the Grad-CAM steps right, and one step wrong in each.
+_GRADIENT_MODEL = """
+gradient_model = keras.Model(model.inputs, [model.get_layer(layer_name).output, model.output])
+with tf.GradientTape() as tape:
+    conv_output_values, predictions = gradient_model(processed_image)
+    loss = predictions[:, predicted_label]
+grads_values = tape.gradient(loss, conv_output_values)
+"""
+
+WRONG_BODIES = {
+    "no_relu": _GRADIENT_MODEL + """
+alphas = tf.reduce_mean(grads_values, axis=(0, 1, 2))
+heatmap = tf.reduce_mean(conv_output_values[0] * alphas, axis=-1).numpy()
+heatmap = heatmap / heatmap.max()
+""",
+    "max_of_gradients": _GRADIENT_MODEL + """
+alphas = tf.reduce_max(grads_values, axis=(0, 1, 2))
+heatmap = tf.nn.relu(tf.reduce_mean(conv_output_values[0] * alphas, axis=-1)).numpy()
+heatmap = heatmap / heatmap.max() if heatmap.max() > 0 else heatmap
+""",
+    "ignores_label": """
+gradient_model = keras.Model(model.inputs, [model.get_layer(layer_name).output, model.output])
+with tf.GradientTape() as tape:
+    conv_output_values, predictions = gradient_model(processed_image)
+    loss = predictions[:, int(tf.argmax(predictions[0]))]
+grads_values = tape.gradient(loss, conv_output_values)
+alphas = tf.reduce_mean(grads_values, axis=(0, 1, 2))
+heatmap = tf.nn.relu(tf.reduce_mean(conv_output_values[0] * alphas, axis=-1)).numpy()
+heatmap = heatmap / heatmap.max() if heatmap.max() > 0 else heatmap
+""",
+    "no_normalization": _GRADIENT_MODEL + """
+alphas = tf.reduce_mean(grads_values, axis=(0, 1, 2))
+heatmap = tf.nn.relu(tf.reduce_mean(conv_output_values[0] * alphas, axis=-1)).numpy()
+""",
+    # The gradient with respect to the input image instead of the layer's output.
+    "input_gradients": """
+image = tf.convert_to_tensor(processed_image, dtype=tf.float32)
+with tf.GradientTape() as tape:
+    tape.watch(image)
+    loss = model(image)[:, predicted_label]
+grads_values = tape.gradient(loss, image)
+alphas = tf.reduce_mean(grads_values, axis=(0, 1, 2))
+heatmap = tf.nn.relu(tf.reduce_mean(image[0] * alphas, axis=-1)).numpy()
+heatmap = heatmap / heatmap.max() if heatmap.max() > 0 else heatmap
+""",
+    # Always the default layer, whatever layer_name says.
+    "fixed_layer": """
+gradient_model = keras.Model(model.inputs, [model.get_layer(LAYER_NAME).output, model.output])
+with tf.GradientTape() as tape:
+    conv_output_values, predictions = gradient_model(processed_image)
+    loss = predictions[:, predicted_label]
+alphas = tf.reduce_mean(tape.gradient(loss, conv_output_values), axis=(0, 1, 2))
+heatmap = tf.nn.relu(tf.reduce_mean(conv_output_values[0] * alphas, axis=-1)).numpy()
+heatmap = heatmap / heatmap.max() if heatmap.max() > 0 else heatmap
+""",
+}
+
+
+def load_student_notebook():
+    return json.loads(STUDENT_NOTEBOOK.read_text())
+
+
+def load_solution_notebook():
+    return json.loads(SOLUTION_NOTEBOOK.read_text())
+
+
+def grade_id(cell):
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def with_get_cam(body, notebook=None):
+    """The student notebook with ``body`` in place of get_CAM's stub (indented into the function)."""
+    notebook = notebook or load_student_notebook()
+    indented = "\n".join("    " + line if line else line for line in body.strip("\n").splitlines())
+    cells = [cell for cell in notebook["cells"] if grade_id(cell) == "get_CAM"]
+    assert len(cells) == 1, "the student notebook should have exactly one get_CAM cell"
+    source = "".join(cells[0]["source"])
+    assert INDENTED_STUB in source, "the student notebook's get_CAM stub changed"
+    cells[0]["source"] = source.replace(INDENTED_STUB, indented)
+    return notebook
+
+
+def write(notebook, folder, student_id):
+    """Write ``notebook`` (a dict) as ``folder/student_id/03_cats_dogs_gradcam.ipynb``."""
+    path = Path(folder) / student_id / f"{NOTEBOOK_NAME}.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(notebook))
+    return path

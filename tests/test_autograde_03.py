@@ -1,0 +1,135 @@
+"""Lesson 03 (Grad-CAM): autograde a class of get_CAM submissions once, then check every row;
+and what the release must (not) put into the student notebooks of 02 and 03."""
+
+import csv
+import json
+
+import pytest
+
+import submission_variants_03 as variants
+from grader.autograde import autograde
+from grader.course import NOTEBOOKS_DIR, SOLUTIONS_DIR
+
+NOTEBOOK = variants.NOTEBOOK_NAME
+FULL_MARKS = 7
+# Each submission executes the whole notebook (about 45 s alone; two run side by side).
+TIMEOUT_SECONDS = 400
+TESTS = ["test_get_CAM_shape_and_range", "test_get_CAM_predicted_class", "test_get_CAM_other_class",
+         "test_get_CAM_nothing_positive"]
+# The graded test that each wrong answer must fail: the one aimed at its mistake.
+MUST_FAIL = {
+    "no_relu": "test_get_CAM_shape_and_range",          # negative values
+    "max_of_gradients": "test_get_CAM_predicted_class",  # wrong weights α
+    "ignores_label": "test_get_CAM_other_class",         # always the top prediction
+    "no_normalization": "test_get_CAM_shape_and_range",  # maximum is not 1
+    "input_gradients": "test_get_CAM_shape_and_range",   # (224, 224), not the layer's grid
+    "fixed_layer": "test_get_CAM_predicted_class",       # layer_name ignored
+}
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory):
+    submissions = tmp_path_factory.mktemp("submissions_03")
+    course_dir = tmp_path_factory.mktemp("course_03")
+    variants.write(variants.load_solution_notebook(), submissions, "reference")
+    variants.write(variants.load_student_notebook(), submissions, "untouched")
+    for name, body in {**variants.CORRECT_BODIES, **variants.WRONG_BODIES}.items():
+        variants.write(variants.with_get_cam(body), submissions, name)
+    exit_code = autograde(submissions, course_dir, timeout_seconds=TIMEOUT_SECONDS, jobs=2)
+    with open(course_dir / "grades.csv") as handle:
+        rows = {row["student_id"]: row for row in csv.DictReader(handle)}
+    return exit_code, rows
+
+
+def score(rows, student):
+    return float(rows[student]["score"])
+
+
+def test_every_submission_is_graded_out_of_seven(graded_class):
+    exit_code, rows = graded_class
+    assert exit_code == 0
+    assert set(rows) == {"reference", "untouched", *variants.CORRECT_BODIES, *variants.WRONG_BODIES}
+    for student, row in rows.items():
+        assert row["notebook"] == NOTEBOOK and float(row["max_score"]) == FULL_MARKS, student
+        assert row["status"] == "graded", f"{student}: {row['status']} ({row['reason']})"
+
+
+def test_reference_gets_full_marks_and_untouched_gets_zero(graded_class):
+    _, rows = graded_class
+    assert score(rows, "reference") == FULL_MARKS, rows["reference"]["reason"]
+    assert score(rows, "untouched") == 0
+    assert all(float(rows["untouched"][test]) == 0 for test in TESTS)
+
+
+@pytest.mark.parametrize("student", sorted(variants.CORRECT_BODIES))
+def test_correct_answers_written_differently_get_full_marks(graded_class, student):
+    _, rows = graded_class
+    assert score(rows, student) == FULL_MARKS, rows[student]["reason"]
+
+
+@pytest.mark.parametrize("student", sorted(variants.WRONG_BODIES))
+def test_wrong_answers_lose_points_on_the_test_aimed_at_their_mistake(graded_class, student):
+    _, rows = graded_class
+    assert score(rows, student) < FULL_MARKS, rows[student]["reason"]
+    assert float(rows[student][MUST_FAIL[student]]) == 0, rows[student]["reason"]
+
+
+def test_per_test_columns_add_up_to_the_score(graded_class):
+    _, rows = graded_class
+    for student, row in rows.items():
+        assert sum(float(row[test]) for test in TESTS) == pytest.approx(score(rows, student)), student
+
+
+# ---------------------------------------------------------------- release of 02 and 03
+
+def _notebook(path):
+    return json.loads(path.read_text())
+
+
+def _code(notebook):
+    return ["".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "code"]
+
+
+@pytest.mark.parametrize("name", ["02_imagenet_saliency", NOTEBOOK])
+def test_student_notebook_has_no_outputs_solutions_or_hidden_tests(name):
+    notebook = _notebook(NOTEBOOKS_DIR / f"{name}.ipynb")
+    code = "\n".join(_code(notebook))
+    assert "BEGIN SOLUTION" not in code and "BEGIN HIDDEN TESTS" not in code
+    assert "from grader" not in code and "grad_cam(" not in code
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [] and cell["execution_count"] is None
+
+
+def test_student_notebook_03_has_the_get_cam_stub_only():
+    code = "\n".join(_code(_notebook(NOTEBOOKS_DIR / f"{NOTEBOOK}.ipynb")))
+    assert code.count("raise NotImplementedError()") == 1
+    assert "def get_CAM(processed_image, predicted_label, layer_name=LAYER_NAME):" in code
+    for answer in ("tape.gradient(class_score", "tf.reduce_mean(grads_values", "heatmap / peak"):
+        assert answer not in code
+
+
+def test_student_notebook_02_is_the_solution_without_outputs():
+    """02 has no exercise: students get the same code, only the outputs are cleared."""
+    assert _code(_notebook(NOTEBOOKS_DIR / "02_imagenet_saliency.ipynb")) == \
+        _code(_notebook(SOLUTIONS_DIR / "02_imagenet_saliency.ipynb"))
+
+
+@pytest.mark.parametrize("name", ["02_imagenet_saliency", NOTEBOOK])
+def test_solution_notebook_is_executed_without_errors_or_log_noise(name):
+    notebook = _notebook(SOLUTIONS_DIR / f"{name}.ipynb")
+    code_cells = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    assert all(cell["execution_count"] for cell in code_cells)
+    outputs = [output for cell in code_cells for output in cell["outputs"]]
+    assert not [o for o in outputs if o["output_type"] == "error"]
+    assert not [o for o in outputs if o["output_type"] == "stream" and o["name"] == "stderr"]
+    assert any("image/png" in o.get("data", {}) for o in outputs), "the figures are missing"
+
+
+def test_graded_cells_of_03_carry_points_docstrings_and_unique_names():
+    notebook = _notebook(SOLUTIONS_DIR / f"{NOTEBOOK}.ipynb")
+    tests = [cell for cell in notebook["cells"] if cell["metadata"].get("nbgrader", {}).get("grade")]
+    assert [cell["metadata"]["nbgrader"]["grade_id"] for cell in tests] == TESTS
+    assert sum(cell["metadata"]["nbgrader"]["points"] for cell in tests) == FULL_MARKS
+    assert all("".join(cell["source"]).startswith("'''") for cell in tests)
+    assert all("### BEGIN HIDDEN TESTS" in "".join(cell["source"]) for cell in tests)
