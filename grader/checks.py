@@ -101,6 +101,75 @@ def _cam_judge(fixture, outputs):
     }
 
 
+# ---------------------------------------------------------------- 03 · get_CAM
+
+GRAD_CAM_LAYERS = ("top_conv", "block10_add")   # the notebook's LAYER_NAME and SECOND_LAYER_NAME
+GRAD_CAM_PHOTOS = ("chelsea", "coffee", "astronaut")
+
+
+def _cats_vs_dogs_model():
+    """The notebook's two-class model: ImageNet logits -> softmax over [logsumexp(cats), logsumexp(dogs)]."""
+    import keras
+    from keras import ops
+
+    from helpers.imagenet import CAT_CLASSES, DOG_CLASSES
+    from helpers.models import imagenet_classifier
+
+    imagenet_model = imagenet_classifier(verbose=False)
+    logits = imagenet_model.output
+    scores = [ops.logsumexp(ops.take(logits, list(classes), axis=1), axis=1) for classes in (CAT_CLASSES, DOG_CLASSES)]
+    probabilities = keras.layers.Softmax(name="cats_vs_dogs")(ops.stack(scores, axis=1))
+    return keras.Model(imagenet_model.input, probabilities, name="cats_vs_dogs_check")
+
+
+_MODELS = {}
+
+
+def _grad_cam_fixture(rng):
+    """The packaged photos in a random order, some mirrored; both labels for each; a random layer each."""
+    from helpers.images import sample_photo
+    from helpers.models import imagenet_preprocess
+
+    order = rng.permutation(len(GRAD_CAM_PHOTOS))
+    photos = np.stack([sample_photo(GRAD_CAM_PHOTOS[i]) for i in order])
+    flips = rng.random(len(photos)) < 0.5
+    photos[flips] = photos[flips, :, ::-1]
+    images = imagenet_preprocess(photos)                                   # (3, 224, 224, 3)
+    cases = len(images) * 2
+    return {
+        "images": np.repeat(images, 2, axis=0),                            # (6, 224, 224, 3)
+        "labels": np.tile([0, 1], len(images)),
+        "layers": np.array([GRAD_CAM_LAYERS[i] for i in rng.integers(0, 2, size=cases)]),
+        "cases": np.arange(cases),
+    }
+
+
+def _grad_cam_judge(fixture, outputs):
+    if "cats_vs_dogs" not in _MODELS:
+        _MODELS["cats_vs_dogs"] = _cats_vs_dogs_model()
+    model = _MODELS["cats_vs_dogs"]
+    top = np.asarray(model.predict(fixture["images"], verbose=0)).argmax(axis=1)
+    shape_ok, matches = True, []
+    for case in fixture["cases"]:
+        layer = str(fixture["layers"][case])
+        expected = reference.grad_cam(model, fixture["images"][case:case + 1], [int(fixture["labels"][case])], layer)[0]
+        answer = outputs.get(f"case_{case}")
+        if answer is None or answer.shape != expected.shape or not np.all(np.isfinite(answer)) or answer.min() < 0:
+            shape_ok = False
+            matches.append(False)
+            continue
+        shape_ok &= bool(abs(answer.max() - expected.max()) < 1e-3)   # 1 when anything is positive, else 0
+        scaled = answer / answer.max() if answer.max() > 0 else answer
+        matches.append(bool(np.allclose(scaled, expected, atol=1e-4)))
+    matches = np.array(matches)
+    is_top = fixture["labels"] == top
+    return {
+        "test_get_CAM_shape_and_range": float(shape_ok),
+        "test_get_CAM_predicted_class": float(matches[is_top].all()),
+        "test_get_CAM_other_class": float(matches[~is_top].all()),
+    }
+
+
 CHECKS = {
     "01_mnist_cam": Check(
         function="show_cam",
@@ -108,6 +177,13 @@ CHECKS = {
         arguments="int(case)",
         make_fixture=_cam_fixture,
         judge=_cam_judge,
+    ),
+    "03_cats_dogs_gradcam": Check(
+        function="get_CAM",
+        replaced=(),
+        arguments='fixture["images"][case:case + 1], int(fixture["labels"][case]), str(fixture["layers"][case])',
+        make_fixture=_grad_cam_fixture,
+        judge=_grad_cam_judge,
     ),
 }
 
