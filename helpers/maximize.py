@@ -364,7 +364,7 @@ def build_gap_cnn_with_dense(
     never learn (10 of 32 in our runs). Starting every unit on keeps all of them alive (0 of 32
     dead). A blank page hardly excites the conv features (pooled norm about 1 against 25 for a
     digit), so every unit is slightly on for a blank page: a small, positive starting point for
-    activation maximization (0.3-1 against up to 6-22 for real digits in our runs).
+    activation maximization (0.1-0.8 against up to 5-21 for real digits in our runs).
 
     It comes untrained and compiled; call :func:`helpers.seeding.set_seed` first for
     repeatable weights. Train it quickly: pass the trained GAP-CNN as ``conv_weights_from``
