@@ -123,7 +123,7 @@ def test_solution_notebook_is_executed_without_errors_or_log_noise(name):
     outputs = [output for cell in code_cells for output in cell["outputs"]]
     assert not [o for o in outputs if o["output_type"] == "error"]
     assert not [o for o in outputs if o["output_type"] == "stream" and o["name"] == "stderr"]
-    assert any("image/png" in o.get("data", {}) for o in outputs), "the figures are missing"
+    assert any({"image/png", "image/jpeg"} & set(o.get("data", {})) for o in outputs), "the figures are missing"
 
 
 def test_graded_cells_of_03_carry_points_docstrings_and_unique_names():
