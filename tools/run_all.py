@@ -27,13 +27,23 @@ def execute_notebook(source, executed_dir, timeout_seconds=900):
     (executed_dir / f"{source.stem}.html").write_text(body)
 
 
+def graded_assignments():
+    """The notebooks that have graded test cells (the others have nothing to autograde)."""
+    def has_grades(name):
+        notebook = nbformat.read(str(SOLUTIONS_DIR / f"{name}.ipynb"), as_version=4)
+        return any(cell.metadata.get("nbgrader", {}).get("grade") for cell in notebook.cells)
+
+    return [name for name in assignment_names() if has_grades(name)]
+
+
 def sample_submissions(folder):
-    """Build the sample class: the reference solution and the untouched student notebook."""
+    """Build the sample class: the reference solution and the untouched student notebook of
+    every graded notebook."""
     if folder.exists():
         shutil.rmtree(folder)
     for student_id, source_dir in (("reference", SOLUTIONS_DIR), ("untouched", NOTEBOOKS_DIR)):
         (folder / student_id).mkdir(parents=True)
-        for name in assignment_names():
+        for name in graded_assignments():
             shutil.copyfile(source_dir / f"{name}.ipynb", folder / student_id / f"{name}.ipynb")
     return folder
 
@@ -48,7 +58,7 @@ def main(argv=None):
         execute_notebook(source, build_dir / "executed")
         print(f"executed {source.name} in {time.monotonic() - started:.0f} s -> {build_dir / 'executed'}")
     submissions = sample_submissions(build_dir / "sample_submissions")
-    return autograde(submissions, build_dir / "course", jobs=2)
+    return autograde(submissions, build_dir / "course", jobs=2, fresh=True)
 
 
 if __name__ == "__main__":
