@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-import submission_variants_03 as variants
+from submissions import build
+from submissions import cases_03 as variants
 from grader.autograde import autograde
 from grader.course import NOTEBOOKS_DIR, SOLUTIONS_DIR
 
@@ -31,10 +32,10 @@ MUST_FAIL = {
 def graded_class(tmp_path_factory):
     submissions = tmp_path_factory.mktemp("submissions_03")
     course_dir = tmp_path_factory.mktemp("course_03")
-    variants.write(variants.load_solution_notebook(), submissions, "reference")
-    variants.write(variants.load_student_notebook(), submissions, "untouched")
+    build.write(build.solution_notebook(NOTEBOOK), submissions, "reference", f"{NOTEBOOK}.ipynb")
+    build.write(build.load_student_notebook(NOTEBOOK), submissions, "untouched", f"{NOTEBOOK}.ipynb")
     for name, body in {**variants.CORRECT_BODIES, **variants.WRONG_BODIES}.items():
-        variants.write(variants.with_get_cam(body), submissions, name)
+        build.write(variants.with_get_cam(body), submissions, name, f"{NOTEBOOK}.ipynb")
     exit_code = autograde(submissions, course_dir, timeout_seconds=TIMEOUT_SECONDS, jobs=2)
     with open(course_dir / "grades.csv") as handle:
         rows = {row["student_id"]: row for row in csv.DictReader(handle)}

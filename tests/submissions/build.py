@@ -1,11 +1,10 @@
-"""Build 01_mnist_cam submissions from the student (or solution) notebook."""
+"""Build submissions from the course's student (or solution) notebooks; the bodies of 01's show_cam."""
 
 import json
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-STUDENT_NOTEBOOK = REPO_ROOT / "notebooks" / "01_mnist_cam.ipynb"
-STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
+INDENTED_STUB = "    # YOUR CODE HERE\n    raise NotImplementedError()"
 
 SHOW_CAM_BODIES = {
     # Correct, written differently from the reference.
@@ -44,24 +43,38 @@ cam_output = (cam_output - cam_output.min()) / (cam_output.max() - cam_output.mi
 }
 
 
-def load_student_notebook():
-    return json.loads(STUDENT_NOTEBOOK.read_text())
+def load_notebook(folder, name):
+    """A notebook of the course as a dict: ``folder`` is "notebooks" (student) or "solutions"."""
+    return json.loads((REPO_ROOT / folder / f"{name}.ipynb").read_text())
+
+
+def load_student_notebook(name="01_mnist_cam"):
+    return load_notebook("notebooks", name)
+
+
+def solution_notebook(name="01_mnist_cam"):
+    return load_notebook("solutions", name)
 
 
 def grade_id(cell):
     return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
 
 
-def with_show_cam(body, notebook=None):
-    """The student notebook with ``body`` in place of show_cam's stub (indented into the function)."""
-    notebook = notebook or load_student_notebook()
+def with_function_body(notebook, solution_id, body):
+    """``notebook`` with ``body`` in place of the stub of the solution cell ``solution_id``
+    (indented into its function)."""
     indented = "\n".join("    " + line if line else line for line in body.strip("\n").splitlines())
-    for cell in notebook["cells"]:
-        if grade_id(cell) == "show_cam":
-            source = "".join(cell["source"])
-            assert STUB in source.replace("    ", ""), "the student notebook's stub changed"
-            cell["source"] = source.replace("    # YOUR CODE HERE\n    raise NotImplementedError()", indented)
+    cells = [cell for cell in notebook["cells"] if grade_id(cell) == solution_id]
+    assert len(cells) == 1, f"expected one {solution_id} cell"
+    source = "".join(cells[0]["source"])
+    assert INDENTED_STUB in source, f"the student notebook's {solution_id} stub changed"
+    cells[0]["source"] = source.replace(INDENTED_STUB, indented)
     return notebook
+
+
+def with_show_cam(body, notebook=None):
+    """The student notebook of 01 with ``body`` in place of show_cam's stub."""
+    return with_function_body(notebook or load_student_notebook(), "show_cam", body)
 
 
 def tampered(body):
@@ -73,12 +86,8 @@ def tampered(body):
     return notebook
 
 
-def solution_notebook():
-    return json.loads((REPO_ROOT / "solutions" / "01_mnist_cam.ipynb").read_text())
-
-
 def with_first_code_cell(code):
-    """The reference solution with ``code`` run before everything else."""
+    """The reference solution of 01 with ``code`` run before everything else."""
     notebook = solution_notebook()
     position = next(i for i, cell in enumerate(notebook["cells"]) if cell["cell_type"] == "code")
     notebook["cells"].insert(position, {"cell_type": "code", "execution_count": None, "id": "inserted",
@@ -87,6 +96,7 @@ def with_first_code_cell(code):
 
 
 def write(notebook, folder, student_id, name="01_mnist_cam.ipynb"):
+    """Write ``notebook`` (a dict, or raw text) as ``folder/student_id/name``."""
     path = Path(folder) / student_id / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(notebook if isinstance(notebook, str) else json.dumps(notebook))

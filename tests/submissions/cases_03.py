@@ -4,14 +4,9 @@ Each body replaces the stub inside ``get_CAM(processed_image, predicted_label, l
 and must leave the map in ``heatmap`` (the function's last line returns it).
 """
 
-import json
-from pathlib import Path
+from submissions import build
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_NAME = "03_cats_dogs_gradcam"
-STUDENT_NOTEBOOK = REPO_ROOT / "notebooks" / f"{NOTEBOOK_NAME}.ipynb"
-SOLUTION_NOTEBOOK = REPO_ROOT / "solutions" / f"{NOTEBOOK_NAME}.ipynb"
-INDENTED_STUB = "    # YOUR CODE HERE\n    raise NotImplementedError()"
 
 CORRECT_BODIES = {
     # NumPy after the tape, the sum over channels (the paper's), a guarded division.
@@ -97,33 +92,6 @@ heatmap = heatmap / heatmap.max() if heatmap.max() > 0 else heatmap
 }
 
 
-def load_student_notebook():
-    return json.loads(STUDENT_NOTEBOOK.read_text())
-
-
-def load_solution_notebook():
-    return json.loads(SOLUTION_NOTEBOOK.read_text())
-
-
-def grade_id(cell):
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-
-
-def with_get_cam(body, notebook=None):
-    """The student notebook with ``body`` in place of get_CAM's stub (indented into the function)."""
-    notebook = notebook or load_student_notebook()
-    indented = "\n".join("    " + line if line else line for line in body.strip("\n").splitlines())
-    cells = [cell for cell in notebook["cells"] if grade_id(cell) == "get_CAM"]
-    assert len(cells) == 1, "the student notebook should have exactly one get_CAM cell"
-    source = "".join(cells[0]["source"])
-    assert INDENTED_STUB in source, "the student notebook's get_CAM stub changed"
-    cells[0]["source"] = source.replace(INDENTED_STUB, indented)
-    return notebook
-
-
-def write(notebook, folder, student_id):
-    """Write ``notebook`` (a dict) as ``folder/student_id/03_cats_dogs_gradcam.ipynb``."""
-    path = Path(folder) / student_id / f"{NOTEBOOK_NAME}.ipynb"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(notebook))
-    return path
+def with_get_cam(body):
+    """The student notebook of 03 with ``body`` in place of get_CAM's stub."""
+    return build.with_function_body(build.load_student_notebook(NOTEBOOK_NAME), "get_CAM", body)
