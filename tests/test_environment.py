@@ -47,3 +47,12 @@ def test_full_tensorflow_not_the_cpu_only_build():
     requirements = pyproject_requirements()
     assert "tensorflow" in requirements and "tensorflow-cpu" not in requirements
     assert all(bound.startswith(">=") for bound in requirements.values())
+
+
+def test_makefile_targets_parse():
+    import subprocess
+
+    result = subprocess.run(["make", "-n", "run", "test", "solutions", "release", "check-release", "benchmarks"],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "-m pytest" in result.stdout and "-m tools.run_all" in result.stdout
