@@ -116,6 +116,19 @@ def _with_capture_cell(notebook, assignment, work_dir):
     return fixture_path, output_path
 
 
+def redact_test_tracebacks(path):
+    """Keep only ``ExceptionName: message`` of errors in graded test cells of the notebook at
+    ``path``: a traceback's context lines would show hidden test code in the feedback."""
+    notebook = nbformat.read(str(path), as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):
+            for output in cell.outputs:
+                if output.output_type == "error":
+                    output.traceback = [f"{output.ename}: {output.evalue}"]
+    os.chmod(path, 0o644)  # nbgrader leaves autograded notebooks read-only
+    nbformat.write(notebook, str(path))
+
+
 def _record_in_gradebook(course_dir, grade):
     """Write one graded submission's per-test points into the course gradebook (replacing any old entry)."""
     from nbgrader.api import MissingEntry
@@ -214,6 +227,7 @@ def grade_submission(course_dir, template_dir, submission, limits, key=""):
                               ignore_errors=True)
             if autograded is not None:
                 shutil.copytree(autograded.parent, autograded_dir)
+                redact_test_tracebacks(autograded_dir / autograded.name)
             _record_in_gradebook(course_dir, grade)
     grade.seconds = round(time.monotonic() - started, 1)
     return grade
