@@ -125,6 +125,20 @@ def _cats_vs_dogs_model():
 _MODELS = {}
 
 
+def _grad_cam_float64(model, image, label, layer_name):
+    """Grad-CAM of one image recomputed in float64 from the layer's maps and gradients (h, w)."""
+    import keras
+    import tensorflow as tf
+
+    gradient_model = keras.Model(model.inputs, [model.get_layer(layer_name).output, model.output])
+    with tf.GradientTape() as tape:
+        maps, predictions = gradient_model(image, training=False)
+        score = predictions[:, label]
+    gradients = tape.gradient(score, maps).numpy()[0].astype(np.float64)     # (h, w, K)
+    heatmap = np.maximum(maps.numpy()[0].astype(np.float64) @ gradients.mean(axis=(0, 1)), 0)
+    return heatmap / heatmap.max() if heatmap.max() > 0 else heatmap
+
+
 def _grad_cam_fixture(rng):
     """The packaged photos in a random order, some mirrored; both labels for each; a random layer each."""
     from helpers.images import sample_photo
@@ -152,15 +166,20 @@ def _grad_cam_judge(fixture, outputs):
     shape_ok, matches = True, []
     for case in fixture["cases"]:
         layer = str(fixture["layers"][case])
-        expected = reference.grad_cam(model, fixture["images"][case:case + 1], [int(fixture["labels"][case])], layer)[0]
+        image, label = fixture["images"][case:case + 1], int(fixture["labels"][case])
+        expected = reference.grad_cam(model, image, [label], layer)[0]
+        # Where the class barely registers, Σ_k α_k A^k is a near-cancelling sum and float32 noise
+        # shows after normalization: widen the tolerance by the noise measured against float64.
+        noise = float(np.abs(_grad_cam_float64(model, image, label, layer) - expected).max())
+        tolerance = 1e-4 + 10 * noise
         answer = outputs.get(f"case_{case}")
         if answer is None or answer.shape != expected.shape or not np.all(np.isfinite(answer)) or answer.min() < 0:
             shape_ok = False
             matches.append(False)
             continue
-        shape_ok &= bool(abs(answer.max() - expected.max()) < 1e-3)   # 1 when anything is positive, else 0
+        shape_ok &= bool(abs(answer.max() - expected.max()) < max(1e-3, tolerance))   # 1, or 0 if nothing is positive
         scaled = answer / answer.max() if answer.max() > 0 else answer
-        matches.append(bool(np.allclose(scaled, expected, atol=1e-4)))
+        matches.append(bool(np.allclose(scaled, expected, atol=tolerance)))
     matches = np.array(matches)
     is_top = fixture["labels"] == top
     return {
