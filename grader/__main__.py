@@ -26,6 +26,9 @@ def _parser():
                            help="memory cap of one notebook's kernel in GiB; past it the notebook scores 0 (default 8)")
     autograde.add_argument("--fresh", action="store_true", help="regrade everything, ignoring saved results")
     autograde.add_argument("--jobs", type=int, default=1, help="notebooks graded at the same time (default 1)")
+    autograde.add_argument("--isolate", choices=("auto", "on", "off"), default="auto",
+                           help="run each kernel in a sandbox that hides the grader and makes the disk read-only: "
+                                "auto (where the machine allows it, else warn), on (refuse without it), off")
 
     bundle = commands.add_parser("bundle", help="write the zip students receive (no solutions, no grader)")
     bundle.add_argument("out", type=Path, help="the .zip to write")
@@ -45,7 +48,8 @@ def main(argv=None):
         from grader.autograde import autograde
 
         return autograde(arguments.submissions, arguments.course_dir, timeout_seconds=arguments.timeout,
-                         jobs=arguments.jobs, memory_limit_gib=arguments.memory_limit, fresh=arguments.fresh)
+                         jobs=arguments.jobs, memory_limit_gib=arguments.memory_limit, fresh=arguments.fresh,
+                         isolate=arguments.isolate)
     if arguments.command == "bundle":
         from grader.bundle import bundle
 

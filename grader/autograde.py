@@ -33,7 +33,7 @@ from pathlib import Path
 
 import nbformat
 
-from grader import checks
+from grader import checks, isolation, sandbox
 from grader.course import (SOLUTIONS_DIR, assignment_names, gradebook_url, prepare_course, run_nbgrader, tail,
                            write_config)
 from grader.submissions import SubmissionSource, find_submissions
@@ -105,15 +105,18 @@ def _failure_reason(output, timed_out, timeout_seconds):
 
 
 def _with_capture_cell(notebook, assignment, work_dir):
-    """Append the independent check's capture cell (if the notebook has a check); return its file paths."""
+    """Append the independent check's capture cell (if the notebook has a check).
+
+    Returns ``(fixture, output path)``: the fixture is kept in memory and judged from there.
+    """
     if assignment not in checks.CHECKS:
         return None
     token = secrets.token_hex(8)
     fixture_path, output_path = work_dir / f"fixture-{token}.npz", work_dir / f"capture-{token}.npz"
-    checks.write_fixture(assignment, fixture_path)
+    fixture = checks.write_fixture(assignment, fixture_path)
     source = checks.capture_cell_source(checks.CHECKS[assignment], fixture_path, output_path)
     notebook.cells.append(nbformat.v4.new_code_cell(source))
-    return fixture_path, output_path
+    return fixture, output_path
 
 
 def redact_test_tracebacks(path):
@@ -161,21 +164,28 @@ def _sync_gradebook(course_dir, grade):
         _record_in_gradebook(course_dir, grade)
 
 
-def _run_autograde(scratch_dir, grade, notebook, limits):
+def _run_autograde(scratch_dir, grade, notebook, limits, isolation_plan=None):
     """Let nbgrader grade ``notebook`` in the private course folder ``scratch_dir``; fill in ``grade``.
 
+    ``isolation_plan`` is ``(reference table, folders to hide)`` to run the kernel in the
+    sandbox (:mod:`grader.sandbox`), or None to run it as the grader's user, unconfined.
     Returns the autograded notebook's path, or None when nbgrader could not grade it.
     """
     student_id, assignment = grade.student_id, grade.notebook
     target_dir = scratch_dir / "submitted" / student_id / assignment
     target_dir.mkdir(parents=True)
-    capture = _with_capture_cell(notebook, assignment, scratch_dir)
+    arguments, environment, exchange = [], {}, scratch_dir.parent
+    if isolation_plan is not None:
+        arguments, environment, exchange = isolation.prepare_kernel(
+            scratch_dir.parent, *isolation_plan, scratch_dir / "autograded" / student_id / assignment)
+    capture = _with_capture_cell(notebook, assignment, exchange)
     nbformat.write(notebook, str(target_dir / f"{assignment}.ipynb"))
     timeout_seconds, memory_limit_bytes = limits
     result = run_nbgrader(
         ["autograde", assignment, "--student", student_id, "--force",
-         f"--Execute.timeout={max(1, int(timeout_seconds))}", "--Execute.interrupt_on_timeout=False"],
+         f"--Execute.timeout={max(1, int(timeout_seconds))}", "--Execute.interrupt_on_timeout=False", *arguments],
         scratch_dir, timeout_seconds=timeout_seconds, memory_limit_bytes=memory_limit_bytes,
+        extra_environment=environment,
     )
     autograded = scratch_dir / "autograded" / student_id / assignment / f"{assignment}.ipynb"
     if result.returncode == 0 and autograded.exists():
@@ -200,12 +210,12 @@ def _run_autograde(scratch_dir, grade, notebook, limits):
     return None
 
 
-def grade_submission(course_dir, template_dir, submission, limits, key=""):
+def grade_submission(course_dir, template_dir, submission, limits, key="", isolation_plan=None):
     """Autograde one :class:`~grader.submissions.Submission` in a private copy of ``template_dir``
     (a prepared nbgrader course for its assignment), then record it in ``course_dir``.
 
     Returns a :class:`Grade`; never raises for bad input. ``limits`` is ``(timeout_seconds,
-    memory_limit_bytes)``.
+    memory_limit_bytes)``; ``isolation_plan`` see :func:`_run_autograde`.
     """
     started = time.monotonic()
     max_scores = _max_scores(template_dir, submission.assignment)
@@ -220,13 +230,14 @@ def grade_submission(course_dir, template_dir, submission, limits, key=""):
         if notebook is None:
             grade.status, grade.reason, autograded = "invalid", problem, None
         else:
-            autograded = _run_autograde(scratch_dir, grade, notebook, limits)
+            autograded = _run_autograde(scratch_dir, grade, notebook, limits, isolation_plan)
         with _GRADEBOOK_LOCK:
             for step in ("submitted", "autograded", "feedback"):
                 shutil.rmtree(Path(course_dir) / step / submission.student_id / submission.assignment,
                               ignore_errors=True)
-            if autograded is not None:
-                shutil.copytree(autograded.parent, autograded_dir)
+            if autograded is not None:  # the notebook only: files the kernel left there stay behind
+                autograded_dir.mkdir(parents=True)
+                shutil.copyfile(autograded, autograded_dir / autograded.name)
                 redact_test_tracebacks(autograded_dir / autograded.name)
             _record_in_gradebook(course_dir, grade)
     grade.seconds = round(time.monotonic() - started, 1)
@@ -315,24 +326,38 @@ def print_table(grades):
 
 # ---------------------------------------------------------------- the command
 
-def autograde(submissions_path, course_dir, timeout_seconds=600.0, jobs=1, memory_limit_gib=8.0, fresh=False):
+def autograde(submissions_path, course_dir, timeout_seconds=600.0, jobs=1, memory_limit_gib=8.0, fresh=False,
+              isolate="auto"):
     """Grade every submission under ``submissions_path`` (a folder or a .zip), ``jobs`` at a time.
 
-    Returns the exit code: 0, or 2 when the grader was misused.
+    ``isolate`` is ``"auto"`` (sandbox the kernels where this machine can, else warn), ``"on"``
+    (refuse to grade without the sandbox) or ``"off"``. Returns the exit code: 0, or 2 when the
+    grader was misused or cannot grade.
     """
     course_dir = Path(course_dir)
     if timeout_seconds <= 0 or jobs < 1 or memory_limit_gib <= 0:
         print("error: --timeout and --memory-limit must be positive and --jobs at least 1")
         return 2
+    sandboxed = False
+    if isolate != "off":
+        sandboxed, why = sandbox.available()
+        if not sandboxed and isolate == "on":
+            print(f"error: the kernels cannot be sandboxed here ({why}); grade elsewhere or pass --isolate off")
+            return 2
+        if not sandboxed:
+            print(f"warning: kernels run unsandboxed: {why}. A submission can read the reference and write "
+                  "wherever the grader's user can (see README, threat model).")
     try:
         with SubmissionSource(submissions_path) as root:
-            return _autograde_folder(root, course_dir, (timeout_seconds, int(memory_limit_gib * 2**30)), jobs, fresh)
-    except (ValueError, OSError) as error:
+            return _autograde_folder(root, course_dir, (timeout_seconds, int(memory_limit_gib * 2**30)), jobs, fresh,
+                                     sandboxed, hidden=[course_dir.resolve(), Path(submissions_path).resolve(),
+                                                        Path(root).resolve()])
+    except (ValueError, OSError, RuntimeError) as error:
         print(f"error: {error}")
         return 2
 
 
-def _autograde_folder(root, course_dir, limits, jobs, fresh):
+def _autograde_folder(root, course_dir, limits, jobs, fresh, sandboxed=False, hidden=()):
     submissions, refusals, notes = find_submissions(root, set(assignment_names()))
     for note in notes:
         print(f"note: {note}")
@@ -341,10 +366,12 @@ def _autograde_folder(root, course_dir, limits, jobs, fresh):
         return 2
     assignments = sorted({s.assignment for s in submissions})
     prepare_course(course_dir, assignments)
-    source_hashes = {a: _sha256(SOLUTIONS_DIR / f"{a}.ipynb") for a in assignments}
+    source_hashes = {a: _sha256(SOLUTIONS_DIR / f"{a}.ipynb") + ("|sandboxed" if sandboxed else "")
+                     for a in assignments}
+    plans = {a: (isolation.reference_table(a), list(hidden)) if sandboxed else None for a in assignments}
     with tempfile.TemporaryDirectory(prefix="grader-templates-") as templates:
         template_dirs = {a: prepare_course(Path(templates) / a, [a]) for a in assignments}
-        grades = _grade_all(submissions, course_dir, template_dirs, source_hashes, limits, jobs, fresh)
+        grades = _grade_all(submissions, course_dir, template_dirs, source_hashes, limits, jobs, fresh, plans)
     grades += [Grade(r.student_id, r.assignment, status="refused", reason=r.reason) for r in refusals]
     write_feedback(course_dir, grades)
     csv_path = write_grades_csv(course_dir, grades)
@@ -354,7 +381,7 @@ def _autograde_folder(root, course_dir, limits, jobs, fresh):
     return 0
 
 
-def _grade_all(submissions, course_dir, template_dirs, source_hashes, limits, jobs, fresh):
+def _grade_all(submissions, course_dir, template_dirs, source_hashes, limits, jobs, fresh, plans):
     """Grade (or reuse the saved result of) every submission, ``jobs`` at a time."""
 
     def grade_and_save(submission):
@@ -364,7 +391,8 @@ def _grade_all(submissions, course_dir, template_dirs, source_hashes, limits, jo
             with _GRADEBOOK_LOCK:
                 _sync_gradebook(course_dir, previous)
             return previous
-        grade = grade_submission(course_dir, template_dirs[submission.assignment], submission, limits, key=key)
+        grade = grade_submission(course_dir, template_dirs[submission.assignment], submission, limits, key=key,
+                                 isolation_plan=plans[submission.assignment])
         save_result(course_dir, grade)
         print(f"graded {grade.student_id}/{grade.notebook}: {grade.score:g}/{grade.max_score:g} "
               f"({grade.status}, {grade.seconds:g} s)", flush=True)

@@ -208,14 +208,20 @@ CHECKS = {
 
 
 def write_fixture(assignment, path, seed=None):
-    """Draw this run's inputs for ``assignment`` and save them to ``path`` (.npz)."""
+    """Draw this run's inputs for ``assignment``, save them to ``path`` (.npz) and return them."""
     rng = np.random.default_rng(seed)
-    np.savez(path, **CHECKS[assignment].make_fixture(rng))
+    fixture = CHECKS[assignment].make_fixture(rng)
+    np.savez(path, **fixture)
+    return fixture
 
 
-def judge(assignment, fixture_path, output_path):
-    """``{grade_id: fraction of points}`` from the saved outputs; all zero when they are missing."""
-    fixture = dict(np.load(fixture_path))
+def judge(assignment, fixture, output_path):
+    """``{grade_id: fraction of points}`` from the saved outputs; all zero when they are missing.
+
+    ``fixture`` is the dict :func:`write_fixture` returned (the grader keeps it in memory, so a
+    kernel that rewrites the file on disk changes nothing) or the path of the saved file.
+    """
+    fixture = fixture if isinstance(fixture, dict) else dict(np.load(fixture))
     try:
         with np.load(output_path, allow_pickle=False) as saved:
             outputs = {name: np.asarray(saved[name], dtype=np.float64) for name in saved.files}

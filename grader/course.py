@@ -51,16 +51,18 @@ def write_config(course_dir):
     (course_dir / "nbgrader_config.py").write_text(text)
 
 
-def run_nbgrader(arguments, course_dir, timeout_seconds=None, memory_limit_bytes=None):
+def run_nbgrader(arguments, course_dir, timeout_seconds=None, memory_limit_bytes=None, extra_environment=None):
     """Run ``python -m nbgrader ARGUMENTS`` in ``course_dir`` (see :func:`grader.processes.run_with_limits`).
 
     Output is captured; a run past ``timeout_seconds`` or ``memory_limit_bytes`` is killed
-    with its kernels and reported with ``returncode = None``.
+    with its kernels and reported with ``returncode = None``. ``extra_environment`` is added
+    to nbgrader's environment.
     """
     from grader.processes import run_with_limits
 
     command = [sys.executable, "-m", "nbgrader", *arguments]
-    return run_with_limits(command, cwd=course_dir, env=nbgrader_environment(),
+    environment = {**nbgrader_environment(), **(extra_environment or {})}
+    return run_with_limits(command, cwd=course_dir, env=environment,
                            timeout_seconds=timeout_seconds, memory_limit_bytes=memory_limit_bytes)
 
 

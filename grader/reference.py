@@ -3,6 +3,7 @@
 Students never import this module; instructors keep it out of the student bundle.
 """
 
+import os
 import weakref
 
 import numpy as np
@@ -147,3 +148,11 @@ def grad_cam(model, images, class_indices, layer_name):
     num_classes = int(model.outputs[0].shape[-1])
     indices = _grad_cam_class_indices(class_indices, len(images), num_classes)
     return _grad_cam_function(model, layer_name)(images, indices).numpy()
+
+
+# The grader records the answers of a trusted run for the sandboxed kernels (see grader/replay.py).
+if os.environ.get("COURSE_REFERENCE_RECORD"):
+    from grader.replay import RECORD_VARIABLE, record
+
+    record(globals(), ["class_activation_map", "show_cam_reference", "grad_cam"],
+           os.environ[RECORD_VARIABLE])

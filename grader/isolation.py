@@ -1,0 +1,114 @@
+"""What a sandboxed kernel sees: the recorded reference answers and the sandbox's layout.
+
+:func:`reference_table` runs an assignment's solution notebook once in the grader's own
+(trusted) process with the reference functions recording their answers; the table is kept
+in the course cache, keyed by everything it depends on. :func:`prepare_kernel` writes, for
+one submission, the kernelspec and the mount plan of :mod:`grader.sandbox`.
+"""
+
+import hashlib
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from grader import replay, sandbox
+from grader.course import REPO_ROOT, SOLUTIONS_DIR, nbgrader_environment, tail
+from grader.processes import run_with_limits
+
+GRADER_DIR = Path(__file__).resolve().parent
+TABLES = "grader-references"
+
+
+def _cache_dir():
+    from helpers.cache import cache_dir
+
+    return cache_dir()
+
+
+def _table_key(assignment):
+    """A hash of the solution, the reference, the helpers and the model cache's files."""
+    digest = hashlib.sha256()
+    paths = [SOLUTIONS_DIR / f"{assignment}.ipynb", GRADER_DIR / "reference.py", GRADER_DIR / "replay.py"]
+    paths += sorted((REPO_ROOT / "helpers").glob("*.py"))
+    for path in paths:
+        digest.update(path.name.encode() + path.read_bytes())
+    cache = _cache_dir()
+    for path in sorted(cache.rglob("*")):
+        if path.is_file() and TABLES not in path.parts:
+            stat = path.stat()
+            digest.update(f"{path.relative_to(cache)}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:20]
+
+
+def reference_table(assignment, timeout_seconds=1800):
+    """Path of the recorded reference answers of ``assignment`` (recorded now when missing).
+
+    Raises RuntimeError with the notebook's last lines when the solution does not run.
+    """
+    folder = _cache_dir() / TABLES
+    path = folder / f"{assignment}-{_table_key(assignment)}.json"
+    if path.exists():
+        return path
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"recording the reference answers of {assignment} (runs the solution notebook once)", flush=True)
+    with tempfile.TemporaryDirectory(prefix="grader-record-") as work:
+        work = Path(work)
+        notebook = work / f"{assignment}.ipynb"
+        shutil.copy2(SOLUTIONS_DIR / notebook.name, notebook)
+        recorded = work / "table.json"
+        environment = nbgrader_environment()
+        environment[replay.RECORD_VARIABLE] = str(recorded)
+        environment.setdefault("MPLBACKEND", "Agg")
+        result = run_with_limits(
+            [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute", "--output", "executed",
+             f"--ExecutePreprocessor.timeout={timeout_seconds}", str(notebook)],
+            cwd=work, env=environment, timeout_seconds=timeout_seconds)
+        if result.returncode != 0 or not recorded.exists():
+            raise RuntimeError(f"the solution notebook {assignment} did not run, so the reference answers "
+                               f"could not be recorded:\n{tail(result.stdout, 8)}")
+        # The run may have filled the model cache: file the table under the key of the cache it used.
+        path = folder / f"{assignment}-{_table_key(assignment)}.json"
+        shutil.copyfile(recorded, path.with_suffix(".tmp"))
+        os.replace(path.with_suffix(".tmp"), path)
+    return path
+
+
+def prepare_kernel(scratch, table, hidden, kernel_folder):
+    """Prepare the sandboxed kernel of one submission graded in ``scratch`` (its private folder).
+
+    ``table`` is the recorded answers' path; ``hidden`` are more folders the kernel must not see
+    (the course folder, the submissions). Returns ``(extra nbgrader arguments, environment,
+    exchange folder)``: the kernel reads and writes files only in the exchange folder and in the
+    folder its notebook runs in, which must be ``kernel_folder`` (nbgrader's autograded copy).
+    """
+    scratch = Path(scratch).resolve()
+    stub = scratch / "view" / "grader"
+    stub.mkdir(parents=True)
+    (stub / "__init__.py").write_text('"""The grader, as the sandboxed kernel sees it: recorded answers only."""\n')
+    shutil.copy2(GRADER_DIR / "replay.py", stub / "replay.py")
+    (stub / "reference.py").write_text('"""Replays recorded reference answers (see replay.py)."""\n'
+                                       "from grader.replay import replay_attribute as __getattr__  # noqa: F401\n")
+    exchange, runtime = scratch / "exchange", scratch / "runtime"
+    exchange.mkdir()
+    runtime.mkdir()
+    shutil.copyfile(table, exchange / "reference-answers.json")
+    cache = _cache_dir().resolve()
+    spec = {
+        "hide": [str(REPO_ROOT), str(Path.home()), *map(str, hidden)],
+        "hide_writable": ["/tmp", "/var/tmp", "/dev/shm", tempfile.gettempdir()],
+        "bind": [[sys.base_prefix, sys.base_prefix, False], [sys.prefix, sys.prefix, False],
+                 [str(REPO_ROOT / "helpers"), str(REPO_ROOT / "helpers"), False],
+                 [str(REPO_ROOT / "data"), str(REPO_ROOT / "data"), False],
+                 [str(stub), str(REPO_ROOT / "grader"), False],
+                 [str(cache), str(cache), False],
+                 [str(exchange), str(exchange), True]],
+        "cwd_under": str(Path(kernel_folder).resolve()),
+    }
+    kernel_env = {"HOME": "/tmp/home", "TMPDIR": "/tmp", "COURSE_CACHE": str(cache),
+                  "MPLCONFIGDIR": "/tmp/home/.config/matplotlib",
+                  replay.TABLE_VARIABLE: str(exchange / "reference-answers.json")}
+    environment = sandbox.write_kernelspec(scratch, spec, kernel_env)
+    environment["JUPYTER_RUNTIME_DIR"] = str(runtime)
+    return [f"--Execute.kernel_name={sandbox.KERNEL_NAME}"], environment, exchange

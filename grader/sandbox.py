@@ -1,0 +1,180 @@
+"""A sandbox for the students' kernels: they see the course, not the grader.
+
+A submitted notebook runs as the grader's own user, so without this it could read
+``grader/reference.py``, ``solutions/`` or the git history, and write to the gradebook,
+other students' folders or the Python environment. The grader therefore starts each
+kernel through a Jupyter kernelspec (``course-sandbox``) whose command is::
+
+    unshare --user --map-root-user --mount --pid --fork --mount-proc --kill-child \\
+        python -m grader.sandbox SPEC.json -- python -m ipykernel_launcher -f CONNECTION
+
+In its own mount and process namespaces, :func:`main` then
+
+1. covers folders with empty tmpfs mounts (``hide``): the repository, the home folder,
+   the course and submission folders, and ``/tmp`` (with the other students' working copies);
+2. bind-mounts back what the kernel needs (``bind``): Python, the venv, ``helpers/``,
+   ``data/``, the model cache, and in place of ``grader/`` a stub package whose
+   ``reference`` module only replays recorded answers (:mod:`grader.replay`);
+3. makes every mount read-only except the kernel's working folder, the capture folder
+   and its private ``/tmp``;
+4. gives up all capabilities (``setpriv``) and runs the kernel, which cannot undo the mounts
+   and sees only its own processes.
+
+Where user namespaces are not available (not Linux, or switched off), :func:`available`
+says why and the grader runs kernels unsandboxed with a warning.
+"""
+
+import ctypes
+import ctypes.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+KERNEL_NAME = "course-sandbox"
+UNSHARE = ["unshare", "--user", "--map-root-user", "--mount", "--pid", "--fork", "--mount-proc", "--kill-child"]
+
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8
+_MS_REMOUNT, _MS_BIND, _MS_REC = 32, 4096, 16384
+_MS_NOATIME, _MS_NODIRATIME, _MS_RELATIME = 1024, 2048, 1 << 21
+
+
+@lru_cache(maxsize=1)
+def available():
+    """``(True, "")`` when kernels can be sandboxed here, else ``(False, reason)``."""
+    if not sys.platform.startswith("linux"):
+        return False, f"kernels are sandboxed on Linux only (this is {sys.platform})"
+    for program in ("unshare", "setpriv"):
+        if shutil.which(program) is None:
+            return False, f"'{program}' (util-linux) is not installed"
+    try:
+        result = subprocess.run(UNSHARE + ["true"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return False, f"unshare failed: {error}"
+    if result.returncode != 0:
+        return False, f"user namespaces are not available: {result.stderr.strip()[:200]}"
+    return True, ""
+
+
+def write_kernelspec(folder, spec, kernel_env=None):
+    """Write ``spec`` and the ``course-sandbox`` kernelspec under ``folder``.
+
+    ``spec`` is a dict: ``hide`` (folders covered by a read-only tmpfs), ``hide_writable``
+    (covered by a private writable tmpfs), ``bind`` (``[source, target, writable]``) and
+    ``cwd_under`` (the kernel's working folder must lie there; it is bound back writable).
+    Returns the environment variables nbgrader needs to find the kernelspec.
+    """
+    folder = Path(folder)
+    spec_path = folder / "sandbox.json"
+    spec_path.write_text(json.dumps(spec, indent=1))
+    kernel_dir = folder / "jupyter" / "kernels" / KERNEL_NAME
+    kernel_dir.mkdir(parents=True, exist_ok=True)
+    argv = UNSHARE + [sys.executable, "-m", "grader.sandbox", str(spec_path), "--",
+                      sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    kernel = {"argv": argv, "display_name": "Python 3 (course sandbox)", "language": "python",
+              "env": dict(kernel_env or {})}
+    (kernel_dir / "kernel.json").write_text(json.dumps(kernel, indent=1))
+    return {"JUPYTER_PATH": str(folder / "jupyter")}
+
+
+# ---------------------------------------------------------------- inside the namespaces
+
+@lru_cache(maxsize=1)
+def _libc():
+    return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+
+
+def _mount(source, target, fstype, flags, data=None):
+    libc = _libc()
+    encode = (lambda text: text.encode() if text is not None else None)
+    if libc.mount(encode(source), encode(target), encode(fstype), ctypes.c_ulong(flags), encode(data)) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"sandbox: cannot mount {source or ''} on {target}: {os.strerror(error)}")
+
+
+def _locked_flags(path):
+    """The mount flags a remount must keep (a user namespace may not clear them)."""
+    pairs = ((os.ST_NOSUID, _MS_NOSUID), (os.ST_NODEV, _MS_NODEV), (os.ST_NOEXEC, _MS_NOEXEC),
+             (os.ST_NOATIME, _MS_NOATIME), (os.ST_NODIRATIME, _MS_NODIRATIME), (os.ST_RELATIME, _MS_RELATIME))
+    flags = os.statvfs(path).f_flag
+    return sum(ms for st, ms in pairs if flags & st)
+
+
+def _mount_points():
+    points = []
+    with open("/proc/self/mountinfo") as handle:
+        for line in handle:
+            point = line.split()[4]
+            points.append(point.encode().decode("unicode_escape"))
+    return points
+
+
+def _outermost(paths):
+    """``paths`` without those inside another one of them."""
+    kept = []
+    for path in sorted({os.path.realpath(p) for p in paths}, key=len):
+        if not any(path == k or path.startswith(k.rstrip("/") + "/") for k in kept):
+            kept.append(path)
+    return kept
+
+
+def enter(spec):
+    """Build the kernel's view of the file system from ``spec`` (see :func:`write_kernelspec`)."""
+    _libc()  # find the C library while /tmp and the tools it may need are still there
+    cwd = os.path.realpath(os.getcwd())
+    root = os.path.realpath(spec["cwd_under"])
+    if cwd != root and not cwd.startswith(root.rstrip("/") + "/"):
+        raise SystemExit(f"sandbox: the kernel's folder {cwd} is not inside {root}")
+    binds = [(os.path.realpath(s), os.path.realpath(t), bool(w)) for s, t, w in spec["bind"] if os.path.exists(s)]
+    binds.append((cwd, cwd, True))
+    handles = {source: os.open(source, os.O_PATH) for source, _, _ in binds}
+    is_folder = {source: os.path.isdir(source) for source, _, _ in binds}   # decided before anything is hidden
+    writable_hidden = set(_outermost(spec.get("hide_writable", [])))
+    for folder in _outermost(list(writable_hidden) + spec["hide"]):
+        if os.path.isdir(folder):
+            _mount("tmpfs", folder, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=0755,size=2g")
+    for source, target, _ in binds:
+        if is_folder[source]:
+            os.makedirs(target, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            open(target, "a").close()
+        _mount(f"/proc/self/fd/{handles[source]}", target, None, _MS_BIND | _MS_REC)
+        os.close(handles[source])
+    writable = {target for _, target, w in binds if w} | writable_hidden
+    for point in _mount_points():
+        if point in writable or point == "/proc" or point.startswith("/proc/"):
+            continue
+        try:
+            _mount(None, point, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _locked_flags(point))
+        except OSError:
+            pass  # a mount point hidden under a tmpfs: its replacement is remounted instead
+    os.chdir(cwd)  # re-resolve the working folder through the new mounts
+    home = os.environ.get("HOME", "/tmp/home")
+    os.makedirs(home, exist_ok=True)
+
+
+def main(argv=None):
+    """``python -m grader.sandbox SPEC.json -- COMMAND...`` (run inside the new namespaces)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) < 3 or argv[1] != "--":
+        raise SystemExit("usage: python -m grader.sandbox SPEC.json -- COMMAND...")
+    spec = json.loads(Path(argv[0]).read_text())
+    command = argv[2:]
+    # The kernel's connection file may lie anywhere (often /tmp): carry it into the private /tmp.
+    connection = None
+    if "-f" in command[:-1]:
+        at = command.index("-f") + 1
+        connection, command[at] = Path(command[at]).read_bytes(), "/tmp/kernel-connection.json"
+    enter(spec)
+    if connection is not None:
+        Path("/tmp/kernel-connection.json").write_bytes(connection)
+    command = ["setpriv", "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all", "--", *command]
+    os.execvp(command[0], command)
+
+
+if __name__ == "__main__":
+    main()
