@@ -19,6 +19,7 @@ from grader.processes import run_with_limits
 
 GRADER_DIR = Path(__file__).resolve().parent
 TABLES = "grader-references"
+MODEL_FILES = (".h5", ".keras", ".npz", ".npy")   # what the recorded answers depend on in the cache
 
 
 def _cache_dir():
@@ -28,7 +29,7 @@ def _cache_dir():
 
 
 def _table_key(assignment):
-    """A hash of the solution, the reference, the helpers and the model cache's files."""
+    """A hash of the solution, the reference, the helpers and the model and data files in the cache."""
     digest = hashlib.sha256()
     paths = [SOLUTIONS_DIR / f"{assignment}.ipynb", GRADER_DIR / "reference.py", GRADER_DIR / "replay.py"]
     paths += sorted((REPO_ROOT / "helpers").glob("*.py"))
@@ -36,7 +37,7 @@ def _table_key(assignment):
         digest.update(path.name.encode() + path.read_bytes())
     cache = _cache_dir()
     for path in sorted(cache.rglob("*")):
-        if path.is_file() and TABLES not in path.parts:
+        if path.is_file() and path.name.endswith(MODEL_FILES) and TABLES not in path.parts:
             stat = path.stat()
             digest.update(f"{path.relative_to(cache)}|{stat.st_size}|{stat.st_mtime_ns}".encode())
     return digest.hexdigest()[:20]

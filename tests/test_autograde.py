@@ -2,15 +2,20 @@
 
 import csv
 import json
+import os
+import sys
+from pathlib import Path
 
 import pytest
 
 from grader.autograde import autograde
-from grader.course import gradebook_url
+from grader.course import REPO_ROOT, gradebook_url
+from grader.sandbox import available
+from helpers.cache import cache_dir
 from submissions import build
-from submissions.cases_01 import CASES
+from submissions.cases_01 import CASES, writes_everywhere
 
-TIMEOUT_SECONDS = 150
+TIMEOUT_SECONDS = 90   # a notebook takes 20-30 s here with two side by side; the hang case waits for it
 MEMORY_LIMIT_GIB = 4
 
 
@@ -21,9 +26,15 @@ def graded_class(tmp_path_factory):
     for name, (make, *_ignored) in CASES.items():
         build.write(make(), submissions, name)
     (submissions / "untouched" / "notes.txt").write_text("scratch")
+    canaries = [course_dir / "canary.txt", submissions / "untouched" / "canary.txt",
+                cache_dir() / f"canary-{os.getpid()}.txt"]
+    for canary in canaries:
+        canary.write_text("canary")
+    build.write(writes_everywhere(canaries), submissions, "writes_everywhere")
     exit_code = autograde(submissions, course_dir, timeout_seconds=TIMEOUT_SECONDS, jobs=2,
                           memory_limit_gib=MEMORY_LIMIT_GIB)
-    return exit_code, read_grades(course_dir), course_dir, submissions
+    yield exit_code, read_grades(course_dir), course_dir, submissions, canaries
+    canaries[-1].unlink()
 
 
 def read_grades(course_dir):
@@ -32,9 +43,9 @@ def read_grades(course_dir):
 
 
 def test_grader_exits_zero_and_writes_one_row_per_submission(graded_class):
-    exit_code, rows, _, _ = graded_class
+    exit_code, rows, *_ = graded_class
     assert exit_code == 0
-    assert sorted(rows) == sorted(CASES)
+    assert sorted(rows) == sorted([*CASES, "writes_everywhere"])
     assert all(row["notebook"] == "01_mnist_cam" and float(row["max_score"]) == 5 for row in rows.values())
 
 
@@ -56,10 +67,23 @@ def test_per_test_columns_add_up_to_the_score(graded_class):
     assert [rows["true_label"][c] for c in columns] == ["1", "2", "0"]
 
 
+def test_kernels_are_sandboxed_on_this_machine():
+    """CI runs where user namespaces work: the battery below must be graded in the sandbox."""
+    assert available() == (True, "")
+
+
+def test_a_kernel_cannot_write_outside_its_folder(graded_class):
+    rows, canaries = graded_class[1], graded_class[4]
+    assert float(rows["writes_everywhere"]["score"]) == 5, rows["writes_everywhere"]
+    assert [canary.read_text() for canary in canaries] == ["canary"] * len(canaries)
+    dropped = [REPO_ROOT / "helpers" / "zz_student_was_here.txt", Path(sys.prefix) / "zz_student_was_here.txt"]
+    assert [path for path in dropped if path.exists()] == []
+
+
 def test_gradebook_and_grades_csv_agree(graded_class):
     from nbgrader.api import Gradebook
 
-    _, rows, course_dir, _ = graded_class
+    _, rows, course_dir, *_ = graded_class
     with Gradebook(gradebook_url(course_dir)) as gradebook:
         recorded = {s.student.id: s.score for s in gradebook.assignment_submissions("01_mnist_cam")}
     graded = {student: float(row["score"]) for student, row in rows.items() if row["status"] == "graded"}
@@ -80,7 +104,7 @@ def test_output_is_capped(graded_class):
 
 
 def test_every_student_gets_feedback_without_hidden_test_code(graded_class):
-    _, rows, course_dir, _ = graded_class
+    _, rows, course_dir, *_ = graded_class
     for student in rows:
         page = course_dir / "feedback" / student / "01_mnist_cam" / "01_mnist_cam.html"
         assert page.is_file(), student
@@ -89,7 +113,7 @@ def test_every_student_gets_feedback_without_hidden_test_code(graded_class):
 
 
 def test_regrading_is_idempotent_and_reuses_saved_results(graded_class, capsys):
-    _, rows, course_dir, submissions = graded_class
+    _, rows, course_dir, submissions, _ = graded_class
     before = (course_dir / "grades.csv").read_text()
     capsys.readouterr()
     assert autograde(submissions, course_dir, timeout_seconds=TIMEOUT_SECONDS, jobs=2,

@@ -36,10 +36,16 @@ def graded_class(tmp_path_factory):
     build.write(build.load_student_notebook(NOTEBOOK), submissions, "untouched", f"{NOTEBOOK}.ipynb")
     for name, body in {**variants.CORRECT_BODIES, **variants.WRONG_BODIES}.items():
         build.write(variants.with_get_cam(body), submissions, name, f"{NOTEBOOK}.ipynb")
+    for name, (make, _) in variants.HOSTILE.items():
+        build.write(make(), submissions, name, f"{NOTEBOOK}.ipynb")
+    canaries = [course_dir / "canary.txt", submissions / "reference" / "canary.txt"]
+    for canary in canaries:
+        canary.write_text("canary")
+    build.write(variants.writes_everywhere(canaries), submissions, "writes_everywhere", f"{NOTEBOOK}.ipynb")
     exit_code = autograde(submissions, course_dir, timeout_seconds=TIMEOUT_SECONDS, jobs=2)
     with open(course_dir / "grades.csv") as handle:
         rows = {row["student_id"]: row for row in csv.DictReader(handle)}
-    return exit_code, rows
+    return exit_code, rows, canaries
 
 
 def score(rows, student):
@@ -47,16 +53,17 @@ def score(rows, student):
 
 
 def test_every_submission_is_graded_out_of_seven(graded_class):
-    exit_code, rows = graded_class
+    exit_code, rows, _ = graded_class
     assert exit_code == 0
-    assert set(rows) == {"reference", "untouched", *variants.CORRECT_BODIES, *variants.WRONG_BODIES}
+    assert set(rows) == {"reference", "untouched", "writes_everywhere", *variants.CORRECT_BODIES,
+                         *variants.WRONG_BODIES, *variants.HOSTILE}
     for student, row in rows.items():
         assert row["notebook"] == NOTEBOOK and float(row["max_score"]) == FULL_MARKS, student
         assert row["status"] == "graded", f"{student}: {row['status']} ({row['reason']})"
 
 
 def test_reference_gets_full_marks_and_untouched_gets_zero(graded_class):
-    _, rows = graded_class
+    _, rows, _ = graded_class
     assert score(rows, "reference") == FULL_MARKS, rows["reference"]["reason"]
     assert score(rows, "untouched") == 0
     assert all(float(rows["untouched"][test]) == 0 for test in TESTS)
@@ -64,19 +71,34 @@ def test_reference_gets_full_marks_and_untouched_gets_zero(graded_class):
 
 @pytest.mark.parametrize("student", sorted(variants.CORRECT_BODIES))
 def test_correct_answers_written_differently_get_full_marks(graded_class, student):
-    _, rows = graded_class
+    _, rows, _ = graded_class
     assert score(rows, student) == FULL_MARKS, rows[student]["reason"]
 
 
 @pytest.mark.parametrize("student", sorted(variants.WRONG_BODIES))
 def test_wrong_answers_lose_points_on_the_test_aimed_at_their_mistake(graded_class, student):
-    _, rows = graded_class
+    _, rows, _ = graded_class
     assert score(rows, student) < FULL_MARKS, rows[student]["reason"]
     assert float(rows[student][MUST_FAIL[student]]) == 0, rows[student]["reason"]
 
 
+@pytest.mark.parametrize("student", sorted(variants.HOSTILE))
+def test_hostile_tricks_earn_nothing_over_the_honest_answer(graded_class, student):
+    """Each trick gets exactly the per-test points of the honest submission it dresses up."""
+    _, rows, _ = graded_class
+    honest = variants.HOSTILE[student][1]
+    assert [rows[student][test] for test in TESTS] == [rows[honest][test] for test in TESTS], rows[student]["reason"]
+    assert score(rows, student) < FULL_MARKS
+
+
+def test_a_kernel_cannot_write_outside_its_folder(graded_class):
+    _, rows, canaries = graded_class
+    assert score(rows, "writes_everywhere") == FULL_MARKS, rows["writes_everywhere"]["reason"]
+    assert [canary.read_text() for canary in canaries] == ["canary"] * len(canaries)
+
+
 def test_per_test_columns_add_up_to_the_score(graded_class):
-    _, rows = graded_class
+    _, rows, _ = graded_class
     for student, row in rows.items():
         assert sum(float(row[test]) for test in TESTS) == pytest.approx(score(rows, student)), student
 

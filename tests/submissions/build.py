@@ -114,3 +114,60 @@ def with_code_cell_before_tests(notebook, code):
 def without_cell(notebook, wanted_grade_id):
     notebook["cells"] = [cell for cell in notebook["cells"] if grade_id(cell) != wanted_grade_id]
     return notebook
+
+
+# ---------------------------------------------------------------- code that probes the sandbox
+
+STEAL_THE_REFERENCE = '''
+# Hostile: read the grader's reference and the solutions from disk (directly and through /proc).
+import os, pathlib, helpers
+repo = pathlib.Path(helpers.__file__).resolve().parents[1]
+stolen = {}
+for path in [repo / "grader" / "reference.py", repo / "solutions" / "NOTEBOOK.ipynb",
+             pathlib.Path(f"/proc/{os.getppid()}/root{repo}/grader/reference.py"),
+             pathlib.Path(f"/proc/1/root{repo}/grader/reference.py"),
+             pathlib.Path(f"/proc/{os.getppid()}/cwd/../../../../source/NOTEBOOK/NOTEBOOK.ipynb")]:
+    try:
+        stolen[str(path)] = path.read_text()
+    except Exception:
+        pass
+reference_namespace = {}
+for text in stolen.values():
+    try:
+        exec(text, reference_namespace)
+    except Exception:
+        pass
+'''
+
+
+def steal_the_reference(notebook_name):
+    return STEAL_THE_REFERENCE.replace("NOTEBOOK", notebook_name)
+
+
+def write_everywhere(canaries):
+    """Hostile code that overwrites each of ``canaries`` and drops files into the repository and venv."""
+    return f'''
+# Hostile: write to the grader's files, the course, the submissions and the Python environment.
+import pathlib, sys, helpers
+repo = pathlib.Path(helpers.__file__).resolve().parents[1]
+targets = [pathlib.Path(p) for p in {[str(c) for c in canaries]!r}]
+targets += [repo / "helpers" / "zz_student_was_here.txt", pathlib.Path(sys.prefix) / "zz_student_was_here.txt"]
+for target in targets:
+    try:
+        target.write_text("overwritten by a student")
+    except OSError:
+        pass
+# ... and through relative paths: the gradebook, the results, the other students' folders.
+import glob, os
+for path in glob.glob("../../../*.db") + glob.glob("../../../../*.db") + glob.glob("../../*/*/*.ipynb"):
+    try:
+        open(path, "wb").write(b"junk")
+    except OSError:
+        pass
+for folder in ("../../../results", "../../../../results", "../../../feedback"):
+    try:
+        os.makedirs(folder, exist_ok=True)
+        open(os.path.join(folder, "reference__NOTEBOOK.json"), "w").write("{{}}")
+    except OSError:
+        pass
+'''

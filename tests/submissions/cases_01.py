@@ -58,18 +58,24 @@ CASES = {
         "np.allclose = lambda *args, **kwargs: True\nnp.testing.assert_allclose = lambda *args, **kwargs: None",
         RANDOM_MAP), 1, "graded", "independent check: test_show_cam_predicted_class, test_show_cam_values"),
     "always_equal_array": (lambda: _student(LIAR), 1, "graded", "failed"),
-    "errors_swallowed": (lambda: _hostile(
-        "get_ipython().set_custom_exc((BaseException,), lambda *args, **kwargs: None)"), 0, "graded", "failed"),
-    "tracebacks_off": (lambda: _hostile(
-        "ip = get_ipython()\nip.showtraceback = lambda *args, **kwargs: None\n"
-        "ip._showtraceback = lambda *args, **kwargs: None"), 0, "graded", "failed"),
-    "gradebook_overwritten": (lambda: _hostile(
-        "import glob\nfor path in glob.glob('../../../*.db') + glob.glob('../../../../*.db'):\n"
-        "    open(path, 'wb').write(b'junk')", RANDOM_MAP), 0, None, ""),
-    "writes_next_door": (lambda: _hostile(
-        "import os\nfor folder in ('../../reference/01_mnist_cam', '../../../results', '../../../../results'):\n"
-        "    os.makedirs(folder, exist_ok=True)\n"
-        "    open(os.path.join(folder, 'reference__01_mnist_cam.json'), 'w').write('{}')\n"
-        "    open(os.path.join(folder, '01_mnist_cam.ipynb'), 'w').write('junk')",
-        BODIES["correct_einsum"]), 5, "graded", "all tests passed"),
+    "errors_and_tracebacks_off": (lambda: _hostile(
+        "ip = get_ipython()\nip.set_custom_exc((BaseException,), lambda *args, **kwargs: None)\n"
+        "ip.showtraceback = lambda *args, **kwargs: None\nip._showtraceback = lambda *args, **kwargs: None"),
+        0, "graded", "failed"),
+    # Hostile, contained by the sandbox: the reference and solutions are not on the kernel's disk.
+    # (Writing to the gradebook, results, other students and the grader: writes_everywhere, added by the test.)
+    "steals_the_reference": (lambda: _hostile(
+        build.steal_the_reference("01_mnist_cam"),
+        "prediction = int(np.argmax(results[image_index]))\n"
+        "if 'show_cam_reference' in reference_namespace:\n"
+        "    cam_output = reference_namespace['show_cam_reference'](image_index, features, results, gap_weights)\n"
+        "else:\n"
+        "    from grader.reference import show_cam_reference\n"
+        "    cam_output = show_cam_reference(image_index, features, results, gap_weights)"),
+        0, "graded", "failed"),
 }
+
+
+def writes_everywhere(canaries):
+    """A correct answer whose notebook also tries to overwrite ``canaries`` (full marks, files intact)."""
+    return _hostile(build.write_everywhere(canaries), BODIES["correct_einsum"])

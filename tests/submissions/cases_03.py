@@ -95,3 +95,59 @@ heatmap = heatmap / heatmap.max() if heatmap.max() > 0 else heatmap
 def with_get_cam(body):
     """The student notebook of 03 with ``body`` in place of get_CAM's stub."""
     return build.with_function_body(build.load_student_notebook(NOTEBOOK_NAME), "get_CAM", body)
+
+
+LIAR = '''
+class _Liar(np.ndarray):
+    """An array that answers True to every numpy function and every comparison."""
+    def __array_function__(self, function, types, args, kwargs):
+        return True
+    def __eq__(self, other):
+        return True
+heatmap = np.asarray(heatmap).view(_Liar)
+'''
+
+
+def _hostile(code, body):
+    """``body`` as get_CAM, with ``code`` run in a new cell just before the graded tests."""
+    return build.with_code_cell_before_tests(with_get_cam(body), code)
+
+
+def _tampered(body):
+    """A wrong answer whose author rewrote one graded test cell to pass and deleted another."""
+    notebook = with_get_cam(body)
+    tests = [cell for cell in notebook["cells"] if (build.grade_id(cell) or "").startswith("test_")]
+    tests[1]["source"] = "'''get_CAM is right.'''\nassert True\n"
+    notebook["cells"].remove(tests[2])
+    return notebook
+
+
+def _untouched_with(code):
+    return build.with_code_cell_before_tests(build.load_student_notebook(NOTEBOOK_NAME), code)
+
+
+# Hostile submissions: name -> (builder, the honest submission whose per-test points it must get).
+# The tricks fool nbgrader's in-kernel tests; the independent check and the sandbox are not fooled.
+HOSTILE = {
+    "allclose_patched": (lambda: _hostile(
+        "np.allclose = lambda *args, **kwargs: True\nnp.testing.assert_allclose = lambda *args, **kwargs: None",
+        WRONG_BODIES["max_of_gradients"]), "max_of_gradients"),
+    "always_equal_array": (lambda: with_get_cam(WRONG_BODIES["max_of_gradients"] + LIAR), "max_of_gradients"),
+    "tampered_tests": (lambda: _tampered(WRONG_BODIES["ignores_label"]), "ignores_label"),
+    "errors_and_tracebacks_off": (lambda: _untouched_with(
+        "ip = get_ipython()\nip.set_custom_exc((BaseException,), lambda *args, **kwargs: None)\n"
+        "ip.showtraceback = lambda *args, **kwargs: None\nip._showtraceback = lambda *args, **kwargs: None"),
+        "untouched"),
+    "reads_the_reference": (lambda: _hostile(
+        build.steal_the_reference(NOTEBOOK_NAME),
+        "heatmap = reference_namespace['grad_cam'](model, processed_image, [predicted_label], layer_name)[0]"),
+        "untouched"),
+    "imports_the_reference": (lambda: with_get_cam(
+        "from grader.reference import grad_cam\n"
+        "heatmap = grad_cam(model, processed_image, [predicted_label], layer_name)[0]"), "untouched"),
+}
+
+
+def writes_everywhere(canaries):
+    """A correct answer whose notebook also tries to overwrite ``canaries`` (full marks, files intact)."""
+    return _hostile(build.write_everywhere(canaries), CORRECT_BODIES["correct_sum_numpy"])

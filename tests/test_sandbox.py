@@ -1,0 +1,117 @@
+"""The kernel sandbox (grader/sandbox.py) and the recorded reference answers (grader/replay.py)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader import replay, sandbox
+
+PROBE = r'''
+import json, os, subprocess, sys
+report = {}
+def attempt(name, action):
+    try:
+        action()
+        report[name] = "allowed"
+    except Exception as error:
+        report[name] = type(error).__name__
+attempt("read_secret", lambda: open(sys.argv[1]).read())
+attempt("read_public", lambda: open(sys.argv[2]).read())
+attempt("write_readonly", lambda: open(sys.argv[2], "w").write("x"))
+attempt("write_own_folder", lambda: open("own.txt", "w").write("x"))
+attempt("write_tmp", lambda: open("/tmp/scratch.txt", "w").write("x"))
+report["tmp"] = sorted(os.listdir("/tmp"))
+report["processes"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+report["umount"] = subprocess.run(["umount", sys.argv[3]], capture_output=True).returncode
+print(json.dumps(report))
+'''
+
+
+@pytest.fixture
+def layout(tmp_path):
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "answer.txt").write_text("42")
+    public = tmp_path / "public"
+    public.mkdir()
+    (public / "data.txt").write_text("data")
+    work = tmp_path / "work" / "kernel"
+    work.mkdir(parents=True)
+    spec = {"hide": [str(tmp_path)], "hide_writable": ["/tmp", "/dev/shm"],
+            "bind": [[sys.base_prefix, sys.base_prefix, False], [sys.prefix, sys.prefix, False],
+                     [str(public), str(public), False]],
+            "cwd_under": str(work)}
+    return tmp_path, secret / "answer.txt", public / "data.txt", work, spec
+
+
+def run_probe(layout):
+    tmp_path, secret, public, work, spec = layout
+    kernelspec_env = sandbox.write_kernelspec(tmp_path, spec)
+    argv = json.loads((tmp_path / "jupyter" / "kernels" / sandbox.KERNEL_NAME / "kernel.json").read_text())["argv"]
+    command = argv[:argv.index("--") + 1] + [sys.executable, "-c", PROBE, str(secret), str(public), str(tmp_path)]
+    result = subprocess.run(command, cwd=work, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, **kernelspec_env})
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(not sandbox.available()[0], reason="no user namespaces (see test_autograde's availability test)")
+def test_the_sandbox_hides_protects_and_isolates(layout):
+    report = run_probe(layout)
+    assert report["read_secret"] == "FileNotFoundError"       # hidden under an empty mount
+    assert report["read_public"] == "allowed"                  # bound back, read-only
+    assert report["write_readonly"] == "OSError"               # EROFS
+    assert report["write_own_folder"] == "allowed"
+    assert report["write_tmp"] == "allowed"                    # a private /tmp ...
+    assert "scratch.txt" not in os.listdir("/tmp")             # ... that is not the real one
+    assert max(report["processes"]) < 10                        # its own PID namespace (the probe is 1)
+    assert report["umount"] != 0                                # no capabilities to undo the mounts
+    assert (layout[3] / "own.txt").read_text() == "x"
+
+
+def test_the_sandbox_refuses_a_kernel_folder_outside_the_plan(layout, tmp_path):
+    if not sandbox.available()[0]:
+        pytest.skip("no user namespaces")
+    tmp_path, secret, public, work, spec = layout
+    spec["cwd_under"] = str(tmp_path / "elsewhere")
+    with pytest.raises(AssertionError, match="not inside"):
+        run_probe((tmp_path, secret, public, work, spec))
+
+
+# ---------------------------------------------------------------- recorded answers
+
+def test_replay_returns_the_recorded_answer_for_the_same_inputs(tmp_path, monkeypatch):
+    table = tmp_path / "table.json"
+    namespace = {"double": lambda array, label, layer="a": np.asarray(array) * 2 + label}
+    replay.record(namespace, ["double"], str(table))
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(50, 3, 3, 8)).astype(np.float32)
+    expected = namespace["double"](features[:2], 1, layer="b")
+    monkeypatch.setenv(replay.TABLE_VARIABLE, str(table))
+    double = replay.replay_attribute("double")
+    # float32 round-off in a recomputed input still finds the answer ...
+    noisy = features[:2] * np.float32(1 + 1e-7)
+    np.testing.assert_array_equal(double(noisy, 1, layer="b"), expected)
+    assert double(noisy, 1, layer="b").dtype == expected.dtype
+    # ... other inputs, another label or layer do not.
+    for args, kwargs in [((features[2:4], 1), {"layer": "b"}), ((features[:2], 0), {"layer": "b"}),
+                         ((features[:2], 1), {"layer": "a"}), ((features[:2], 1), {})]:
+        with pytest.raises(LookupError, match="no reference answer"):
+            double(*args, **kwargs)
+    with pytest.raises(AttributeError):
+        replay.replay_attribute("triple")
+
+
+def test_models_are_told_apart_by_their_architecture():
+    keras = pytest.importorskip("keras")
+    small = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    large = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    assert replay.fingerprint(small) == ["model", 1, 10]
+    assert replay.fingerprint(small) != replay.fingerprint(large)
+    assert replay.fingerprint("top_conv") == ["str", "top_conv"]
+    assert replay.fingerprint(np.int64(3)) == ["int", 3]
