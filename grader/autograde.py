@@ -174,10 +174,14 @@ def _run_autograde(scratch_dir, grade, notebook, limits, isolation_plan=None):
     student_id, assignment = grade.student_id, grade.notebook
     target_dir = scratch_dir / "submitted" / student_id / assignment
     target_dir.mkdir(parents=True)
-    arguments, environment, exchange = [], {}, scratch_dir.parent
+    # nbgrader fails a test cell that wrote to stderr: keep TensorFlow's C++ log lines out of the
+    # cells, and let the kernel behave as outside pytest (ipykernel skips fd capture under pytest).
+    arguments, exchange = [], scratch_dir.parent
+    environment = {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTEST_CURRENT_TEST": None}
     if isolation_plan is not None:
-        arguments, environment, exchange = isolation.prepare_kernel(
+        arguments, sandbox_environment, exchange = isolation.prepare_kernel(
             scratch_dir.parent, *isolation_plan, scratch_dir / "autograded" / student_id / assignment)
+        environment.update(sandbox_environment)
     capture = _with_capture_cell(notebook, assignment, exchange)
     nbformat.write(notebook, str(target_dir / f"{assignment}.ipynb"))
     timeout_seconds, memory_limit_bytes = limits

@@ -14,6 +14,8 @@ Each graded notebook declares its check in ``CHECKS``; a notebook without one is
 nbgrader's tests alone.
 """
 
+import inspect
+import warnings
 from dataclasses import dataclass
 from typing import Callable
 
@@ -23,6 +25,7 @@ from grader import reference
 
 CAPTURE_TEMPLATE = '''
 # Added by the grader: the independent check (see grader/checks.py). Not part of your notebook.
+{prelude}
 def _grader_capture():
     import numpy
     import matplotlib.pyplot as pyplot
@@ -34,7 +37,7 @@ def _grader_capture():
     outputs = {{}}
     for case in range(len(fixture["cases"])):
         try:
-            value = function(*[{arguments}])
+            value = {call}
             outputs["case_%d" % case] = numpy.array(value, dtype=numpy.float64)
         except BaseException:
             pass
@@ -51,15 +54,16 @@ class Check:
 
     function: str                      # the student's function, e.g. "show_cam"
     replaced: tuple                    # globals the capture cell overwrites with the fixture's
-    arguments: str                     # Python expression(s) for the call, using `fixture` and `case`
+    call: str                          # the call of case `case`: uses `function`, `names`, `fixture`, `case`
     make_fixture: Callable             # rng -> dict of arrays (must contain "cases")
     judge: Callable                    # (fixture, outputs) -> {grade_id: fraction of points earned}
+    prelude: str = ""                  # code the capture cell defines first (helpers for `call`)
 
 
 def capture_cell_source(check, fixture_path, output_path):
     """The code of the capture cell for ``check``."""
-    return CAPTURE_TEMPLATE.format(fixture=str(fixture_path), replaced=tuple(check.replaced),
-                                   function=check.function, arguments=check.arguments, output=str(output_path))
+    return CAPTURE_TEMPLATE.format(fixture=str(fixture_path), replaced=tuple(check.replaced), prelude=check.prelude,
+                                   function=check.function, call=check.call, output=str(output_path))
 
 
 def _close(answer, expected):
@@ -139,8 +143,44 @@ def _grad_cam_float64(model, image, label, layer_name):
     return heatmap / heatmap.max() if heatmap.max() > 0 else heatmap
 
 
+def _grader_tiny_model(conv_weights, dense_weights):
+    """A small Grad-CAM test network: (1, 6, 6, 3) -> 3×3 conv + ReLU ``grader_features`` (6, 6, K)
+    -> global average pooling -> ``grader_scores`` (2,). Built the same way in the kernel and here."""
+    import keras
+    import numpy
+
+    inputs = keras.Input((6, 6, 3))
+    features = keras.layers.Conv2D(conv_weights.shape[-1], 3, padding="same", activation="relu",
+                                   name="grader_features")(inputs)
+    scores = keras.layers.Dense(2, name="grader_scores")(keras.layers.GlobalAveragePooling2D()(features))
+    tiny_model = keras.Model(inputs, scores)
+    tiny_model.get_layer("grader_features").set_weights(
+        [numpy.asarray(conv_weights, numpy.float32), numpy.zeros(conv_weights.shape[-1], numpy.float32)])
+    tiny_model.get_layer("grader_scores").set_weights(
+        [numpy.asarray(dense_weights, numpy.float32), numpy.zeros(2, numpy.float32)])
+    return tiny_model
+
+
+GRAD_CAM_CALL_SOURCE = '''
+def _grader_call(names, function, fixture, case):
+    """Photo cases call get_CAM as it is; the last cases swap in a small network for `model`."""
+    photos = len(fixture["labels"])
+    if case < photos:
+        return function(fixture["images"][case:case + 1], int(fixture["labels"][case]), str(fixture["layers"][case]))
+    tiny = case - photos
+    saved_model = names.get("model")
+    names["model"] = _grader_tiny_model(fixture["tiny_conv"], fixture["tiny_dense"])
+    try:
+        return function(fixture["tiny_images"][tiny:tiny + 1], int(fixture["tiny_labels"][tiny]), "grader_features")
+    finally:
+        names["model"] = saved_model
+'''
+
+
 def _grad_cam_fixture(rng):
-    """The packaged photos in a random order, some mirrored; both labels for each; a random layer each."""
+    """The packaged photos in a random order, some mirrored; both labels for each; a random layer each.
+    Then two cases on a small network with positive filters whose class ``negative`` has only
+    negative weights: that class's map must be all zeros (no NaN), the other its Grad-CAM."""
     from helpers.images import sample_photo
     from helpers.models import imagenet_preprocess
 
@@ -150,21 +190,35 @@ def _grad_cam_fixture(rng):
     photos[flips] = photos[flips, :, ::-1]
     images = imagenet_preprocess(photos)                                   # (3, 224, 224, 3)
     cases = len(images) * 2
+    channels, negative = int(rng.integers(3, 7)), int(rng.integers(0, 2))
+    dense = rng.uniform(0.5, 1.0, (channels, 2))
+    dense[:, negative] *= -1
     return {
         "images": np.repeat(images, 2, axis=0),                            # (6, 224, 224, 3)
         "labels": np.tile([0, 1], len(images)),
         "layers": np.array([GRAD_CAM_LAYERS[i] for i in rng.integers(0, 2, size=cases)]),
-        "cases": np.arange(cases),
+        "tiny_conv": rng.uniform(0.1, 1.0, (3, 3, 3, channels)).astype(np.float32),
+        "tiny_dense": dense.astype(np.float32),
+        "tiny_images": rng.uniform(0.0, 1.0, (2, 6, 6, 3)).astype(np.float32),
+        "tiny_labels": np.array([negative, 1 - negative]),
+        "cases": np.arange(cases + 2),
     }
 
 
 def _grad_cam_judge(fixture, outputs):
+    with warnings.catch_warnings():
+        # Keras warns when a model built on `model.inputs` (a list) is called with one tensor; harmless.
+        warnings.filterwarnings("ignore", message="The structure of `inputs` doesn't match")
+        return _grad_cam_scores(fixture, outputs)
+
+
+def _grad_cam_scores(fixture, outputs):
     if "cats_vs_dogs" not in _MODELS:
         _MODELS["cats_vs_dogs"] = _cats_vs_dogs_model()
     model = _MODELS["cats_vs_dogs"]
     top = np.asarray(model.predict(fixture["images"], verbose=0)).argmax(axis=1)
     shape_ok, matches = True, []
-    for case in fixture["cases"]:
+    for case in range(len(fixture["labels"])):
         layer = str(fixture["layers"][case])
         image, label = fixture["images"][case:case + 1], int(fixture["labels"][case])
         expected = reference.grad_cam(model, image, [label], layer)[0]
@@ -186,23 +240,41 @@ def _grad_cam_judge(fixture, outputs):
         "test_get_CAM_shape_and_range": float(shape_ok),
         "test_get_CAM_predicted_class": float(matches[is_top].all()),
         "test_get_CAM_other_class": float(matches[~is_top].all()),
+        "test_get_CAM_nothing_positive": float(_tiny_cases_right(fixture, outputs)),
     }
+
+
+def _tiny_cases_right(fixture, outputs):
+    """The small network's cases: zeros (not NaN) for the negative class, its Grad-CAM (up to scale:
+    normalization is test_get_CAM_shape_and_range's business) for the other."""
+    tiny_model = _grader_tiny_model(fixture["tiny_conv"], fixture["tiny_dense"])
+    for tiny, label in enumerate(fixture["tiny_labels"]):
+        answer = outputs.get(f"case_{len(fixture['labels']) + tiny}")
+        expected = reference.grad_cam(tiny_model, fixture["tiny_images"][tiny:tiny + 1], [int(label)],
+                                      "grader_features")[0]
+        if answer is None or answer.shape != expected.shape or not np.all(np.isfinite(answer)):
+            return False
+        scaled = answer / answer.max() if answer.max() > 0 else answer
+        if not np.allclose(scaled, expected, atol=1e-4):
+            return False
+    return True
 
 
 CHECKS = {
     "01_mnist_cam": Check(
         function="show_cam",
         replaced=("features", "results", "gap_weights", "X_test", "y_test"),
-        arguments="int(case)",
+        call="function(int(case))",
         make_fixture=_cam_fixture,
         judge=_cam_judge,
     ),
     "03_cats_dogs_gradcam": Check(
         function="get_CAM",
         replaced=(),
-        arguments='fixture["images"][case:case + 1], int(fixture["labels"][case]), str(fixture["layers"][case])',
+        call="_grader_call(names, function, fixture, case)",
         make_fixture=_grad_cam_fixture,
         judge=_grad_cam_judge,
+        prelude=inspect.getsource(_grader_tiny_model) + GRAD_CAM_CALL_SOURCE,
     ),
 }
 

@@ -56,12 +56,13 @@ def run_nbgrader(arguments, course_dir, timeout_seconds=None, memory_limit_bytes
 
     Output is captured; a run past ``timeout_seconds`` or ``memory_limit_bytes`` is killed
     with its kernels and reported with ``returncode = None``. ``extra_environment`` is added
-    to nbgrader's environment.
+    to nbgrader's environment (a value of None removes the variable).
     """
     from grader.processes import run_with_limits
 
     command = [sys.executable, "-m", "nbgrader", *arguments]
-    environment = {**nbgrader_environment(), **(extra_environment or {})}
+    environment = {name: value for name, value in {**nbgrader_environment(), **(extra_environment or {})}.items()
+                   if value is not None}
     return run_with_limits(command, cwd=course_dir, env=environment,
                            timeout_seconds=timeout_seconds, memory_limit_bytes=memory_limit_bytes)
 

@@ -1,6 +1,7 @@
 """Run a command under a wall-clock limit and a memory cap; kill everything it started when
 a limit is crossed (Jupyter kernels start new sessions, so the whole process tree is tracked)."""
 
+import collections
 import subprocess
 import threading
 import time
@@ -9,6 +10,7 @@ from types import SimpleNamespace
 import psutil
 
 POLL_SECONDS = 0.2
+KEPT_OUTPUT_CHUNKS = 64   # of up to 64 KiB: the last 4 MiB of a command's output are kept
 
 
 def process_tree(pid):
@@ -50,9 +52,14 @@ def run_with_limits(command, cwd=None, env=None, timeout_seconds=None, memory_li
     memory went past ``memory_limit_bytes``).
     """
     process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL, text=True)
-    chunks = []
-    reader = threading.Thread(target=lambda: chunks.extend(process.stdout), daemon=True)
+                               stdin=subprocess.DEVNULL)
+    chunks = collections.deque(maxlen=KEPT_OUTPUT_CHUNKS)   # the last few MB: output is read, not hoarded
+
+    def read():
+        for chunk in iter(lambda: process.stdout.read1(65536), b""):
+            chunks.append(chunk)
+
+    reader = threading.Thread(target=read, daemon=True)
     reader.start()
     started, timed_out, out_of_memory = time.monotonic(), False, False
     while process.poll() is None:
@@ -67,6 +74,7 @@ def run_with_limits(command, cwd=None, env=None, timeout_seconds=None, memory_li
     process.wait()
     reader.join(timeout=10)
     killed = timed_out or out_of_memory
-    return SimpleNamespace(returncode=None if killed else process.returncode, stdout="".join(chunks),
+    stdout = b"".join(chunks).decode("utf-8", errors="replace")
+    return SimpleNamespace(returncode=None if killed else process.returncode, stdout=stdout,
                            timed_out=timed_out, out_of_memory=out_of_memory)
 

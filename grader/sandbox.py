@@ -73,7 +73,10 @@ def write_kernelspec(folder, spec, kernel_env=None):
     kernel_dir = folder / "jupyter" / "kernels" / KERNEL_NAME
     kernel_dir.mkdir(parents=True, exist_ok=True)
     argv = UNSHARE + [sys.executable, "-m", "grader.sandbox", str(spec_path), "--",
-                      sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+                      sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+                      # C-level output (TensorFlow's log lines) goes to the grader's log, not into a
+                      # test cell, where nbgrader would count it as a failure.
+                      "--IPKernelApp.capture_fd_output=False"]
     kernel = {"argv": argv, "display_name": "Python 3 (course sandbox)", "language": "python",
               "env": dict(kernel_env or {})}
     (kernel_dir / "kernel.json").write_text(json.dumps(kernel, indent=1))

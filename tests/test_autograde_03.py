@@ -36,7 +36,7 @@ def graded_class(tmp_path_factory):
     build.write(build.load_student_notebook(NOTEBOOK), submissions, "untouched", f"{NOTEBOOK}.ipynb")
     for name, body in {**variants.CORRECT_BODIES, **variants.WRONG_BODIES}.items():
         build.write(variants.with_get_cam(body), submissions, name, f"{NOTEBOOK}.ipynb")
-    for name, (make, _) in variants.HOSTILE.items():
+    for name, (make, *_) in variants.HOSTILE.items():
         build.write(make(), submissions, name, f"{NOTEBOOK}.ipynb")
     canaries = [course_dir / "canary.txt", submissions / "reference" / "canary.txt"]
     for canary in canaries:
@@ -86,9 +86,10 @@ def test_wrong_answers_lose_points_on_the_test_aimed_at_their_mistake(graded_cla
 def test_hostile_tricks_earn_nothing_over_the_honest_answer(graded_class, student):
     """Each trick gets exactly the per-test points of the honest submission it dresses up."""
     _, rows, _ = graded_class
-    honest = variants.HOSTILE[student][1]
+    _, honest, words = variants.HOSTILE[student]
     assert [rows[student][test] for test in TESTS] == [rows[honest][test] for test in TESTS], rows[student]["reason"]
     assert score(rows, student) < FULL_MARKS
+    assert words in rows[student]["reason"]
 
 
 def test_a_kernel_cannot_write_outside_its_folder(graded_class):

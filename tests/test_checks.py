@@ -58,10 +58,22 @@ def test_grad_cam_check_passes_the_reference_and_fails_an_unnormalized_map(tmp_p
     assert set(fixture["labels"]) == {0, 1} and fixture["images"].shape == (6, 224, 224, 3)
     model = checks._MODELS.get("cats_vs_dogs") or checks._cats_vs_dogs_model()
     checks._MODELS["cats_vs_dogs"] = model
-    right = {int(c): reference.grad_cam(model, fixture["images"][c:c + 1], [int(fixture["labels"][c])],
-                                        str(fixture["layers"][c]))[0] for c in fixture["cases"]}
+    photos = len(fixture["labels"])
+    right = {c: reference.grad_cam(model, fixture["images"][c:c + 1], [int(fixture["labels"][c])],
+                                   str(fixture["layers"][c]))[0] for c in range(photos)}
+    tiny_model = checks._grader_tiny_model(fixture["tiny_conv"], fixture["tiny_dense"])
+    tiny = [reference.grad_cam(tiny_model, fixture["tiny_images"][t:t + 1], [int(label)], "grader_features")[0]
+            for t, label in enumerate(fixture["tiny_labels"])]
+    assert fixture["cases"].tolist() == list(range(photos + 2))
+    assert np.all(tiny[0] == 0) and tiny[1].max() == 1      # the negative class, then the positive one
+    right.update({photos: tiny[0], photos + 1: tiny[1]})
     _save(tmp_path / "right.npz", right)
-    assert set(checks.judge("03_cats_dogs_gradcam", path, tmp_path / "right.npz").values()) == {1.0}
+    assert checks.judge("03_cats_dogs_gradcam", path, tmp_path / "right.npz") == {
+        "test_get_CAM_shape_and_range": 1.0, "test_get_CAM_predicted_class": 1.0, "test_get_CAM_other_class": 1.0,
+        "test_get_CAM_nothing_positive": 1.0}
+    with_nan = {**right, photos: np.full_like(tiny[0], np.nan)}
+    _save(tmp_path / "nan.npz", with_nan)
+    assert checks.judge("03_cats_dogs_gradcam", path, tmp_path / "nan.npz")["test_get_CAM_nothing_positive"] == 0.0
     doubled = {case: 2 * value for case, value in right.items()}
     _save(tmp_path / "doubled.npz", doubled)
     assert checks.judge("03_cats_dogs_gradcam", path, tmp_path / "doubled.npz")["test_get_CAM_shape_and_range"] == 0.0

@@ -28,3 +28,11 @@ def test_memory_past_the_cap_is_stopped():
     code = "import numpy as np\nhog = []\nwhile True:\n    hog.append(np.ones(10**7))"
     result = run_with_limits([sys.executable, "-c", code], timeout_seconds=60, memory_limit_bytes=400 * 2**20)
     assert result.out_of_memory and not result.timed_out and result.returncode is None
+
+
+def test_only_the_last_megabytes_of_output_are_kept():
+    code = "import sys\nfor i in range(300_000):\n    sys.stdout.write(f'line {i:06d} ' + 'x' * 60 + '\\n')"
+    result = run_with_limits([sys.executable, "-c", code], timeout_seconds=60)   # about 21 MB
+    assert result.returncode == 0
+    assert len(result.stdout) <= 64 * 65536
+    assert result.stdout.rstrip().endswith("line 299999 " + "x" * 60)

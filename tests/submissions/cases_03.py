@@ -114,11 +114,11 @@ def _hostile(code, body):
 
 
 def _tampered(body):
-    """A wrong answer whose author rewrote one graded test cell to pass and deleted another."""
+    """A wrong answer whose author rewrote the graded test it fails to pass and deleted another."""
     notebook = with_get_cam(body)
     tests = [cell for cell in notebook["cells"] if (build.grade_id(cell) or "").startswith("test_")]
-    tests[1]["source"] = "'''get_CAM is right.'''\nassert True\n"
-    notebook["cells"].remove(tests[2])
+    tests[0]["source"] = "'''get_CAM is right.'''\nassert True\n"
+    notebook["cells"].remove(tests[3])
     return notebook
 
 
@@ -126,25 +126,32 @@ def _untouched_with(code):
     return build.with_code_cell_before_tests(build.load_student_notebook(NOTEBOOK_NAME), code)
 
 
-# Hostile submissions: name -> (builder, the honest submission whose per-test points it must get).
-# The tricks fool nbgrader's in-kernel tests; the independent check and the sandbox are not fooled.
+STEALING_BODY = """
+if "grad_cam" in reference_namespace:
+    grad_cam = reference_namespace["grad_cam"]
+else:
+    from grader.reference import grad_cam
+heatmap = grad_cam(model, processed_image, [predicted_label], layer_name)[0]
+"""
+
+# Hostile submissions: name -> (builder, the honest submission whose per-test points it must get,
+# words its reason must contain). The tricks fool nbgrader's in-kernel tests; the independent
+# check and the sandbox are not fooled. The honest twins score the same on every random fixture.
 HOSTILE = {
     "allclose_patched": (lambda: _hostile(
         "np.allclose = lambda *args, **kwargs: True\nnp.testing.assert_allclose = lambda *args, **kwargs: None",
-        WRONG_BODIES["max_of_gradients"]), "max_of_gradients"),
-    "always_equal_array": (lambda: with_get_cam(WRONG_BODIES["max_of_gradients"] + LIAR), "max_of_gradients"),
-    "tampered_tests": (lambda: _tampered(WRONG_BODIES["ignores_label"]), "ignores_label"),
+        WRONG_BODIES["no_relu"]), "no_relu", "passed in the notebook but not the independent check"),
+    "always_equal_array": (lambda: with_get_cam(WRONG_BODIES["no_normalization"] + LIAR), "no_normalization",
+                           "test_get_CAM_shape_and_range"),
+    "tampered_tests": (lambda: _tampered(WRONG_BODIES["no_normalization"]), "no_normalization",
+                       "test_get_CAM_shape_and_range"),
     "errors_and_tracebacks_off": (lambda: _untouched_with(
         "ip = get_ipython()\nip.set_custom_exc((BaseException,), lambda *args, **kwargs: None)\n"
         "ip.showtraceback = lambda *args, **kwargs: None\nip._showtraceback = lambda *args, **kwargs: None"),
-        "untouched"),
-    "reads_the_reference": (lambda: _hostile(
-        build.steal_the_reference(NOTEBOOK_NAME),
-        "heatmap = reference_namespace['grad_cam'](model, processed_image, [predicted_label], layer_name)[0]"),
-        "untouched"),
-    "imports_the_reference": (lambda: with_get_cam(
-        "from grader.reference import grad_cam\n"
-        "heatmap = grad_cam(model, processed_image, [predicted_label], layer_name)[0]"), "untouched"),
+        "untouched", "failed"),
+    # Contained by the sandbox: the reference is not on the kernel's disk; its stub only replays.
+    "steals_the_reference": (lambda: _hostile(build.steal_the_reference(NOTEBOOK_NAME), STEALING_BODY),
+                             "untouched", "failed"),
 }
 
 
