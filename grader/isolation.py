@@ -7,6 +7,7 @@ one submission, the kernelspec and the mount plan of :mod:`grader.sandbox`.
 """
 
 import hashlib
+import json
 import os
 import shutil
 import sys
@@ -43,6 +44,15 @@ def _table_key(assignment):
     return digest.hexdigest()[:20]
 
 
+def _write_up_to_last_test(source, target):
+    """Copy the notebook ``source`` without the cells after its last graded test (they record nothing)."""
+    notebook = json.loads(Path(source).read_text())
+    graded = [i for i, cell in enumerate(notebook["cells"]) if cell.get("metadata", {}).get("nbgrader", {}).get("grade")]
+    if graded:
+        notebook["cells"] = notebook["cells"][:graded[-1] + 1]
+    Path(target).write_text(json.dumps(notebook))
+
+
 def reference_table(assignment, timeout_seconds=1800):
     """Path of the recorded reference answers of ``assignment`` (recorded now when missing).
 
@@ -57,7 +67,7 @@ def reference_table(assignment, timeout_seconds=1800):
     with tempfile.TemporaryDirectory(prefix="grader-record-") as work:
         work = Path(work)
         notebook = work / f"{assignment}.ipynb"
-        shutil.copy2(SOLUTIONS_DIR / notebook.name, notebook)
+        _write_up_to_last_test(SOLUTIONS_DIR / notebook.name, notebook)
         recorded = work / "table.json"
         environment = nbgrader_environment()
         environment[replay.RECORD_VARIABLE] = str(recorded)

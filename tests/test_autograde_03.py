@@ -82,6 +82,12 @@ def test_wrong_answers_lose_points_on_the_test_aimed_at_their_mistake(graded_cla
     assert float(rows[student][MUST_FAIL[student]]) == 0, rows[student]["reason"]
 
 
+def test_an_answer_with_one_mistake_loses_exactly_that_test(graded_class):
+    """No normalization: right maps up to scale on every random fixture, only the range test fails."""
+    _, rows, _ = graded_class
+    assert [float(rows["no_normalization"][test]) for test in TESTS] == [0, 2, 2, 1]
+
+
 @pytest.mark.parametrize("student", sorted(variants.HOSTILE))
 def test_hostile_tricks_earn_nothing_over_the_honest_answer(graded_class, student):
     """Each trick gets exactly the per-test points of the honest submission it dresses up."""

@@ -97,17 +97,6 @@ def with_get_cam(body):
     return build.with_function_body(build.load_student_notebook(NOTEBOOK_NAME), "get_CAM", body)
 
 
-LIAR = '''
-class _Liar(np.ndarray):
-    """An array that answers True to every numpy function and every comparison."""
-    def __array_function__(self, function, types, args, kwargs):
-        return True
-    def __eq__(self, other):
-        return True
-heatmap = np.asarray(heatmap).view(_Liar)
-'''
-
-
 def _hostile(code, body):
     """``body`` as get_CAM, with ``code`` run in a new cell just before the graded tests."""
     return build.with_code_cell_before_tests(with_get_cam(body), code)
@@ -141,8 +130,6 @@ HOSTILE = {
     "allclose_patched": (lambda: _hostile(
         "np.allclose = lambda *args, **kwargs: True\nnp.testing.assert_allclose = lambda *args, **kwargs: None",
         WRONG_BODIES["no_relu"]), "no_relu", "passed in the notebook but not the independent check"),
-    "always_equal_array": (lambda: with_get_cam(WRONG_BODIES["no_normalization"] + LIAR), "no_normalization",
-                           "test_get_CAM_shape_and_range"),
     "tampered_tests": (lambda: _tampered(WRONG_BODIES["no_normalization"]), "no_normalization",
                        "test_get_CAM_shape_and_range"),
     "errors_and_tracebacks_off": (lambda: _untouched_with(
