@@ -55,6 +55,7 @@ class Grade:
     seconds: float = 0.0
     tests: dict = field(default_factory=dict)
     key: str = ""
+    note: str = ""           # said to the student at the top of the feedback page
 
 
 def _sha256(path):
@@ -204,6 +205,9 @@ def _run_autograde(scratch_dir, grade, notebook, limits, isolation_plan=None):
         fooled = sorted(name for name in failed if in_kernel[name] >= max_scores[name])
         if fooled:
             grade.reason += f" (passed in the notebook but not the independent check: {', '.join(fooled)})"
+            grade.note = (f"{', '.join(fooled)} passed in your notebook, but your function gave wrong answers on "
+                          "new inputs the grader drew for this run (in a clean process, after your notebook ran), "
+                          "so these tests earn no points. A test's points are given for what holds on both.")
         return autograded
     if result.out_of_memory:
         grade.status = "memory"
@@ -300,6 +304,21 @@ def write_feedback(course_dir, grades):
     for grade in grades:
         if grade.status not in ("graded", "refused"):
             _write_failure_feedback(course_dir, grade)
+        elif grade.note:
+            _add_note_to_feedback(course_dir, grade)
+
+
+def _add_note_to_feedback(course_dir, grade):
+    """Put ``grade.note`` in a box at the top of nbgrader's feedback page."""
+    page = Path(course_dir) / "feedback" / grade.student_id / grade.notebook / f"{grade.notebook}.html"
+    if not page.is_file():
+        return
+    text = page.read_text()
+    box = ("<div style='border:2px solid #c00;padding:0.5em 1em;margin:1em'><b>Independent check.</b> "
+           f"{html.escape(grade.note)}</div>")
+    match = re.search(r"<body[^>]*>", text)
+    if match:
+        page.write_text(text[:match.end()] + box + text[match.end():])
 
 
 def write_grades_csv(course_dir, grades):

@@ -110,6 +110,10 @@ def test_every_student_gets_feedback_without_hidden_test_code(graded_class):
         assert page.is_file(), student
         assert "BEGIN HIDDEN TESTS" not in page.read_text() and "show_cam_reference" not in page.read_text()
     assert "could not be graded" in (course_dir / "feedback" / "hang" / "01_mnist_cam" / "01_mnist_cam.html").read_text()
+    fooled = (course_dir / "feedback" / "allclose_patched" / "01_mnist_cam" / "01_mnist_cam.html").read_text()
+    assert "Independent check." in fooled and "test_show_cam_values" in fooled.split("Independent check.")[1][:400]
+    honest = (course_dir / "feedback" / "true_label" / "01_mnist_cam" / "01_mnist_cam.html").read_text()
+    assert "Independent check." not in honest
 
 
 def test_regrading_is_idempotent_and_reuses_saved_results(graded_class, capsys):
