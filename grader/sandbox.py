@@ -18,7 +18,8 @@ In its own mount and process namespaces, :func:`main` then
 3. makes every mount read-only except the kernel's working folder, the capture folder
    and its private ``/tmp``;
 4. gives up all capabilities (``setpriv``) and runs the kernel, which cannot undo the mounts
-   and sees only its own processes.
+   and sees only its own processes, with an environment cut down to the course's and the
+   libraries' variables (:func:`kernel_environment`: no credentials from the grader's shell).
 
 Where user namespaces are not available (not Linux, or switched off), :func:`available`
 says why and the grader runs kernels unsandboxed with a warning.
@@ -176,7 +177,19 @@ def main(argv=None):
     if connection is not None:
         Path("/tmp/kernel-connection.json").write_bytes(connection)
     command = ["setpriv", "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all", "--", *command]
-    os.execvp(command[0], command)
+    os.execvpe(command[0], command, kernel_environment(os.environ))
+
+
+KEPT_VARIABLES = ("PATH", "HOME", "TMPDIR", "LANG", "LANGUAGE", "TZ", "PYTHONPATH", "PYTHONHASHSEED", "MPLBACKEND",
+                  "MPLCONFIGDIR", "VIRTUAL_ENV", "TERM", "LD_LIBRARY_PATH")
+KEPT_PREFIXES = ("LC_", "COURSE_", "TF_", "KERAS_", "OMP_", "MKL_", "JPY_", "JUPYTER_", "CUDA_")
+
+
+def kernel_environment(environment):
+    """The variables a kernel keeps: the course's and the libraries' settings, not the instructor's
+    credentials or anything else their shell holds."""
+    return {name: value for name, value in environment.items()
+            if name in KEPT_VARIABLES or name.startswith(KEPT_PREFIXES)}
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ attempt("write_tmp", lambda: open("/tmp/scratch.txt", "w").write("x"))
 report["tmp"] = sorted(os.listdir("/tmp"))
 report["processes"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
 report["umount"] = subprocess.run(["umount", sys.argv[3]], capture_output=True).returncode
+report["environment"] = sorted(os.environ)
 print(json.dumps(report))
 '''
 
@@ -55,7 +56,8 @@ def run_probe(layout):
     argv = json.loads((tmp_path / "jupyter" / "kernels" / sandbox.KERNEL_NAME / "kernel.json").read_text())["argv"]
     command = argv[:argv.index("--") + 1] + [sys.executable, "-c", PROBE, str(secret), str(public), str(tmp_path)]
     result = subprocess.run(command, cwd=work, capture_output=True, text=True, timeout=60,
-                            env={**os.environ, **kernelspec_env})
+                            env={**os.environ, **kernelspec_env, "AWS_SECRET_ACCESS_KEY": "instructor-secret",
+                                 "COURSE_OFFLINE": "1"})
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -72,6 +74,7 @@ def test_the_sandbox_hides_protects_and_isolates(layout):
     assert max(report["processes"]) < 10                        # its own PID namespace (the probe is 1)
     assert report["umount"] != 0                                # no capabilities to undo the mounts
     assert (layout[3] / "own.txt").read_text() == "x"
+    assert "AWS_SECRET_ACCESS_KEY" not in report["environment"] and "COURSE_OFFLINE" in report["environment"]
 
 
 def test_the_sandbox_refuses_a_kernel_folder_outside_the_plan(layout, tmp_path):
