@@ -20,6 +20,7 @@ from grader.processes import run_with_limits
 
 GRADER_DIR = Path(__file__).resolve().parent
 TABLES = "grader-references"
+SYSTEM_FOLDERS = {"/", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc", "/opt", "/var", "/proc", "/sys", "/dev"}
 MODEL_FILES = (".h5", ".keras", ".npz", ".npy")   # what the recorded answers depend on in the cache
 
 
@@ -91,8 +92,9 @@ def prepare_kernel(scratch, table, hidden, kernel_folder):
 
     ``table`` is the recorded answers' path; ``hidden`` are more folders the kernel must not see
     (the course folder, the submissions). Returns ``(extra nbgrader arguments, environment,
-    exchange folder)``: the kernel reads and writes files only in the exchange folder and in the
-    folder its notebook runs in, which must be ``kernel_folder`` (nbgrader's autograded copy).
+    exchange folder)``. The kernel reads the recorded answers (read-only) and writes files only
+    in the exchange folder, its private ``/tmp`` and the folder its notebook runs in, which must
+    be ``kernel_folder`` (nbgrader's autograded copy).
     """
     scratch = Path(scratch).resolve()
     stub = scratch / "view" / "grader"
@@ -101,25 +103,27 @@ def prepare_kernel(scratch, table, hidden, kernel_folder):
     shutil.copy2(GRADER_DIR / "replay.py", stub / "replay.py")
     (stub / "reference.py").write_text('"""Replays recorded reference answers (see replay.py)."""\n'
                                        "from grader.replay import replay_attribute as __getattr__  # noqa: F401\n")
-    exchange, runtime = scratch / "exchange", scratch / "runtime"
-    exchange.mkdir()
-    runtime.mkdir()
-    shutil.copyfile(table, exchange / "reference-answers.json")
+    exchange, answers, runtime = scratch / "exchange", scratch / "answers", scratch / "runtime"
+    for folder in (exchange, answers, runtime):
+        folder.mkdir()
+    shutil.copyfile(table, answers / "reference-answers.json")
     cache = _cache_dir().resolve()
     spec = {
-        "hide": [str(REPO_ROOT), str(Path.home()), *map(str, hidden)],
+        "hide": [folder for folder in [str(REPO_ROOT), str(Path.home()), *map(str, hidden)]
+                 if os.path.realpath(folder) not in SYSTEM_FOLDERS],
         "hide_writable": ["/tmp", "/var/tmp", "/dev/shm", tempfile.gettempdir()],
         "bind": [[sys.base_prefix, sys.base_prefix, False], [sys.prefix, sys.prefix, False],
                  [str(REPO_ROOT / "helpers"), str(REPO_ROOT / "helpers"), False],
                  [str(REPO_ROOT / "data"), str(REPO_ROOT / "data"), False],
                  [str(stub), str(REPO_ROOT / "grader"), False],
                  [str(cache), str(cache), False],
+                 [str(answers), str(answers), False],
                  [str(exchange), str(exchange), True]],
         "cwd_under": str(Path(kernel_folder).resolve()),
     }
     kernel_env = {"HOME": "/tmp/home", "TMPDIR": "/tmp", "COURSE_CACHE": str(cache),
                   "MPLCONFIGDIR": "/tmp/home/.config/matplotlib",
-                  replay.TABLE_VARIABLE: str(exchange / "reference-answers.json")}
+                  replay.TABLE_VARIABLE: str(answers / "reference-answers.json")}
     environment = sandbox.write_kernelspec(scratch, spec, kernel_env)
     environment["JUPYTER_RUNTIME_DIR"] = str(runtime)
     return [f"--Execute.kernel_name={sandbox.KERNEL_NAME}"], environment, exchange
