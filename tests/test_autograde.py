@@ -1,8 +1,10 @@
 """Autograde the 01_mnist_cam battery (tests/submissions/cases_01.py) once, then check every row."""
 
 import csv
+import html
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -108,7 +110,8 @@ def test_every_student_gets_feedback_without_hidden_test_code(graded_class):
     for student in rows:
         page = course_dir / "feedback" / student / "01_mnist_cam" / "01_mnist_cam.html"
         assert page.is_file(), student
-        assert "BEGIN HIDDEN TESTS" not in page.read_text() and "show_cam_reference" not in page.read_text()
+        text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))   # the page's text, highlighting removed
+        assert "BEGIN HIDDEN TESTS" not in text and "reference.show_cam_reference(int(index)" not in text, student
     assert "could not be graded" in (course_dir / "feedback" / "hang" / "01_mnist_cam" / "01_mnist_cam.html").read_text()
     fooled = (course_dir / "feedback" / "allclose_patched" / "01_mnist_cam" / "01_mnist_cam.html").read_text()
     assert "Independent check." in fooled and "test_show_cam_values" in fooled.split("Independent check.")[1][:400]
