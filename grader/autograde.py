@@ -206,7 +206,7 @@ def _run_autograde(scratch_dir, grade, notebook, limits, isolation_plan=None):
         if fooled:
             grade.reason += f" (passed in the notebook but not the independent check: {', '.join(fooled)})"
             grade.note = (f"{', '.join(fooled)} passed in your notebook, but your function gave wrong answers on "
-                          "new inputs the grader drew for this run (in a clean process, after your notebook ran), "
+                          "new inputs the grader drew for this run (called after your notebook ran, judged outside it), "
                           "so these tests earn no points. A test's points are given for what holds on both.")
         return autograded
     if result.out_of_memory:
