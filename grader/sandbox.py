@@ -156,9 +156,27 @@ def enter(spec):
             _mount(None, point, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _locked_flags(point))
         except OSError:
             pass  # a mount point hidden under a tmpfs: its replacement is remounted instead
+    _refuse_writable_mounts(writable, writable_hidden, {target for _, target, _ in binds})
     os.chdir(cwd)  # re-resolve the working folder through the new mounts
     home = os.environ.get("HOME", "/tmp/home")
     os.makedirs(home, exist_ok=True)
+
+
+def _refuse_writable_mounts(writable, private, targets):
+    """Stop (the kernel then fails to start, and the notebook scores 0 with a reason) if any mount
+    the kernel can reach is still writable without being meant to be. Old mount points inside a
+    private tmpfs (``private``) are hidden by it; the folders bound there (``targets``) are checked."""
+    for point in _mount_points():
+        if point in writable or point == "/proc" or point.startswith("/proc/"):
+            continue
+        if point not in targets and any(point.startswith(folder.rstrip("/") + "/") for folder in private):
+            continue
+        try:
+            read_only = os.statvfs(point).f_flag & os.ST_RDONLY
+        except OSError:
+            continue  # hidden: no longer reachable
+        if not read_only:
+            raise SystemExit(f"sandbox: {point} could not be made read-only; refusing to run the kernel")
 
 
 def main(argv=None):

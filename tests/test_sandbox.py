@@ -118,3 +118,17 @@ def test_models_are_told_apart_by_their_architecture():
     assert replay.fingerprint(small) != replay.fingerprint(large)
     assert replay.fingerprint("top_conv") == ["str", "top_conv"]
     assert replay.fingerprint(np.int64(3)) == ["int", 3]
+
+
+def test_a_mount_left_writable_stops_the_kernel(tmp_path, monkeypatch):
+    """If a remount failed, the sandbox refuses to run the kernel instead of running it unprotected."""
+    monkeypatch.setattr(sandbox, "_mount_points", lambda: ["/proc", str(tmp_path)])
+    with pytest.raises(SystemExit, match="could not be made read-only"):
+        sandbox._refuse_writable_mounts(writable=set(), private=set(), targets=set())
+    sandbox._refuse_writable_mounts(writable={str(tmp_path)}, private=set(), targets=set())   # meant to be writable
+    hidden_old_mount = tmp_path / "old"
+    hidden_old_mount.mkdir()
+    monkeypatch.setattr(sandbox, "_mount_points", lambda: [str(hidden_old_mount)])
+    sandbox._refuse_writable_mounts(writable=set(), private={str(tmp_path)}, targets=set())
+    with pytest.raises(SystemExit):
+        sandbox._refuse_writable_mounts(writable=set(), private={str(tmp_path)}, targets={str(hidden_old_mount)})
