@@ -56,6 +56,7 @@ class Grade:
     tests: dict = field(default_factory=dict)
     key: str = ""
     note: str = ""           # said to the student at the top of the feedback page
+    reused: bool = field(default=False, compare=False)   # this run took the saved result (not saved itself)
 
 
 def _sha256(path):
@@ -295,22 +296,34 @@ def _write_failure_feedback(course_dir, grade):
     )
 
 
+def _feedback_page(course_dir, grade):
+    return Path(course_dir) / "feedback" / grade.student_id / grade.notebook / f"{grade.notebook}.html"
+
+
 def write_feedback(course_dir, grades):
-    """HTML feedback per student and notebook: nbgrader's for graded ones, a short page otherwise."""
+    """HTML feedback per student and notebook: nbgrader's for graded ones, a short page otherwise.
+
+    An assignment whose every graded result was reused, with its pages in place, is left as it is.
+    """
+    regenerated = set()
     for assignment in sorted({g.notebook for g in grades if g.status == "graded"}):
+        graded = [g for g in grades if g.notebook == assignment and g.status == "graded"]
+        if all(g.reused and _feedback_page(course_dir, g).is_file() for g in graded):
+            continue
+        regenerated.add(assignment)
         result = run_nbgrader(["generate_feedback", assignment, "--force"], course_dir, timeout_seconds=900)
         if result.returncode != 0:
             print(f"warning: nbgrader could not write feedback for {assignment}: {tail(result.stdout, 1)}")
     for grade in grades:
         if grade.status not in ("graded", "refused"):
             _write_failure_feedback(course_dir, grade)
-        elif grade.note:
+        elif grade.note and grade.notebook in regenerated:
             _add_note_to_feedback(course_dir, grade)
 
 
 def _add_note_to_feedback(course_dir, grade):
     """Put ``grade.note`` in a box at the top of nbgrader's feedback page."""
-    page = Path(course_dir) / "feedback" / grade.student_id / grade.notebook / f"{grade.notebook}.html"
+    page = _feedback_page(course_dir, grade)
     if not page.is_file():
         return
     text = page.read_text()
@@ -413,6 +426,7 @@ def _grade_all(submissions, course_dir, template_dirs, source_hashes, limits, jo
         if previous is not None and previous.key == key:
             with _GRADEBOOK_LOCK:
                 _sync_gradebook(course_dir, previous)
+            previous.reused = True
             return previous
         grade = grade_submission(course_dir, template_dirs[submission.assignment], submission, limits, key=key,
                                  isolation_plan=plans[submission.assignment])

@@ -13,11 +13,16 @@ from grader.processes import kill_tree
 
 
 def _class(folder):
-    for student in ("a_first", "c_third"):
-        (folder / student).mkdir(parents=True)
-        shutil.copyfile(SOLUTIONS_DIR / "01_mnist_cam.ipynb", folder / student / "01_mnist_cam.ipynb")
+    (folder / "a_first").mkdir(parents=True)
+    shutil.copyfile(SOLUTIONS_DIR / "01_mnist_cam.ipynb", folder / "a_first" / "01_mnist_cam.ipynb")
     (folder / "b_second").mkdir()
     (folder / "b_second" / "01_mnist_cam.ipynb").write_text("not json")
+    # The grader is killed while it runs c_third's notebook (whose kernel crashes a few seconds in).
+    notebook = json.loads((SOLUTIONS_DIR / "01_mnist_cam.ipynb").read_text())
+    notebook["cells"].insert(0, {"cell_type": "code", "execution_count": None, "id": "crash", "metadata": {},
+                                 "outputs": [], "source": "import time, os\ntime.sleep(5)\nos._exit(3)"})
+    (folder / "c_third").mkdir()
+    (folder / "c_third" / "01_mnist_cam.ipynb").write_text(json.dumps(notebook))
 
 
 def _command(submissions, course_dir):
@@ -48,13 +53,13 @@ def test_sigkill_then_rerun_finishes_the_class_with_one_row_each(tmp_path):
     with open(course_dir / "grades.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert [(r["student_id"], float(r["score"]), r["status"]) for r in rows] == [
-        ("a_first", 5.0, "graded"), ("b_second", 0.0, "invalid"), ("c_third", 5.0, "graded")]
+        ("a_first", 5.0, "graded"), ("b_second", 0.0, "invalid"), ("c_third", 0.0, "error")]
     assert sorted(p.name for p in (course_dir / "results").glob("*")) == [
         "a_first__01_mnist_cam.json", "b_second__01_mnist_cam.json", "c_third__01_mnist_cam.json"]
-    assert json.loads((course_dir / "results" / "c_third__01_mnist_cam.json").read_text())["score"] == 5.0
+    assert "kernel died" in json.loads((course_dir / "results" / "c_third__01_mnist_cam.json").read_text())["reason"]
 
     from nbgrader.api import Gradebook
 
     with Gradebook(gradebook_url(course_dir)) as gradebook:
         recorded = sorted((s.student.id, s.score) for s in gradebook.assignment_submissions("01_mnist_cam"))
-    assert recorded == [("a_first", 5.0), ("c_third", 5.0)]
+    assert recorded == [("a_first", 5.0)]
