@@ -89,6 +89,7 @@ def trained_gap_cnn(epochs=8, seed=42, verbose=True):
     model = build_gap_cnn()
     if path.is_file():
         try:
+            model.optimizer.build(model.trainable_variables)  # the file holds Adam's state too: no "Skipping variable loading" warning
             model.load_weights(path)
             if verbose:
                 print(f"GAP-CNN weights loaded from the cache ({path})")
