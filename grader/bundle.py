@@ -1,11 +1,17 @@
 """``python -m grader bundle OUT.zip``: what students receive, and nothing else.
 
-The bundle holds the student notebooks, the ``helpers`` library, ``data/``, an
-``environment.yml`` and a ``pyproject.toml`` that install the helpers only, and a README
-for students. It never holds ``solutions/``, ``grader/`` (and so ``grader/reference.py``)
-or anything else from the instructor's side; :func:`check_bundle` proves it.
+The bundle holds the student notebooks, the ``helpers`` library, ``data/`` (when the course
+has one), an ``environment.yml`` and a ``pyproject.toml`` that install the helpers only, a
+README for students, and ``jupyter-config/``: the student's Jupyter settings, which
+``pip install -e .`` copies into the environment (``<env>/etc/jupyter``). They switch off
+nbgrader's instructor tools in JupyterLab (Formgrader, Course List, Assignment List, Create
+Assignment) and keep its Validate button, and give nbgrader a configuration so it stops
+warning "No nbgrader_config.py file found". The bundle never holds ``solutions/``,
+``grader/`` (and so ``grader/reference.py``), ``tests/`` or anything else from the
+instructor's side; :func:`check_bundle` proves it.
 """
 
+import json
 import re
 import tomllib
 import zipfile
@@ -13,41 +19,159 @@ from pathlib import Path
 
 from grader.course import NOTEBOOKS_DIR, REPO_ROOT
 
-STUDENT_README = """# Seeing inside CNNs: student bundle
+# Measured 2026-11 on Linux x86_64, Python 3.11, 2 cores shared with other jobs, a fast connection:
+# `python3 -m venv .venv && .venv/bin/pip install --no-cache-dir -e .` of the bundle downloaded 146
+# wheels, 829 MB (TensorFlow 572 MB), took 249 s, and `du -sh .venv` gave 2.9 GB.
+DOWNLOAD_SIZE = "about 830 MB"
+INSTALLED_SIZE = "about 3 GB"
+INSTALL_TIME = "about 4 minutes on a fast connection (longer on a slow one)"
+
+STUDENT_README = f"""# Seeing inside CNNs: student bundle
+
+Five notebooks on looking inside convolutional networks with Keras 3 (Class Activation Maps,
+saliency, Grad-CAM, deconvnet, activation maximization). They run offline on a CPU.
+
+## Install (once)
+
+You need **Python 3.11, 3.12 or 3.13**, 64-bit, on Linux, macOS or Windows
+(`python3 --version`; on Windows `py --version`). Python 3.10 and older are too old for the
+course's code, and TensorFlow publishes no package for 3.14 yet: `pip` refuses to install on
+those. The install downloads {DOWNLOAD_SIZE} (TensorFlow is most of it), takes
+{INSTALLED_SIZE} of disk and {INSTALL_TIME}.
+
+With pip, in this folder (the one holding `pyproject.toml`):
 
 ```bash
-conda env create -f environment.yml && conda activate seeing-inside-cnns
-# or: python3 -m venv .venv && source .venv/bin/activate && pip install -e .
+python3 -m venv .venv
+source .venv/bin/activate           # Linux and macOS
+# .venv\\Scripts\\activate            # Windows (cmd or PowerShell); use `py -3.12 -m venv .venv` to create it
+pip install -e .
+```
+
+Or with conda: `conda env create -f environment.yml`, then `conda activate seeing-inside-cnns`.
+
+## Work
+
+Each time, activate the environment (the `activate` line above, or `conda activate
+seeing-inside-cnns`), then, in this folder:
+
+```bash
 jupyter lab notebooks/
 ```
 
-Run each notebook top to bottom and fill in the cells marked `# YOUR CODE HERE`.
-Before you hand in, run the visible tests: `nbgrader validate notebooks/01_mnist_cam.ipynb`.
-Everything works offline: data and weights come from installed packages.
+Run each notebook top to bottom (Run > Run All Cells) and fill in the cells marked
+`# YOUR CODE HERE` (delete the `raise NotImplementedError()` line below it). The data and the
+weights come from installed packages; without a network a notebook still works. To skip the
+few seconds it spends checking for one, set `COURSE_OFFLINE=1` before starting JupyterLab
+(`export COURSE_OFFLINE=1` on Linux and macOS, `set COURSE_OFFLINE=1` in cmd,
+`$env:COURSE_OFFLINE = "1"` in PowerShell).
+
+## Graded notebooks
+
+| notebook | exercise | points |
+|---|---|---|
+| `notebooks/01_mnist_cam.ipynb` | `show_cam` | 5 |
+| `notebooks/03_cats_dogs_gradcam.ipynb` | `get_CAM` | 7 |
+
+The other three notebooks are not graded. Each exercise is followed by a self-check cell and
+visible tests; hidden tests used for grading check more cases.
+
+## Check before you hand in
+
+Save the notebook, then press the **Validate** button in the notebook's toolbar, or run
+
+```bash
+nbgrader validate notebooks/01_mnist_cam.ipynb
+```
+
+It runs the whole notebook (about a minute) and prints `Success! Your notebook passes all the
+tests.` when every visible test passes. When a test fails it prints `VALIDATION FAILED ON ...
+CELL(S)!` and the failing cell's error, **but its exit code is still 0**: read what it prints,
+do not rely on the exit code.
+
+## Hand in
+
+Hand in the two graded notebooks themselves, saved, with their file names unchanged:
+`01_mnist_cam.ipynb` and `03_cats_dogs_gradcam.ipynb` (not a copy such as
+`01_mnist_cam-Copy1.ipynb`, not an export). Your instructor says where to upload them.
+Do not change the test cells: they are restored from the original when your work is graded.
 """
 
 FORBIDDEN_TEXT = ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "grader.reference", "show_cam_reference")
 
+# nbgrader's JupyterLab plugins and server extensions a student has no use for: the instructor's
+# tools, and the exchange-based assignment and course lists (this course hands in files directly).
+# The Validate button (@jupyter/nbgrader:validate-assignment and its server extension) stays.
+DISABLED_LAB_PLUGINS = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
+                        "@jupyter/nbgrader:course-list", "@jupyter/nbgrader:assignment-list",
+                        "@jupyter/nbgrader:menu")
+DISABLED_SERVER_EXTENSIONS = ("nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list",
+                              "nbgrader.server_extensions.assignment_list")
+
+STUDENT_NBGRADER_CONFIG = """# nbgrader's configuration for students: `nbgrader validate` and the Validate button read it
+# from <environment>/etc/jupyter (pip install -e . puts it there).
+c = get_config()  # noqa: F821  (defined by nbgrader when it loads this file)
+
+# A notebook cell may run as long as it does when the notebook is graded.
+c.Execute.timeout = 600
+"""
+
+# {path in the bundle: (folder under the environment's prefix, file content)}
+JUPYTER_CONFIG_FILES = {
+    "jupyter-config/labconfig/page_config.json": (
+        "etc/jupyter/labconfig",
+        json.dumps({"disabledExtensions": {name: True for name in DISABLED_LAB_PLUGINS}}, indent=2) + "\n"),
+    # Read after nbgrader's own nbgrader.json in the same folder (alphabetical order), so it wins.
+    "jupyter-config/jupyter_server_config.d/seeing_inside_cnns.json": (
+        "etc/jupyter/jupyter_server_config.d",
+        json.dumps({"ServerApp": {"jpserver_extensions": {name: False for name in DISABLED_SERVER_EXTENSIONS}}},
+                   indent=2) + "\n"),
+    "jupyter-config/nbgrader_config.py": ("etc/jupyter", STUDENT_NBGRADER_CONFIG),
+}
+
 
 def _student_pyproject():
-    """The repository's pyproject.toml, reduced to the helpers package and without dev tools."""
+    """The repository's pyproject.toml for students: the helpers package, no dev tools, no
+    instructor comments, and the Jupyter settings of :data:`JUPYTER_CONFIG_FILES` as data files."""
     text = (REPO_ROOT / "pyproject.toml").read_text()
     text = text.replace('packages = ["helpers", "grader"]', 'packages = ["helpers"]')
     text = re.sub(r"\[project\.optional-dependencies\].*?(?=\n\[)", "", text, flags=re.S)
     text = re.sub(r"\[tool\.pytest\.ini_options\].*", "", text, flags=re.S)
+    text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    text = re.sub(r"\n{3,}", "\n\n", text).rstrip("\n") + "\n"
+    folders = {}
+    for name, (folder, _) in JUPYTER_CONFIG_FILES.items():
+        folders.setdefault(folder, []).append(name)
+    text += "\n# JupyterLab settings for students (see README.md), installed into the environment.\n"
+    text += "[tool.setuptools.data-files]\n"
+    text += "".join(f"{json.dumps(folder)} = {json.dumps(names)}\n" for folder, names in folders.items())
     tomllib.loads(text)  # still valid TOML
     return text
 
 
 def _student_environment():
-    lines = (REPO_ROOT / "environment.yml").read_text().splitlines()
-    return "\n".join(line for line in lines if "# dev:" not in line) + "\n"
+    """environment.yml without the dev tools and with comments that make sense to a student."""
+    replacements = {
+        "# The same packages and lower bounds as pyproject.toml (tests/test_environment.py checks it).":
+            "# The same packages as pyproject.toml.",
+        "releases student notebooks and autogrades submissions": "the Validate button and `nbgrader validate`",
+        "this repository's helpers and grader packages": "the course's helpers package and Jupyter settings",
+    }
+    lines = []
+    for line in (REPO_ROOT / "environment.yml").read_text().splitlines():
+        if "# dev:" in line:
+            continue
+        for old, new in replacements.items():
+            line = line.replace(old, new)
+        lines.append(line)
+    return "\n".join(lines) + "\n"
 
 
 def bundle_files():
     """``{name in the zip: bytes}`` of everything a student receives."""
     files = {"README.md": STUDENT_README.encode(), "pyproject.toml": _student_pyproject().encode(),
              "environment.yml": _student_environment().encode()}
+    files.update({name: content.encode() for name, (_, content) in JUPYTER_CONFIG_FILES.items()})
     for folder in (NOTEBOOKS_DIR, REPO_ROOT / "helpers", REPO_ROOT / "data"):
         for path in sorted(folder.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts and ".ipynb_checkpoints" not in path.parts:
@@ -72,8 +196,9 @@ def bundle(out_path):
     """Write the student bundle to ``out_path``; return the exit code (1 if the check fails)."""
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
+    files = bundle_files()
     with zipfile.ZipFile(out_path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, content in bundle_files().items():
+        for name, content in files.items():
             archive.writestr(name, content)
     problems = check_bundle(out_path)
     for problem in problems:
@@ -81,5 +206,5 @@ def bundle(out_path):
     if problems:
         out_path.unlink()
         return 1
-    print(f"student bundle: {out_path} ({len(bundle_files())} files)")
+    print(f"student bundle: {out_path} ({len(files)} files)")
     return 0
