@@ -1,8 +1,13 @@
 """pyproject.toml and environment.yml must list the same packages with the same lower bounds."""
 
 import re
+import shutil
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,3 +61,64 @@ def test_makefile_targets_parse():
                             cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "-m pytest" in result.stdout and "-m tools.run_all" in result.stdout
+
+
+# Pythons with a TensorFlow 2.21 wheel on PyPI (checked 2026-11 with `pip download tensorflow==2.21.0 --no-deps
+# --only-binary=:all: --python-version 3.X`: 3.10 to 3.13 found, 3.14 only 2.22.0rc0), and the oldest Python
+# the code runs on (grader/bundle.py and the tests import tomllib, new in 3.11).
+TENSORFLOW_WHEEL_PYTHONS = {"3.10", "3.11", "3.12", "3.13"}
+OLDEST_PYTHON_OF_THE_CODE = (3, 11)
+
+
+def requires_python():
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+
+
+def admitted_pythons():
+    from packaging.specifiers import SpecifierSet
+
+    specifier = SpecifierSet(requires_python())
+    return {f"3.{minor}" for minor in range(6, 20) if f"3.{minor}" in specifier}
+
+
+def test_requires_python_is_what_the_code_and_tensorflow_support():
+    supported = {version for version in TENSORFLOW_WHEEL_PYTHONS
+                 if tuple(map(int, version.split("."))) >= OLDEST_PYTHON_OF_THE_CODE}
+    assert admitted_pythons() == supported
+    uses_tomllib = [path for path in ROOT.glob("[gt]*/*.py") if re.search(r"^import tomllib", path.read_text(), re.M)]
+    assert uses_tomllib, "nothing imports tomllib any more: 3.10 may be admitted again"
+
+
+def test_environment_yml_asks_for_the_same_pythons():
+    from packaging.specifiers import SpecifierSet
+
+    line = next(line for line in (ROOT / "environment.yml").read_text().splitlines()
+                if line.strip().startswith("- python"))
+    assert SpecifierSet(line.split("#")[0].strip()[len("- python"):]) == SpecifierSet(requires_python())
+
+
+@pytest.fixture(scope="module")
+def project_wheel(tmp_path_factory):
+    """The project's wheel, built once from a copy of its sources (setuptools comes from the package index)."""
+    source = tmp_path_factory.mktemp("source")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    for package in ("helpers", "grader"):
+        shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
+    wheels = tmp_path_factory.mktemp("wheels")
+    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels),
+                             str(source)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return next(wheels.glob("*.whl"))
+
+
+@pytest.mark.parametrize("version", ["3.10", "3.11", "3.13", "3.14"])
+def test_pip_itself_refuses_a_python_outside_requires_python(project_wheel, tmp_path, version):
+    result = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--no-deps", "--no-index",
+                             "--ignore-installed", "--only-binary=:all:", "--python-version", version,
+                             "--target", str(tmp_path / "target"), str(project_wheel)],
+                            capture_output=True, text=True)
+    if version in admitted_pythons():
+        assert result.returncode == 0 and "Would install seeing-inside-cnns" in result.stdout, result.stderr
+    else:
+        assert result.returncode != 0 and "requires a different Python" in result.stderr, result.stdout
