@@ -8,59 +8,32 @@ wall-clock limit and a memory cap, and scored from the gradebook. A submission t
 notebook, crashes, hangs or runs out of memory scores 0 with its reason; the others are graded
 as usual.
 
-Every result is saved in ``DIR/results/`` the moment it is known (written atomically), keyed
-by the submission's and the source's content. A rerun reuses those results and grades only
-what is new or changed, so a run killed half-way finishes on the next call with nothing lost
-or counted twice; ``--fresh`` regrades everything. ``DIR/grades.csv`` (one row per student and
-notebook, a column per graded test) and the HTML feedback are rebuilt from the results.
+Every result is saved in ``DIR/results/`` the moment it is known, keyed by the submission's
+and the source's content. A rerun reuses those results and grades only what is new or
+changed, so a run killed half-way finishes on the next call with nothing lost or counted
+twice; ``--fresh`` regrades everything. ``DIR/grades.csv`` (one row per student and notebook,
+a column per graded test) and the HTML feedback are rebuilt from the results.
+
+This module runs the pipeline (README, "Grading"); each other job has its own module:
+:mod:`grader.results` (the results journal, ``grades.csv``, the table), :mod:`grader.gradebook`
+(nbgrader's gradebook) and :mod:`grader.feedback` (the students' HTML pages).
 """
 
-import csv
-import hashlib
-import html
-import json
-import os
 import re
 import secrets
-import warnings
 import shutil
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from grader import checks, isolation, sandbox
-from grader.course import (SOLUTIONS_DIR, assignment_names, gradebook_url, prepare_course, run_nbgrader, tail,
-                           write_config)
+from grader import checks, gradebook, isolation, sandbox
+from grader.course import SOLUTIONS_DIR, assignment_names, prepare_course, run_nbgrader, write_config
+from grader.feedback import redact_test_tracebacks, write_feedback
+from grader.results import Grade, load_result, print_table, result_key, save_result, sha256, write_grades_csv
 from grader.submissions import SubmissionSource, find_submissions
-
-_GRADEBOOK_LOCK = threading.Lock()
-BASE_COLUMNS = ["student_id", "notebook", "score", "max_score", "status", "reason", "seconds"]
-
-
-@dataclass
-class Grade:
-    """One row of ``grades.csv``; ``tests`` maps each graded test cell to the points it earned."""
-
-    student_id: str
-    notebook: str
-    score: float = 0.0
-    max_score: float = 0.0
-    status: str = "graded"   # graded | error | timeout | memory | invalid | refused
-    reason: str = ""
-    seconds: float = 0.0
-    tests: dict = field(default_factory=dict)
-    key: str = ""
-    note: str = ""           # said to the student at the top of the feedback page
-    reused: bool = field(default=False, compare=False)   # this run took the saved result (not saved itself)
-
-
-def _sha256(path):
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _read_notebook(path):
@@ -72,26 +45,6 @@ def _read_notebook(path):
     except Exception as error:  # JSON errors, schema errors, unreadable files
         message = str(error).strip().splitlines()[0] if str(error).strip() else error.__class__.__name__
         return None, f"not a valid notebook ({message[:200]})"
-
-
-def _gradebook():
-    from nbgrader.api import Gradebook
-
-    return Gradebook
-
-
-def _test_scores(course_dir, assignment, student_id):
-    """``{grade cell id: points}`` of the student's autograded notebook."""
-    with _gradebook()(gradebook_url(course_dir)) as gradebook:
-        submission = gradebook.find_submission_notebook(assignment, assignment, student_id)
-        return {g.name: float(g.score or 0) for g in submission.grades}
-
-
-def _max_scores(course_dir, assignment):
-    """``{grade cell id: max points}`` of an assignment's notebook."""
-    with _gradebook()(gradebook_url(course_dir)) as gradebook:
-        notebook = gradebook.find_notebook(assignment, assignment)
-        return {cell.name: float(cell.max_score) for cell in notebook.grade_cells}
 
 
 def _failure_reason(output, timed_out, timeout_seconds):
@@ -119,51 +72,6 @@ def _with_capture_cell(notebook, assignment, work_dir):
     source = checks.capture_cell_source(checks.CHECKS[assignment], fixture_path, output_path)
     notebook.cells.append(nbformat.v4.new_code_cell(source))
     return fixture, output_path
-
-
-def redact_test_tracebacks(path):
-    """Keep only ``ExceptionName: message`` of errors in graded test cells of the notebook at
-    ``path``: a traceback's context lines would show hidden test code in the feedback."""
-    notebook = nbformat.read(str(path), as_version=4)
-    for cell in notebook.cells:
-        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):
-            for output in cell.outputs:
-                if output.output_type == "error":
-                    output.traceback = [f"{output.ename}: {output.evalue}"]
-    os.chmod(path, 0o644)  # nbgrader leaves autograded notebooks read-only
-    nbformat.write(notebook, str(path))
-
-
-def _record_in_gradebook(course_dir, grade):
-    """Write one graded submission's per-test points into the course gradebook (replacing any old entry)."""
-    from nbgrader.api import MissingEntry
-
-    with _gradebook()(gradebook_url(course_dir)) as gradebook, warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # nbgrader's add_submission trips SQLAlchemy session warnings
-        try:
-            gradebook.remove_submission(grade.notebook, grade.student_id)
-        except MissingEntry:
-            pass
-        if grade.status != "graded":
-            return
-        gradebook.update_or_create_student(grade.student_id)
-        gradebook.add_submission(grade.notebook, grade.student_id)
-        for name, points in grade.tests.items():
-            cell_grade = gradebook.find_grade(name, grade.notebook, grade.notebook, grade.student_id)
-            cell_grade.auto_score, cell_grade.manual_score = points, None
-        gradebook.db.commit()
-
-
-def _sync_gradebook(course_dir, grade):
-    """Make the gradebook hold exactly ``grade`` (used when a saved result is reused)."""
-    from nbgrader.api import MissingEntry
-
-    try:
-        recorded = {name: float(_test_scores(course_dir, grade.notebook, grade.student_id)[name]) for name in grade.tests}
-    except (MissingEntry, KeyError):
-        recorded = None
-    if grade.status != "graded" or recorded != grade.tests:
-        _record_in_gradebook(course_dir, grade)
 
 
 def _run_autograde(scratch_dir, grade, notebook, limits, isolation_plan=None):
@@ -195,8 +103,8 @@ def _run_autograde(scratch_dir, grade, notebook, limits, isolation_plan=None):
     )
     autograded = scratch_dir / "autograded" / student_id / assignment / f"{assignment}.ipynb"
     if result.returncode == 0 and autograded.exists():
-        max_scores = _max_scores(scratch_dir, assignment)
-        in_kernel = _test_scores(scratch_dir, assignment, student_id)
+        max_scores = gradebook.max_scores(scratch_dir, assignment)
+        in_kernel = gradebook.test_scores(scratch_dir, assignment, student_id)
         independent = checks.judge(assignment, *capture) if capture else {}
         grade.tests = {name: min(points, independent.get(name, 1.0) * max_scores[name])
                        for name, points in in_kernel.items()}
@@ -227,7 +135,7 @@ def grade_submission(course_dir, template_dir, submission, limits, key="", isola
     memory_limit_bytes)``; ``isolation_plan`` see :func:`_run_autograde`.
     """
     started = time.monotonic()
-    max_scores = _max_scores(template_dir, submission.assignment)
+    max_scores = gradebook.max_scores(template_dir, submission.assignment)
     grade = Grade(submission.student_id, submission.assignment, max_score=sum(max_scores.values()), key=key,
                   tests={name: 0.0 for name in max_scores})
     notebook, problem = _read_notebook(submission.path)
@@ -240,7 +148,7 @@ def grade_submission(course_dir, template_dir, submission, limits, key="", isola
             grade.status, grade.reason, autograded = "invalid", problem, None
         else:
             autograded = _run_autograde(scratch_dir, grade, notebook, limits, isolation_plan)
-        with _GRADEBOOK_LOCK:
+        with gradebook.LOCK:
             for step in ("submitted", "autograded", "feedback"):
                 shutil.rmtree(Path(course_dir) / step / submission.student_id / submission.assignment,
                               ignore_errors=True)
@@ -248,119 +156,10 @@ def grade_submission(course_dir, template_dir, submission, limits, key="", isola
                 autograded_dir.mkdir(parents=True)
                 shutil.copyfile(autograded, autograded_dir / autograded.name)
                 redact_test_tracebacks(autograded_dir / autograded.name)
-            _record_in_gradebook(course_dir, grade)
+            gradebook.record(course_dir, grade)
     grade.seconds = round(time.monotonic() - started, 1)
     return grade
 
-
-# ---------------------------------------------------------------- results journal
-
-def _result_path(course_dir, student_id, assignment):
-    return Path(course_dir) / "results" / f"{student_id}__{assignment}.json"
-
-
-def save_result(course_dir, grade):
-    """Write one result atomically (temporary file, fsync, rename)."""
-    path = _result_path(course_dir, grade.student_id, grade.notebook)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(f".tmp{os.getpid()}")
-    with open(temporary, "w") as handle:
-        json.dump(asdict(grade), handle, indent=1)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-
-
-def load_result(course_dir, student_id, assignment):
-    """The saved :class:`Grade`, or None when there is none or it is unreadable."""
-    try:
-        return Grade(**json.loads(_result_path(course_dir, student_id, assignment).read_text()))
-    except (OSError, ValueError, TypeError):
-        return None
-
-
-def _key(submission, source_hashes, limits):
-    text = f"{_sha256(submission.path)}|{source_hashes[submission.assignment]}|{limits[0]}|{limits[1]}"
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-# ---------------------------------------------------------------- reports
-
-def _write_failure_feedback(course_dir, grade):
-    folder = Path(course_dir) / "feedback" / grade.student_id / grade.notebook
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{grade.notebook}.html").write_text(
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Feedback</title></head><body>"
-        f"<h1>{html.escape(grade.notebook)}: {grade.score:g} / {grade.max_score:g}</h1>"
-        f"<p>Your notebook could not be graded: {html.escape(grade.reason)}.</p></body></html>\n"
-    )
-
-
-def _feedback_page(course_dir, grade):
-    return Path(course_dir) / "feedback" / grade.student_id / grade.notebook / f"{grade.notebook}.html"
-
-
-def write_feedback(course_dir, grades):
-    """HTML feedback per student and notebook: nbgrader's for graded ones, a short page otherwise.
-
-    An assignment whose every graded result was reused, with its pages in place, is left as it is.
-    """
-    regenerated = set()
-    for assignment in sorted({g.notebook for g in grades if g.status == "graded"}):
-        graded = [g for g in grades if g.notebook == assignment and g.status == "graded"]
-        if all(g.reused and _feedback_page(course_dir, g).is_file() for g in graded):
-            continue
-        regenerated.add(assignment)
-        result = run_nbgrader(["generate_feedback", assignment, "--force"], course_dir, timeout_seconds=900)
-        if result.returncode != 0:
-            print(f"warning: nbgrader could not write feedback for {assignment}: {tail(result.stdout, 1)}")
-    for grade in grades:
-        if grade.status not in ("graded", "refused"):
-            _write_failure_feedback(course_dir, grade)
-        elif grade.note and grade.notebook in regenerated:
-            _add_note_to_feedback(course_dir, grade)
-
-
-def _add_note_to_feedback(course_dir, grade):
-    """Put ``grade.note`` in a box at the top of nbgrader's feedback page."""
-    page = _feedback_page(course_dir, grade)
-    if not page.is_file():
-        return
-    text = page.read_text()
-    box = ("<div style='border:2px solid #c00;padding:0.5em 1em;margin:1em'><b>Independent check.</b> "
-           f"{html.escape(grade.note)}</div>")
-    match = re.search(r"<body[^>]*>", text)
-    if match:
-        page.write_text(text[:match.end()] + box + text[match.end():])
-
-
-def write_grades_csv(course_dir, grades):
-    """Write ``grades.csv`` atomically: the base columns, then one column per graded test."""
-    test_columns = sorted({name for grade in grades for name in grade.tests})
-    path = Path(course_dir) / "grades.csv"
-    temporary = path.with_suffix(".csv.tmp")
-    with open(temporary, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(BASE_COLUMNS + test_columns)
-        for grade in sorted(grades, key=lambda g: (g.student_id, g.notebook)):
-            row = asdict(grade)
-            writer.writerow([row[c] for c in BASE_COLUMNS] + [f"{grade.tests[c]:g}" if c in grade.tests else ""
-                                                              for c in test_columns])
-    os.replace(temporary, path)
-    return path
-
-
-def print_table(grades):
-    """Print the grade table: one line per student and notebook."""
-    header = f"{'student_id':<20} {'notebook':<26} {'score':>7} {'max':>5}  {'status':<8} reason"
-    print(header)
-    print("-" * len(header))
-    for grade in sorted(grades, key=lambda g: (g.student_id, g.notebook)):
-        print(f"{grade.student_id:<20} {grade.notebook:<26} {grade.score:>7g} {grade.max_score:>5g}  "
-              f"{grade.status:<8} {grade.reason}")
-
-
-# ---------------------------------------------------------------- the command
 
 def autograde(submissions_path, course_dir, timeout_seconds=600.0, jobs=1, memory_limit_gib=8.0, fresh=False,
               isolate="auto"):
@@ -402,7 +201,7 @@ def _autograde_folder(root, course_dir, limits, jobs, fresh, sandboxed=False, hi
         return 2
     assignments = sorted({s.assignment for s in submissions})
     prepare_course(course_dir, assignments)
-    source_hashes = {a: _sha256(SOLUTIONS_DIR / f"{a}.ipynb") + ("|sandboxed" if sandboxed else "")
+    source_hashes = {a: sha256(SOLUTIONS_DIR / f"{a}.ipynb") + ("|sandboxed" if sandboxed else "")
                      for a in assignments}
     plans = {a: (isolation.reference_table(a), list(hidden)) if sandboxed else None for a in assignments}
     with tempfile.TemporaryDirectory(prefix="grader-templates-") as templates:
@@ -421,11 +220,11 @@ def _grade_all(submissions, course_dir, template_dirs, source_hashes, limits, jo
     """Grade (or reuse the saved result of) every submission, ``jobs`` at a time."""
 
     def grade_and_save(submission):
-        key = _key(submission, source_hashes, limits)
+        key = result_key(submission, source_hashes[submission.assignment], limits)
         previous = None if fresh else load_result(course_dir, submission.student_id, submission.assignment)
         if previous is not None and previous.key == key:
-            with _GRADEBOOK_LOCK:
-                _sync_gradebook(course_dir, previous)
+            with gradebook.LOCK:
+                gradebook.sync(course_dir, previous)
             previous.reused = True
             return previous
         grade = grade_submission(course_dir, template_dirs[submission.assignment], submission, limits, key=key,

@@ -111,53 +111,38 @@ GRAD_CAM_LAYERS = ("top_conv", "block10_add")   # the notebook's LAYER_NAME and 
 GRAD_CAM_PHOTOS = ("chelsea", "coffee", "astronaut")
 
 
-def _cats_vs_dogs_model():
-    """The notebook's two-class model: ImageNet logits -> softmax over [logsumexp(cats), logsumexp(dogs)]."""
-    import keras
-    from keras import ops
-
-    from helpers.imagenet import CAT_CLASSES, DOG_CLASSES
-    from helpers.models import imagenet_classifier
-
-    imagenet_model = imagenet_classifier(verbose=False)
-    logits = imagenet_model.output
-    scores = [ops.logsumexp(ops.take(logits, list(classes), axis=1), axis=1) for classes in (CAT_CLASSES, DOG_CLASSES)]
-    probabilities = keras.layers.Softmax(name="cats_vs_dogs")(ops.stack(scores, axis=1))
-    return keras.Model(imagenet_model.input, probabilities, name="cats_vs_dogs_check")
-
-
 _MODELS = {}
 
 
-def _grad_cam_float64(model, image, label, layer_name):
-    """Grad-CAM of one image recomputed in float64 from the layer's maps and gradients (h, w)."""
-    import keras
-    import tensorflow as tf
+def cats_vs_dogs_model():
+    """Lesson 03's model (:func:`helpers.models.cats_vs_dogs_classifier`), built once per process."""
+    if "cats_vs_dogs" not in _MODELS:
+        from helpers.models import cats_vs_dogs_classifier
 
-    gradient_model = keras.Model(model.inputs, [model.get_layer(layer_name).output, model.output])
-    with tf.GradientTape() as tape:
-        maps, predictions = gradient_model(image, training=False)
-        score = predictions[:, label]
-    gradients = tape.gradient(score, maps).numpy()[0].astype(np.float64)     # (h, w, K)
-    heatmap = np.maximum(maps.numpy()[0].astype(np.float64) @ gradients.mean(axis=(0, 1)), 0)
-    return heatmap / heatmap.max() if heatmap.max() > 0 else heatmap
+        _MODELS["cats_vs_dogs"] = cats_vs_dogs_classifier()
+    return _MODELS["cats_vs_dogs"]
 
 
-def _grader_tiny_model(conv_weights, dense_weights):
-    """A small Grad-CAM test network: (1, 6, 6, 3) -> 3×3 conv + ReLU ``grader_features`` (6, 6, K)
-    -> global average pooling -> ``grader_scores`` (2,). Built the same way in the kernel and here."""
+def _grader_tiny_model(conv_weights, dense_weights, conv_bias=None):
+    """The small Grad-CAM test network of the checks and the tests: (n, 6, 6, C) -> 3×3 conv + ReLU
+    ``grader_features`` (n, 6, 6, K) -> global average pooling -> ``grader_scores`` (n, classes).
+
+    ``conv_weights`` (3, 3, C, K), ``dense_weights`` (K, classes), ``conv_bias`` (K,) or None
+    (zeros); the dense bias is zero. Copied into the capture cell, so it is built the same way
+    in the kernel and here."""
     import keras
     import numpy
 
-    inputs = keras.Input((6, 6, 3))
-    features = keras.layers.Conv2D(conv_weights.shape[-1], 3, padding="same", activation="relu",
-                                   name="grader_features")(inputs)
-    scores = keras.layers.Dense(2, name="grader_scores")(keras.layers.GlobalAveragePooling2D()(features))
-    tiny_model = keras.Model(inputs, scores)
+    channels, classes = conv_weights.shape[-1], dense_weights.shape[-1]
+    inputs = keras.Input((6, 6, conv_weights.shape[-2]))
+    features = keras.layers.Conv2D(channels, 3, padding="same", activation="relu", name="grader_features")(inputs)
+    scores = keras.layers.Dense(classes, name="grader_scores")(keras.layers.GlobalAveragePooling2D()(features))
+    tiny_model = keras.Model(inputs, scores, name="grader_tiny")
+    bias = numpy.zeros(channels) if conv_bias is None else conv_bias
     tiny_model.get_layer("grader_features").set_weights(
-        [numpy.asarray(conv_weights, numpy.float32), numpy.zeros(conv_weights.shape[-1], numpy.float32)])
+        [numpy.asarray(conv_weights, numpy.float32), numpy.asarray(bias, numpy.float32)])
     tiny_model.get_layer("grader_scores").set_weights(
-        [numpy.asarray(dense_weights, numpy.float32), numpy.zeros(2, numpy.float32)])
+        [numpy.asarray(dense_weights, numpy.float32), numpy.zeros(classes, numpy.float32)])
     return tiny_model
 
 
@@ -213,9 +198,7 @@ def _grad_cam_judge(fixture, outputs):
 
 
 def _grad_cam_scores(fixture, outputs):
-    if "cats_vs_dogs" not in _MODELS:
-        _MODELS["cats_vs_dogs"] = _cats_vs_dogs_model()
-    model = _MODELS["cats_vs_dogs"]
+    model = cats_vs_dogs_model()
     top = np.asarray(model.predict(fixture["images"], verbose=0)).argmax(axis=1)
     shape_ok, matches = True, []
     for case in range(len(fixture["labels"])):
@@ -224,7 +207,7 @@ def _grad_cam_scores(fixture, outputs):
         expected = reference.grad_cam(model, image, [label], layer)[0]
         # Where the class barely registers, Σ_k α_k A^k is a near-cancelling sum and float32 noise
         # shows after normalization: widen the tolerance by the noise measured against float64.
-        noise = float(np.abs(_grad_cam_float64(model, image, label, layer) - expected).max())
+        noise = float(np.abs(reference.grad_cam(model, image, [label], layer, dtype=np.float64)[0] - expected).max())
         tolerance = 1e-4 + 10 * noise
         answer = outputs.get(f"case_{case}")
         if answer is None or answer.shape != expected.shape or not np.all(np.isfinite(answer)) or answer.min() < 0:

@@ -17,17 +17,12 @@ from pathlib import Path
 from grader import replay, sandbox
 from grader.course import REPO_ROOT, SOLUTIONS_DIR, nbgrader_environment, tail
 from grader.processes import run_with_limits
+from helpers._cache import cache_dir, write_atomically
 
 GRADER_DIR = Path(__file__).resolve().parent
 TABLES = "grader-references"
 SYSTEM_FOLDERS = {"/", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc", "/opt", "/var", "/proc", "/sys", "/dev"}
 MODEL_FILES = (".h5", ".keras", ".npz", ".npy")   # what the recorded answers depend on in the cache
-
-
-def _cache_dir():
-    from helpers.cache import cache_dir
-
-    return cache_dir()
 
 
 def _table_key(assignment):
@@ -37,7 +32,7 @@ def _table_key(assignment):
     paths += sorted((REPO_ROOT / "helpers").glob("*.py"))
     for path in paths:
         digest.update(path.name.encode() + path.read_bytes())
-    cache = _cache_dir()
+    cache = cache_dir()
     for path in sorted(cache.rglob("*")):
         if path.is_file() and path.name.endswith(MODEL_FILES) and TABLES not in path.parts:
             stat = path.stat()
@@ -59,7 +54,7 @@ def reference_table(assignment, timeout_seconds=1800):
 
     Raises RuntimeError with the notebook's last lines when the solution does not run.
     """
-    folder = _cache_dir() / TABLES
+    folder = cache_dir() / TABLES
     path = folder / f"{assignment}-{_table_key(assignment)}.json"
     if path.exists():
         return path
@@ -82,8 +77,7 @@ def reference_table(assignment, timeout_seconds=1800):
                                f"could not be recorded:\n{tail(result.stdout, 8)}")
         # The run may have filled the model cache: file the table under the key of the cache it used.
         path = folder / f"{assignment}-{_table_key(assignment)}.json"
-        shutil.copyfile(recorded, path.with_suffix(".tmp"))
-        os.replace(path.with_suffix(".tmp"), path)
+        write_atomically(path, lambda temporary: shutil.copyfile(recorded, temporary))
     return path
 
 
@@ -107,14 +101,15 @@ def prepare_kernel(scratch, table, hidden, kernel_folder):
     for folder in (exchange, answers, runtime):
         folder.mkdir()
     shutil.copyfile(table, answers / "reference-answers.json")
-    cache = _cache_dir().resolve()
+    cache = cache_dir().resolve()
+    data = REPO_ROOT / "data"   # the course's own files, once it has some
     spec = {
         "hide": [folder for folder in [str(REPO_ROOT), str(Path.home()), *map(str, hidden)]
                  if os.path.realpath(folder) not in SYSTEM_FOLDERS],
         "hide_writable": ["/tmp", "/var/tmp", "/dev/shm", tempfile.gettempdir()],
         "bind": [[sys.base_prefix, sys.base_prefix, False], [sys.prefix, sys.prefix, False],
                  [str(REPO_ROOT / "helpers"), str(REPO_ROOT / "helpers"), False],
-                 [str(REPO_ROOT / "data"), str(REPO_ROOT / "data"), False],
+                 *([[str(data), str(data), False]] if data.is_dir() else []),
                  [str(stub), str(REPO_ROOT / "grader"), False],
                  [str(cache), str(cache), False],
                  [str(answers), str(answers), False],

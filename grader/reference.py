@@ -1,4 +1,5 @@
-"""Reference implementations the hidden tests compare a student's answers with.
+"""Reference implementations the hidden tests compare a student's answers with: the one
+CAM and the one Grad-CAM outside the lessons (the checks, the tests and the benchmark import them).
 
 Students never import this module; instructors keep it out of the student bundle.
 """
@@ -76,7 +77,7 @@ def _grad_cam_layer(model, layer_name):
 
 
 def _build_grad_cam_function(model, layer_name):
-    """One ``tf.function`` (images (n, H, W, C), class indices (n,)) -> normalized maps (n, h, w).
+    """One ``tf.function`` (images (n, H, W, C), class indices (n,)) -> (A (n, h, w, K), ∂y^c/∂A (n, h, w, K)).
 
     Built once per (model, layer): the gradient model inputs -> [layer output, model output].
     """
@@ -93,17 +94,13 @@ def _build_grad_cam_function(model, layer_name):
     image_spec = tf.TensorSpec((None,) + tuple(model.inputs[0].shape[1:]), tf.float32)
 
     @tf.function(input_signature=[image_spec, tf.TensorSpec((None,), tf.int32)])
-    def grad_cam_maps(images, class_indices):
+    def maps_and_gradients(images, class_indices):
         with tf.GradientTape() as tape:
             feature_maps, predictions = gradient_model(images, training=False)  # (n, h, w, K), (n, classes)
             class_scores = tf.gather(predictions, class_indices, axis=1, batch_dims=1)  # y^c per image, (n,)
-        gradients = tape.gradient(class_scores, feature_maps)  # ∂y^c/∂A^k_ij, (n, h, w, K)
-        alphas = tf.reduce_mean(gradients, axis=(1, 2), keepdims=True)  # α_k^c, (n, 1, 1, K)
-        maps = tf.nn.relu(tf.reduce_sum(alphas * feature_maps, axis=-1))  # ReLU(Σ_k α_k^c A^k), (n, h, w)
-        peaks = tf.reduce_max(maps, axis=(1, 2), keepdims=True)  # (n, 1, 1)
-        return maps / tf.maximum(peaks, GRAD_CAM_EPSILON)
+        return feature_maps, tape.gradient(class_scores, feature_maps)  # A^k_ij and ∂y^c/∂A^k_ij
 
-    return grad_cam_maps
+    return maps_and_gradients
 
 
 def _grad_cam_function(model, layer_name):
@@ -128,15 +125,18 @@ def _grad_cam_class_indices(class_indices, num_images, num_classes):
     return indices.astype(np.int32)
 
 
-def grad_cam(model, images, class_indices, layer_name):
+def grad_cam(model, images, class_indices, layer_name, dtype=np.float32):
     """Grad-CAM maps of a batch: L^c = ReLU(Σ_k α_k^c A^k), α_k^c = mean_ij ∂y^c/∂A^k_ij.
 
     model: a Keras model with one output (logits or probabilities; y^c is its column c).
     images: (n, H, W, C) already preprocessed for the model (float32).
     class_indices: one class for all images, or n classes (one per image).
     layer_name: a layer with output (n, h, w, K), usually the last conv layer.
-    Returns float32 (n, h, w) in [0, 1], each map divided by its own maximum (an
-    all-≤0 map gives zeros, never NaN). The sum over channels matches the paper and
+    Returns (n, h, w) in [0, 1] of ``dtype``, each map divided by its own maximum (an
+    all-≤0 map gives zeros, never NaN). The model always runs in float32; with
+    ``dtype=np.float64`` it runs eagerly (as a student's get_CAM does) and the weighted sum and
+    the normalization are done in float64: the difference to the float32 answer measures how
+    much round-off moves a map whose sum nearly cancels. The sum over channels matches the paper and
     tf-keras-vis; the course's ``np.mean`` differs by the factor 1/K, which the
     normalization removes. The gradient model and its ``tf.function`` are built once
     per (model, layer) and reused, so one call costs about one forward + backward pass.
@@ -147,7 +147,15 @@ def grad_cam(model, images, class_indices, layer_name):
         raise ValueError(f"images must have shape (n,) + {expected} for model '{model.name}', got {images.shape}")
     num_classes = int(model.outputs[0].shape[-1])
     indices = _grad_cam_class_indices(class_indices, len(images), num_classes)
-    return _grad_cam_function(model, layer_name)(images, indices).numpy()
+    function = _grad_cam_function(model, layer_name)
+    if np.dtype(dtype) == np.float64:
+        function = function.python_function  # the same steps, run eagerly
+    feature_maps, gradients = function(images, indices)
+    feature_maps, gradients = feature_maps.numpy().astype(dtype), gradients.numpy().astype(dtype)
+    alphas = gradients.mean(axis=(1, 2), keepdims=True)  # α_k^c, (n, 1, 1, K)
+    maps = np.maximum((alphas * feature_maps).sum(axis=-1), 0)  # ReLU(Σ_k α_k^c A^k), (n, h, w)
+    peaks = maps.max(axis=(1, 2), keepdims=True)  # (n, 1, 1)
+    return maps / np.maximum(peaks, GRAD_CAM_EPSILON)
 
 
 # The grader records the answers of a trusted run for the sandboxed kernels (see grader/replay.py).

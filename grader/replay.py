@@ -9,11 +9,12 @@ is a stub that only looks answers up in that table (:func:`replay_attribute`).
 
 A student who reads the table learns the answers for the hidden tests' inputs and nothing
 else; the independent check (:mod:`grader.checks`) draws new inputs on every run, so such
-answers gain nothing. This file is copied into the sandbox: it imports numpy only.
+answers gain nothing. This file is copied into the sandbox: what runs there imports numpy only.
 """
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -78,12 +79,11 @@ def record(namespace, names, path):
             entry = {"function": name, "arguments": _call_fingerprint(args, kwargs),
                      "answer": array.astype(np.float64).ravel().tolist(), "shape": list(array.shape),
                      "dtype": str(array.dtype)}
+            from helpers._cache import write_atomically   # here: recording runs where helpers is
+
             table = json.loads(open(path).read()) if os.path.exists(path) else []
             table.append(entry)
-            temporary = f"{path}.tmp{os.getpid()}"
-            with open(temporary, "w") as handle:
-                json.dump(table, handle)
-            os.replace(temporary, path)
+            write_atomically(path, lambda temporary: Path(temporary).write_text(json.dumps(table)))
             return answer
 
         recorded.__name__, recorded.__doc__ = function.__name__, function.__doc__

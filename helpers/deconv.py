@@ -11,7 +11,7 @@ Conventions
 - The models are Keras ``Sequential`` conv nets such as :func:`helpers.models.build_gap_cnn`:
   ``Conv2D`` (ReLU), ``MaxPooling2D``, then global pooling and ``Dense`` layers.
 - Class scores are the last ``Dense`` layer's *pre-softmax* outputs (logits),
-  ``features @ W + b``, computed by :func:`linear_response`.
+  ``features @ W + b``, computed by :func:`_linear_response`.
 
 Three backward passes through a ReLU ``y = max(x, 0)``, given the signal ``g`` arriving from above:
 
@@ -142,7 +142,7 @@ def _layers_up_to(model, layer_name):
     return list(model.layers[: names.index(layer_name) + 1])
 
 
-def linear_response(layer, inputs):
+def _linear_response(layer, inputs):
     """The output of a ``Conv2D`` or ``Dense`` layer before its activation: ``inputs ∗ W + b``.
 
     For the GAP-CNN's softmax ``dense`` layer this gives the class scores (logits),
@@ -167,7 +167,7 @@ def linear_response(layer, inputs):
 def _apply_layer(layer, inputs, relu, before_activation):
     """Run one layer in inference mode, with ``relu`` standing in for every ReLU."""
     if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
-        response = linear_response(layer, inputs)
+        response = _linear_response(layer, inputs)
         activation = _activation_name(layer)
         if before_activation or activation == "linear":
             return response
@@ -322,7 +322,7 @@ class ReceptiveField(NamedTuple):
     start: float
 
 
-def receptive_field(model, layer_name):
+def _receptive_field(model, layer_name):
     """The :class:`ReceptiveField` of a map of conv/pooling layer ``layer_name`` in ``model``.
 
     GAP-CNN: ``conv2d`` 3 px, ``conv2d_1`` 8 px, ``conv2d_2`` 18 px, ``conv2d_3`` 38 px
@@ -382,7 +382,7 @@ def top_patches(model, images, layer_name, channel, k=9):
 
     Every image contributes its strongest activation of the map; the ``k`` largest win,
     one patch per image. Each patch is the receptive field of that map position
-    (:func:`receptive_field`), cropped from the image (zeros outside it). Crop the deconvnet
+    (:func:`_receptive_field`), cropped from the image (zeros outside it). Crop the deconvnet
     projection of the same images with :func:`crop_receptive_fields` to show both side by side.
     Returns :class:`TopPatches`.
     """
@@ -393,7 +393,7 @@ def top_patches(model, images, layer_name, channel, k=9):
     feature_maps = layer_output(model, images, layer_name).numpy()  # (n, h, w, C)
     strongest = strongest_activation(feature_maps, channel)
     best = np.argsort(-strongest.values, kind="stable")[:k]  # (k,)
-    field = receptive_field(model, layer_name)
+    field = _receptive_field(model, layer_name)
     rows, columns = strongest.rows[best], strongest.columns[best]
     patches = crop_receptive_fields(images[best], field, rows, columns)
     return TopPatches(patches, best, rows, columns, strongest.values[best], field)
@@ -427,7 +427,7 @@ def relu_with_backward_rule(rule):
     return relu
 
 
-def score_target(outputs, target):
+def _score_target(outputs, target):
     """Per-image scores (batch,) picked from a layer's ``outputs`` by ``target``.
 
     ``target`` is a callable ``outputs -> (batch,)`` (e.g. from :mod:`helpers.maximize`), or
@@ -455,7 +455,7 @@ def input_gradient(model, images, target, rule="backprop", layer_name=None, befo
     """Gradient of a score with respect to the input pixels, ReLUs going backward by ``rule``.
 
     ``images``: (batch, H, W, C). The score comes from the output of ``layer_name``
-    (None: the class scores before the softmax) through :func:`score_target`, e.g.
+    (None: the class scores before the softmax) through :func:`_score_target`, e.g.
     ``target=3`` for class 3, or channel 3's strongest activation of a conv layer.
     ``rule``: "backprop" (saliency), "deconvnet" or "guided" (guided backprop), applied to
     every ReLU on the way down (:func:`relu_with_backward_rule`). Max pooling routes the
@@ -467,5 +467,5 @@ def input_gradient(model, images, target, rule="backprop", layer_name=None, befo
     with tf.GradientTape() as tape:
         tape.watch(images)
         outputs = layer_output(model, images, layer_name, before_activation, relu=relu)
-        total_score = tf.reduce_sum(score_target(outputs, target))  # images are independent
+        total_score = tf.reduce_sum(_score_target(outputs, target))  # images are independent
     return tape.gradient(total_score, images).numpy()

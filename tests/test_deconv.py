@@ -151,9 +151,9 @@ def test_projection_of_a_whole_map_and_errors(trained_model, digits):
 
 
 def test_receptive_fields_of_the_gap_cnn(trained_model):
-    sizes = [deconv.receptive_field(trained_model, name).size for name in ("conv2d", "conv2d_1", "conv2d_2", "conv2d_3")]
+    sizes = [deconv._receptive_field(trained_model, name).size for name in ("conv2d", "conv2d_1", "conv2d_2", "conv2d_3")]
     assert sizes == [3, 8, 18, 38]
-    assert deconv.receptive_field(trained_model, "max_pooling2d") == (4, 2, 0.5)
+    assert deconv._receptive_field(trained_model, "max_pooling2d") == (4, 2, 0.5)
 
 
 def test_top_patches_are_the_receptive_fields_of_the_strongest_activations(trained_model, digits):

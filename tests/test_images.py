@@ -10,12 +10,12 @@ from helpers import images
 
 
 def test_sample_photo_names():
-    names = images.sample_photo_names()
+    names = images._sample_photo_names()
     assert names[:4] == ["chelsea", "coffee", "astronaut", "rocket"]
     assert set(names) <= {"chelsea", "coffee", "astronaut", "rocket", "china", "flower"}
 
 
-@pytest.mark.parametrize("name", images.sample_photo_names())
+@pytest.mark.parametrize("name", images._sample_photo_names())
 def test_sample_photos_are_224_rgb_squares(name):
     photo = images.sample_photo(name)
     assert photo.shape == (224, 224, 3) and photo.dtype == np.uint8
@@ -72,6 +72,6 @@ def test_load_image_url_fails_fast_offline(monkeypatch):
 
 def test_to_rgb_rejects_floats_and_odd_shapes():
     with pytest.raises(ValueError, match="uint8"):
-        images.to_rgb(np.zeros((4, 4, 3), dtype=np.float32))
+        images._to_rgb(np.zeros((4, 4, 3), dtype=np.float32))
     with pytest.raises(ValueError, match="shape"):
-        images.to_rgb(np.zeros((4, 4, 2), dtype=np.uint8))
+        images._to_rgb(np.zeros((4, 4, 2), dtype=np.uint8))

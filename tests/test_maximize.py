@@ -241,14 +241,14 @@ def small_functional_net():
 def test_functional_models_are_cut_at_the_named_layer():
     model = small_functional_net()
     images = np.random.default_rng(0).uniform(size=(2, 32, 32, 3)).astype(np.float32)
-    added = maximize.output_function(model, "add")(images)
+    added = maximize._output_function(model, "add")(images)
     expected = keras.Model(model.inputs[0], model.get_layer("add").output)(images)
     np.testing.assert_allclose(added, expected, atol=1e-6)
-    np.testing.assert_allclose(maximize.output_function(model)(images), model(images), atol=1e-6)
+    np.testing.assert_allclose(maximize._output_function(model)(images), model(images), atol=1e-6)
     with pytest.raises(ValueError, match="not found"):
-        maximize.output_function(model, "conv_z")
+        maximize._output_function(model, "conv_z")
     with pytest.raises(ValueError, match="before_activation works on Sequential"):
-        maximize.output_function(model, "conv_a", before_activation=True)
+        maximize._output_function(model, "conv_a", before_activation=True)
 
 
 def test_with_input_size_keeps_the_weights():

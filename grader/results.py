@@ -1,0 +1,90 @@
+"""The results journal and the reports built from it: one :class:`Grade` per student and notebook.
+
+Each result is saved in ``COURSE/results/<student_id>__<notebook>.json`` the moment it is known
+(written atomically), keyed by the submission's and the source's content (:func:`result_key`),
+so a rerun reuses it and a grader killed half-way loses nothing. ``grades.csv`` and the printed
+table are rebuilt from the results at the end of every run.
+"""
+
+import csv
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from helpers._cache import write_atomically
+
+BASE_COLUMNS = ["student_id", "notebook", "score", "max_score", "status", "reason", "seconds"]
+
+
+@dataclass
+class Grade:
+    """One row of ``grades.csv``; ``tests`` maps each graded test cell to the points it earned."""
+
+    student_id: str
+    notebook: str
+    score: float = 0.0
+    max_score: float = 0.0
+    status: str = "graded"   # graded | error | timeout | memory | invalid | refused
+    reason: str = ""
+    seconds: float = 0.0
+    tests: dict = field(default_factory=dict)
+    key: str = ""
+    note: str = ""           # said to the student at the top of the feedback page
+    reused: bool = field(default=False, compare=False)   # this run took the saved result (not saved itself)
+
+
+def sha256(path):
+    """SHA-256 hex digest of the file at ``path``."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def result_key(submission, source_hash, limits):
+    """What a saved result depends on: the submitted file, its source notebook and the limits."""
+    text = f"{sha256(submission.path)}|{source_hash}|{limits[0]}|{limits[1]}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _result_path(course_dir, student_id, assignment):
+    return Path(course_dir) / "results" / f"{student_id}__{assignment}.json"
+
+
+def save_result(course_dir, grade):
+    """Write one result atomically (temporary file, fsync, rename)."""
+    path = _result_path(course_dir, grade.student_id, grade.notebook)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(path, lambda temporary: Path(temporary).write_text(json.dumps(asdict(grade), indent=1)))
+
+
+def load_result(course_dir, student_id, assignment):
+    """The saved :class:`Grade`, or None when there is none or it is unreadable."""
+    try:
+        return Grade(**json.loads(_result_path(course_dir, student_id, assignment).read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def write_grades_csv(course_dir, grades):
+    """Write ``grades.csv`` atomically: the base columns, then one column per graded test."""
+    test_columns = sorted({name for grade in grades for name in grade.tests})
+
+    def write(temporary):
+        with open(temporary, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(BASE_COLUMNS + test_columns)
+            for grade in sorted(grades, key=lambda g: (g.student_id, g.notebook)):
+                row = asdict(grade)
+                writer.writerow([row[c] for c in BASE_COLUMNS]
+                                + [f"{grade.tests[c]:g}" if c in grade.tests else "" for c in test_columns])
+
+    return write_atomically(Path(course_dir) / "grades.csv", write)
+
+
+def print_table(grades):
+    """Print the grade table: one line per student and notebook."""
+    header = f"{'student_id':<20} {'notebook':<26} {'score':>7} {'max':>5}  {'status':<8} reason"
+    print(header)
+    print("-" * len(header))
+    for grade in sorted(grades, key=lambda g: (g.student_id, g.notebook)):
+        print(f"{grade.student_id:<20} {grade.notebook:<26} {grade.score:>7g} {grade.max_score:>5g}  "
+              f"{grade.status:<8} {grade.reason}")
