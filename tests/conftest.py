@@ -1,14 +1,59 @@
-"""Shared test set-up: offline by default, quiet TensorFlow, nbval without stderr comparison."""
+"""Shared test set-up: offline by default, quiet TensorFlow, and quiet notebooks.
+
+nbval runs the solution notebooks (``testpaths`` in pyproject.toml). A cell that writes
+anything to stderr fails (:class:`NbvalQuietPlugin`): a student would see it as a red block.
+"""
 
 import os
 
+import pytest
+
 os.environ.setdefault("COURSE_OFFLINE", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # this process's own TensorFlow; each notebook imports helpers.quiet
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+STDERR_SHOWN_CHARACTERS = 2000
+
+
+def stderr_texts(outputs):
+    """The texts of the ``stream`` outputs named ``stderr`` among a cell's executed outputs."""
+    return [output.get("text", "") for output in outputs or ()
+            if output.get("output_type") == "stream" and output.get("name") == "stderr"]
+
+
+class NbvalQuietPlugin:
+    """Fail an nbval cell whose execution wrote to stderr (TensorFlow/absl lines, warnings).
+
+    nbval keeps the outputs a cell produced in this run in ``item.test_outputs`` (its
+    ``IPyNbCell.runtest``), whether or not the cell's outputs are compared. Registered in
+    :func:`pytest_configure`, so it applies to every nbval item of the run, ``solutions/``
+    included, whenever this conftest is loaded (``pytest`` with no arguments, or with
+    ``tests/`` among them).
+    """
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item):
+        result = yield  # a cell that raised has failed already; its exception goes on up
+        texts = stderr_texts(getattr(item, "test_outputs", None))
+        if texts:
+            shown = "".join(texts)
+            if len(shown) > STDERR_SHOWN_CHARACTERS:
+                shown = shown[:STDERR_SHOWN_CHARACTERS] + "\n[...]"
+            pytest.fail(
+                "the cell wrote to stderr, which a student sees as a red block; make it quiet "
+                "(`import helpers.quiet` first in the Setup cell, or fix what warns):\n" + shown,
+                pytrace=False,
+            )
+        return result
+
+
+def pytest_configure(config):
+    if not config.pluginmanager.has_plugin("nbval-quiet"):
+        config.pluginmanager.register(NbvalQuietPlugin(), "nbval-quiet")
 
 
 def pytest_collection_modifyitems(session, config, items):
-    """nbval compares a checked cell's stderr too; TensorFlow's log lines make that flaky."""
+    """nbval compares a checked cell's stderr too; leave that to NbvalQuietPlugin (a clearer message)."""
     for item in items:
         notebook_file = item.parent
         skip = getattr(notebook_file, "skip_compare", None)

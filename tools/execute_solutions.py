@@ -1,10 +1,14 @@
 """``make solutions``: re-execute solution notebooks in place (outputs are committed).
 
-TensorFlow's start-up log lines (stderr) are dropped from the stored outputs so the
-reference solutions read cleanly; everything else is kept as executed.
+Outputs are stored exactly as executed. A notebook must run quietly: any stderr stream
+(TensorFlow or absl log lines, a Keras warning) is kept in the stored notebook, printed
+here with its cell, and makes the command exit 1 – fix its cause (``import helpers.quiet``
+first in the Setup cell, or the code that warns) rather than hiding it.
+Prints each notebook's measured run time, the figure its header should state.
 Usage: ``python -m tools.execute_solutions [solutions/NN_name.ipynb ...]``
 """
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -15,33 +19,50 @@ from nbclient import NotebookClient
 from grader.course import SOLUTIONS_DIR
 
 
-def drop_stderr(notebook):
-    """Remove stderr stream outputs from every code cell; return how many were removed."""
-    removed = 0
-    for cell in notebook.cells:
+def stderr_outputs(notebook):
+    """[(cell index, text)] of every stderr stream output in the notebook's code cells."""
+    found = []
+    for index, cell in enumerate(notebook.cells):
         if cell.cell_type != "code":
             continue
-        kept = [o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")]
-        removed += len(cell.outputs) - len(kept)
-        cell.outputs = kept
-    return removed
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                found.append((index, output.get("text", "")))
+    return found
+
+
+# Set by the Makefile, the tests or a maintainer's shell, never by a student's Jupyter: the
+# kernel must start as it does for a student (inline figures, TensorFlow's default logging).
+VARIABLES_A_STUDENT_DOES_NOT_HAVE = ("MPLBACKEND", "TF_CPP_MIN_LOG_LEVEL")
 
 
 def execute_in_place(path, timeout_seconds=900):
+    """Execute ``path`` in place; return (seconds, [(cell index, stderr text)])."""
+    for name in VARIABLES_A_STUDENT_DOES_NOT_HAVE:
+        os.environ.pop(name, None)
     notebook = nbformat.read(str(path), as_version=4)
     started = time.monotonic()
     NotebookClient(notebook, timeout=timeout_seconds, kernel_name="python3",
                    resources={"metadata": {"path": str(Path(path).parent)}}).execute()
     seconds = time.monotonic() - started
-    drop_stderr(notebook)
     nbformat.write(notebook, str(path))
-    print(f"executed {Path(path).name} in {seconds:.0f} s")
+    return seconds, stderr_outputs(notebook)
 
 
 def main(argv=None):
     paths = [Path(p) for p in (argv or sys.argv[1:])] or sorted(SOLUTIONS_DIR.glob("*.ipynb"))
+    noisy = 0
     for path in paths:
-        execute_in_place(path)
+        seconds, stderr = execute_in_place(path)
+        print(f"executed {path.name} in {seconds:.0f} s")
+        for index, text in stderr:
+            noisy += 1
+            print(f"  STDERR in cell {index} of {path.name} (a student sees this as a red block):", file=sys.stderr)
+            print("    " + text.rstrip().replace("\n", "\n    "), file=sys.stderr)
+    if noisy:
+        print(f"{noisy} stderr output(s) stored in the notebooks above: the notebooks must run quietly "
+              "(tests/conftest.py fails such a cell under nbval).", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -1,0 +1,87 @@
+"""A quiet Run All: no notebook cell may write to stderr (a student sees a red block).
+
+The check itself runs while nbval executes ``solutions/`` (``NbvalQuietPlugin`` in
+``conftest.py``: no extra execution). These tests prove that it can fail, that
+``helpers.quiet`` silences TensorFlow in a fresh kernel, and that the committed notebooks
+hold no stderr output and import ``helpers.quiet`` before TensorFlow.
+"""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CONFTEST = Path(__file__).resolve().parent / "conftest.py"
+NOTEBOOKS = sorted((REPO / "solutions").glob("*.ipynb")) + sorted((REPO / "notebooks").glob("*.ipynb"))
+
+LOAD_COURSE_CONFTEST = f"""
+import importlib.util
+
+spec = importlib.util.spec_from_file_location("course_conftest", {str(CONFTEST)!r})
+course_conftest = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(course_conftest)
+pytest_configure = course_conftest.pytest_configure
+"""
+
+CELLS = [
+    'print("stdout is fine")',                                                          # Cell 0: passes
+    'import sys\nsys.stderr.write("a Python warning\\n")',                              # Cell 1: fails
+    'import os\nos.write(2, b"E0000 a C++ log line on file descriptor 2\\n")',          # Cell 2: fails
+    # Cell 3: passes. A fresh kernel (no TF_CPP_MIN_LOG_LEVEL): TensorFlow through helpers.quiet,
+    # then a Keras prediction (tf.data), which is where "use_unbounded_threadpool" used to show.
+    "import helpers.quiet\nimport keras\nimport numpy as np\n"
+    "model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])\n"
+    "print(model.predict(np.zeros((1, 2)), verbose=0).shape)",
+    # Cell 4: passes. What helpers.quiet offers for other noisy C++ calls.
+    'import os\nfrom helpers.quiet import stderr_silenced\nwith stderr_silenced():\n    os.write(2, b"hidden\\n")',
+]
+
+
+def run_nbval_on_generated_notebook(folder):
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in CELLS])
+    nbformat.write(notebook, str(folder / "noisy.ipynb"))
+    (folder / "conftest.py").write_text(LOAD_COURSE_CONFTEST)
+    (folder / "pytest.ini").write_text("[pytest]\n")
+    environment = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), environment.get("PYTHONPATH")]))
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--nbval-lax", "--nbval-current-env",
+         "-rA", "--rootdir", str(folder), "-c", str(folder / "pytest.ini"), str(folder / "noisy.ipynb")],
+        cwd=folder, env=environment, capture_output=True, text=True, timeout=300,
+    )
+    return completed.stdout + completed.stderr
+
+
+def test_a_cell_that_writes_to_stderr_fails_and_a_quiet_one_passes(tmp_path):
+    report = run_nbval_on_generated_notebook(tmp_path)
+    outcomes = {int(cell): outcome for outcome, cell in re.findall(
+        r"^(PASSED|FAILED) noisy\.ipynb::Cell (\d+)", report, flags=re.MULTILINE)}
+    assert outcomes == {0: "PASSED", 1: "FAILED", 2: "FAILED", 3: "PASSED", 4: "PASSED"}, report
+    assert "the cell wrote to stderr" in report and "a Python warning" in report, report
+    assert "E0000 a C++ log line" in report, report
+
+
+def stderr_cells(path):
+    notebook = nbformat.read(str(path), as_version=4)
+    return [index for index, cell in enumerate(notebook.cells) if cell.cell_type == "code"
+            and any(output.get("output_type") == "stream" and output.get("name") == "stderr"
+                    for output in cell.get("outputs", []))]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: f"{path.parent.name}/{path.name}")
+def test_committed_notebook_has_no_stderr_output(path):
+    assert stderr_cells(path) == [], f"{path.name}: cells {stderr_cells(path)} hold stderr output"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: f"{path.parent.name}/{path.name}")
+def test_setup_cell_imports_helpers_quiet_before_tensorflow(path):
+    notebook = nbformat.read(str(path), as_version=4)
+    setup = next(cell.source for cell in notebook.cells
+                 if cell.cell_type == "code" and re.search(r"^import (keras|tensorflow)", cell.source, re.MULTILINE))
+    first_import = re.search(r"^(?:import|from) \S+", setup, re.MULTILINE).group(0)
+    assert first_import == "import helpers.quiet", f"{path.name}: the Setup cell starts with {first_import!r}"
