@@ -1,11 +1,11 @@
-"""Grad-CAM speed: the batched reference against tf-keras-vis, the course's get_CAM and a forward pass.
+"""Grad-CAM speed: the batched reference against tf-keras-vis, one call per image and a forward pass.
 
 Run: ``python benchmarks/bench_grad_cam.py [--batch-size 16] [--repeats 5] [--strict]``
 (about 30 s on 2 CPU cores, offline). Every method gets the same 16 packaged photos
 at 224×224 (the scikit-image/scikit-learn photos repeated), the same EfficientNet-Lite0
 from ``helpers.models.imagenet_classifier()``, the layer ``top_conv`` and each image's
 top-1 class. Each method is warmed up once, then the best of ``--repeats`` interleaved rounds is kept
-(2 rounds for the slow per-image get_CAM).
+(2 rounds for the slower one-call-per-image loop, which is how a lesson's get_CAM is called).
 
 Targets: the reference at least 5× faster than tf-keras-vis, and at most 1.25× the
 time of one forward pass. ``--strict`` exits with status 1 when a target is missed.
@@ -20,7 +20,6 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
@@ -32,8 +31,7 @@ LAYER_NAME = "top_conv"
 
 def photo_batch(batch_size):
     """(batch_size, 224, 224, 3) uint8: the packaged photos repeated in order."""
-    names = images.sample_photo_names()
-    photos = [images.sample_photo(name) for name in names]
+    photos = [images.sample_photo(name) for name in images._sample_photo_names()]
     return np.stack([photos[index % len(photos)] for index in range(batch_size)])
 
 
@@ -41,34 +39,19 @@ def best_times(functions, repeats, slow_repeats=2):
     """name -> seconds of the fastest call, after one warm-up call of each.
 
     The repeats are interleaved (every method once per round) so that a busy machine
-    slows all methods alike. Names starting with "course" run in ``slow_repeats`` rounds only.
+    slows all methods alike. Names ending with "(per image)" run in ``slow_repeats`` rounds only.
     """
     for function in functions.values():
         function()
     best = {name: float("inf") for name in functions}
     for round_index in range(repeats):
         for name, function in functions.items():
-            if name.startswith("course") and round_index >= slow_repeats:
+            if name.endswith("(per image)") and round_index >= slow_repeats:
                 continue
             start = time.perf_counter()
             function()
             best[name] = min(best[name], time.perf_counter() - start)
     return best
-
-
-def course_get_cam(model, processed_image, predicted_label, layer_name=LAYER_NAME):
-    """The course's get_CAM (SEEDS.md section 3): gradient model rebuilt per call, loop over channels."""
-    model_grad = keras.Model(model.input, [model.get_layer(layer_name).output, model.output])
-    with tf.GradientTape() as tape:
-        conv_output_values, predictions = model_grad(processed_image)
-        loss = predictions[:, predicted_label]
-    grads_values = tape.gradient(loss, conv_output_values)
-    grads_values = keras.ops.mean(grads_values, axis=(0, 1, 2))
-    conv_output_values = np.squeeze(conv_output_values.numpy())
-    for channel in range(conv_output_values.shape[-1]):
-        conv_output_values[:, :, channel] *= grads_values[channel]
-    heatmap = np.maximum(np.mean(conv_output_values, axis=-1), 0)
-    return heatmap / heatmap.max()
 
 
 def methods(model, batch, class_indices):
@@ -85,8 +68,9 @@ def methods(model, batch, class_indices):
             score, batch, penultimate_layer=LAYER_NAME, expand_cam=False, normalize_cam=True
         ),
         "tf-keras-vis Gradcam (default, 224x224)": lambda: gradcam(score, batch, penultimate_layer=LAYER_NAME),
-        "course get_CAM (per image)": lambda: [
-            course_get_cam(model, batch[index:index + 1], int(label)) for index, label in enumerate(class_indices)
+        "reference grad_cam (per image)": lambda: [
+            reference.grad_cam(model, batch[index:index + 1], int(label), LAYER_NAME)
+            for index, label in enumerate(class_indices)
         ],
         "forward pass, model(x)": lambda: model(batch, training=False).numpy(),
         "forward pass, tf.function": lambda: compiled_forward(batch).numpy(),
@@ -112,11 +96,11 @@ def main():
 
     ours = seconds["reference grad_cam (batched)"]
     versus_tf_keras_vis = seconds["tf-keras-vis Gradcam (7x7)"] / ours
-    versus_course = seconds["course get_CAM (per image)"] / ours
+    versus_per_image = seconds["reference grad_cam (per image)"] / ours
     versus_forward = ours / seconds["forward pass, model(x)"]
     versus_compiled = ours / seconds["forward pass, tf.function"]
     print(f"\ntf-keras-vis / reference      = {versus_tf_keras_vis:6.1f}x   (target >= 5)")
-    print(f"course get_CAM / reference    = {versus_course:6.1f}x")
+    print(f"per image / batched           = {versus_per_image:6.1f}x")
     print(f"reference / forward model(x)  = {versus_forward:6.2f}x   (target <= 1.25)")
     print(f"reference / forward tf.function = {versus_compiled:4.2f}x")
     met = versus_tf_keras_vis >= 5 and versus_forward <= 1.25
