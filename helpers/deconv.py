@@ -266,19 +266,17 @@ def keep_strongest(feature_maps, channel):
     return kept
 
 
-def deconvnet_projection(model, images, layer_name, channel, keep="strongest"):
+def deconvnet_projection(model, images, layer_name, channel):
     """Project feature map ``channel`` of conv layer ``layer_name`` back to pixel space (ZFNet).
 
     Forward: run ``images`` (batch, H, W, C) up to ``layer_name``, recording the max-pooling
-    switches. Keep the strongest activation of the map per image (``keep="strongest"``) or
-    the whole map (``keep="map"``); zero all other maps. Backward, layer by layer going
+    switches. Keep the strongest activation of the map per image and zero everything else
+    (:func:`keep_strongest`). Backward, layer by layer going
     down: through a pooling layer **unpool** with its switches; through a conv layer first
     **rectify** (ReLU, undoing the layer's ReLU) then **filter with the transposed filters**
     (``tf.nn.conv2d_transpose`` with the layer's own kernel; biases are not used).
     Returns a float32 array (batch, H, W, C) in input units (no normalization).
     """
-    if keep not in ("strongest", "map"):
-        raise ValueError(f"keep must be 'strongest' or 'map', not {keep!r}")
     layers = _deconvnet_layers(model, layer_name)
     signal = _as_float_tensor(images, "images")
     input_shapes, switches = [], []
@@ -289,12 +287,7 @@ def deconvnet_projection(model, images, layer_name, channel, keep="strongest"):
             switches.append(layer_switches)
         else:
             signal = layer(signal)  # conv + ReLU
-    feature_maps = signal.numpy()  # (batch, h, w, C)
-    if keep == "strongest":
-        signal = tf.constant(keep_strongest(feature_maps, channel))
-    else:
-        _check_channel(feature_maps, channel)
-        signal = tf.constant(feature_maps * (np.arange(feature_maps.shape[-1]) == channel))
+    signal = tf.constant(keep_strongest(signal.numpy(), channel))  # (batch, h, w, C)
     for layer, input_shape in zip(reversed(layers), reversed(input_shapes)):  # backward, going down
         if isinstance(layer, keras.layers.MaxPooling2D):
             signal = unpool(signal, switches.pop(), input_shape, layer.pool_size[0])

@@ -69,13 +69,12 @@ def _looks_like_probabilities(values):
     return bool(np.all(values >= 0) and np.all(values <= 1) and np.allclose(values.sum(axis=-1), 1, atol=1e-3))
 
 
-def top_k(logits_or_probs, k=5, from_logits=None):
+def top_k(logits_or_probs, k=5):
     """The ``k`` most likely classes as a list of (index, name, probability), best first.
 
     ``logits_or_probs``: (1000,) for one image -> one list, or (n, 1000) -> n lists.
-    ``from_logits=None`` decides by itself: rows that are in [0, 1] and sum to 1 are
-    taken as probabilities, anything else as logits and passed through a softmax
-    (``imagenet_classifier()`` returns logits). Pass True/False to force either.
+    Rows that are in [0, 1] and sum to 1 are taken as probabilities, anything else as
+    logits and passed through a softmax (``imagenet_classifier()`` returns logits).
     """
     values = np.asarray(logits_or_probs, dtype=np.float64)
     if values.ndim not in (1, 2) or values.shape[-1] != _NUM_CLASSES:
@@ -85,9 +84,7 @@ def top_k(logits_or_probs, k=5, from_logits=None):
         )
     if not 1 <= k <= _NUM_CLASSES:
         raise ValueError(f"k must be between 1 and 1000, got {k}")
-    if from_logits is None:
-        from_logits = not _looks_like_probabilities(values)
-    probabilities = softmax(values) if from_logits else values
+    probabilities = values if _looks_like_probabilities(values) else softmax(values)
     rows = probabilities[None] if values.ndim == 1 else probabilities
     names = _class_names()
     results = []

@@ -28,7 +28,6 @@ from typing import NamedTuple
 
 import keras
 import numpy as np
-import scipy.ndimage
 import tensorflow as tf
 from tqdm.std import tqdm
 
@@ -145,22 +144,15 @@ def _is_chain(model):
     return isinstance(model, keras.Sequential)
 
 
-def _output_function(model, layer_name=None, before_activation=False):
+def _output_function(model, layer_name=None):
     """A function images (batch, H, W, C) -> the output of ``layer_name`` that objectives score.
 
     ``layer_name=None``: the class scores before any softmax. Sequential models run layer by
-    layer (:func:`helpers.deconv.layer_output`, which also gives a Conv2D/Dense layer's output
-    ``before_activation``). Functional models (the ImageNet classifier, whose output already is
-    logits) are cut at ``layer_name``; their activations are separate layers, so pick the
-    layer before the activation instead of ``before_activation``.
+    layer (:func:`helpers.deconv.layer_output`). Functional models (the ImageNet classifier,
+    whose output already is logits) are cut at ``layer_name``.
     """
     if _is_chain(model):
-        return lambda images: layer_output(model, images, layer_name, before_activation)
-    if before_activation:
-        raise ValueError(
-            f"before_activation works on Sequential models; in functional model {model.name!r} "
-            "name the layer before the activation layer instead"
-        )
+        return lambda images: layer_output(model, images, layer_name)
     if layer_name is None:
         outputs = model.outputs[0]
     else:
@@ -273,44 +265,37 @@ def _progress_bar(steps, enabled):
 
 
 def maximize_activation(
-    model, objective, layer_name=None, before_activation=False, num_images=None, start_images=None,
-    steps=200, learning_rate=0.02, l1=0.0, clip=(0.0, 1.0), seed=0, jitter=0, blur_every=0,
-    blur_sigma=0.5, parameterization="pixels", progress=True,
+    model, objective, layer_name=None, start_images=None, steps=200, learning_rate=0.02, l1=0.0,
+    clip=(0.0, 1.0), seed=0, jitter=0, parameterization="pixels", progress=True,
 ):
     """Gradient ascent on the input: x* = argmax_x ( objective(x) − l1 · Σ_ij |x_ij| ).
 
     - ``model``: a Keras conv net; ``layer_name`` the layer whose output the ``objective``
-      scores (None: class scores before the softmax; ``before_activation=True``: a
-      Conv2D/Dense layer's output before its ReLU in a Sequential net). See :func:`_output_function`.
-    - Starts from ``start_images`` (n, H, W, C) or :func:`noise_images` in [0, 0.1) drawn with
-      ``seed`` (``num_images`` defaults to ``len(objective)``), so reruns give the same images.
+      scores (None: class scores before the softmax). See :func:`_output_function`.
+    - Starts from ``start_images`` (n, H, W, C) or, one per target of the objective,
+      :func:`noise_images` in [0, 0.1) drawn with ``seed``, so reruns give the same images.
     - Each of ``steps`` steps moves every pixel by about ``learning_rate`` (gradient normalized
       per image) and clips to ``clip`` (None: no bounds). ``l1`` is λ, the weight of the
       "no ink" prior, in score units per unit of ink. Optional regularizers: a random shift of
-      up to ``jitter`` pixels before each step, a Gaussian blur (``blur_sigma`` pixels) every
-      ``blur_every`` steps, or ``parameterization="fourier"`` (ascend on the image's spectrum,
+      up to ``jitter`` pixels before each step, or ``parameterization="fourier"`` (ascend on the image's spectrum,
       coarse patterns first; see :class:`_FourierImages`; ``learning_rate`` then applies to
       the spectrum's coefficients).
     - ``progress``: a plain-text progress bar on stdout.
     Returns :class:`Maximization`; its ``gains`` are final / starting objective. About 1-2 s for
     14 MNIST images and 200 steps on 2 cores.
     """
-    num_targets = len(objective) if hasattr(objective, "__len__") else None
+    num_targets = len(objective)
     if start_images is None:
-        if num_images is None and num_targets is None:
-            raise ValueError("give num_images or start_images: the objective does not say how many")
-        start_images = noise_images(num_images or num_targets, tuple(model.input_shape[1:]), seed)
+        start_images = noise_images(num_targets, tuple(model.input_shape[1:]), seed)
     start_images = np.asarray(start_images, dtype=np.float32)
-    if num_targets not in (None, 1, len(start_images)):
+    if num_targets not in (1, len(start_images)):
         raise ValueError(f"the objective has {num_targets} targets but there are {len(start_images)} images")
     if clip is not None and not clip[0] < clip[1]:
         raise ValueError(f"clip must be (low, high) with low < high, got {clip}")
     if parameterization not in _PARAMETERIZATIONS:
         raise ValueError(f"parameterization must be one of {sorted(_PARAMETERIZATIONS)}, not {parameterization!r}")
-    if parameterization != "pixels" and blur_every:
-        raise ValueError("blur_every works on pixels; the fourier parameterization already favours coarse patterns")
     images_from = _PARAMETERIZATIONS[parameterization](start_images, clip)
-    outputs_of = _output_function(model, layer_name, before_activation)
+    outputs_of = _output_function(model, layer_name)
     ascent_step = _make_ascent_step(outputs_of, objective, learning_rate, l1, clip, images_from)
     shifts = np.random.default_rng(seed).integers(-jitter, jitter + 1, size=(steps, 2)).astype(np.int32)
     parameters, history = images_from.initial(start_images), []
@@ -326,9 +311,6 @@ def maximize_activation(
             newly_on = (switch_on_steps < 0) & (exact > 0)  # (n,) first image that excites its target
             switch_on_steps[newly_on] = step
             switch_on_images = tf.where(newly_on[:, None, None, None], before_step, switch_on_images)
-        if blur_every and (step + 1) % blur_every == 0:
-            blurred = scipy.ndimage.gaussian_filter(parameters.numpy(), (0, blur_sigma, blur_sigma, 0))
-            parameters = tf.constant(blurred)  # (n, H, W, C), only across height and width
     images = images_from.render(parameters)
     never_on = switch_on_steps < 0
     switch_on_images = tf.where(never_on[:, None, None, None], images, switch_on_images).numpy()
@@ -348,15 +330,13 @@ def maximize_activation(
 # --- A GAP-CNN with a hidden dense layer -----------------------------------------------------
 
 
-def build_gap_cnn_with_dense(
-    hidden_units=32, conv_weights_from=None, input_shape=(28, 28, 1), num_classes=10
-):
+def build_gap_cnn_with_dense(hidden_units=32, conv_weights_from=None):
     """The GAP-CNN with a hidden ReLU ``Dense`` layer, for "the first 9 units of a dense layer".
 
     Layers: the GAP-CNN's conv stack (``conv2d`` … ``global_average_pooling2d``), then
-    ``dense`` (hidden_units, ReLU) and ``dense_1`` (num_classes, softmax) – the names Keras
+    ``dense`` (hidden_units, ReLU) and ``dense_1`` (10, softmax) – the names Keras
     would give them. Shapes: (batch, 28, 28, 1) -> (batch, 128) -> (batch, hidden_units)
-    -> (batch, num_classes). The GAP-CNN itself has no hidden dense layer, hence this variant.
+    -> (batch, 10). The GAP-CNN itself has no hidden dense layer, hence this variant.
 
     Why the hidden layer's weights start uniform in [−0.05, 0.15) (a positive mean): the
     pooled features are all ≥ 0 and share a large common part, so with the usual zero-mean
@@ -374,14 +354,14 @@ def build_gap_cnn_with_dense(
     """
     from helpers.models import build_gap_cnn
 
-    conv_stack = build_gap_cnn(input_shape, num_classes).layers[:-1]  # conv2d … global_average_pooling2d
+    conv_stack = build_gap_cnn().layers[:-1]  # conv2d … global_average_pooling2d
     positive_mean = keras.initializers.RandomUniform(-0.05, 0.15)
     model = keras.Sequential(
         [
-            keras.Input(shape=input_shape, name="image"),
+            keras.Input(shape=(28, 28, 1), name="image"),
             *conv_stack,
             keras.layers.Dense(hidden_units, activation="relu", kernel_initializer=positive_mean, name="dense"),
-            keras.layers.Dense(num_classes, activation="softmax", name="dense_1"),
+            keras.layers.Dense(10, activation="softmax", name="dense_1"),
         ],
         name="gap_cnn_with_dense",
     )

@@ -28,7 +28,7 @@ def _as_display_image(image):
     return np.clip(image, 0.0, 1.0)
 
 
-def overlay_heatmap(image, heatmap, ax=None, alpha=0.5, cmap="jet", colorbar=False, title=None):
+def overlay_heatmap(image, heatmap, ax=None, alpha=0.5, title=None):
     """Draw ``heatmap`` (h, w) over ``image`` (H, W[, 3]) so both stay visible.
 
     The image is drawn in grey (or colour), the map on top with the ``jet`` colour map
@@ -45,17 +45,15 @@ def overlay_heatmap(image, heatmap, ax=None, alpha=0.5, cmap="jet", colorbar=Fal
     height, width = image.shape[:2]
     extent = (-0.5, width - 0.5, height - 0.5, -0.5)
     ax.imshow(image, cmap="gray" if image.ndim == 2 else None, extent=extent)
-    shown = ax.imshow(heatmap, cmap=cmap, alpha=alpha, extent=extent, interpolation="bilinear")
-    if colorbar:
-        plt.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
+    ax.imshow(heatmap, cmap="jet", alpha=alpha, extent=extent, interpolation="bilinear")
     if title:
         ax.set_title(title)
     ax.axis("off")
     return ax
 
 
-def show_image_grid(images, titles=None, columns=5, cmap="gray", size=2.0, suptitle=None):
-    """Show ``images`` (a list or array of (h, w[, c]) images) in a grid with optional titles.
+def show_image_grid(images, titles=None, columns=5, size=2.0, suptitle=None):
+    """Show ``images`` (a list or array of (h, w[, c]) images; grey ones in grey) in a grid with optional titles.
 
     Returns the matplotlib figure.
     """
@@ -74,7 +72,7 @@ def show_image_grid(images, titles=None, columns=5, cmap="gray", size=2.0, supti
         image = np.asarray(images[index])
         if image.ndim == 3 and image.shape[-1] == 1:
             image = image[..., 0]
-        ax.imshow(image, cmap=cmap if image.ndim == 2 else None)
+        ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
         if titles is not None:
             ax.set_title(str(titles[index]), fontsize=9)
     if suptitle:

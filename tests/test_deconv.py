@@ -138,10 +138,8 @@ def test_deep_projection_equals_the_deconvnet_rule_gradient(trained_model, digit
     assert np.abs(projection - values * backprop).max() > 0.1  # the deconvnet is not backprop
 
 
-def test_projection_of_a_whole_map_and_errors(trained_model, digits):
-    whole = deconv.deconvnet_projection(trained_model, digits[:2], "conv2d_1", 1, keep="map")
-    strongest = deconv.deconvnet_projection(trained_model, digits[:2], "conv2d_1", 1)
-    assert np.abs(whole).sum() > np.abs(strongest).sum() > 0
+def test_projection_errors(trained_model, digits):
+    assert np.abs(deconv.deconvnet_projection(trained_model, digits[:2], "conv2d_1", 1)).sum() > 0
     with pytest.raises(ValueError, match="not found.*conv layers"):
         deconv.deconvnet_projection(trained_model, digits, "conv9", 0)
     with pytest.raises(ValueError, match="GlobalAveragePooling2D"):
