@@ -14,6 +14,7 @@ Each graded notebook declares its check in ``CHECKS``; a notebook without one is
 nbgrader's tests alone.
 """
 
+import functools
 import inspect
 import warnings
 from dataclasses import dataclass
@@ -111,16 +112,12 @@ GRAD_CAM_LAYERS = ("top_conv", "block10_add")   # the notebook's LAYER_NAME and 
 GRAD_CAM_PHOTOS = ("chelsea", "coffee", "astronaut")
 
 
-_MODELS = {}
-
-
+@functools.lru_cache(maxsize=1)
 def cats_vs_dogs_model():
     """Lesson 03's model (:func:`helpers.models.cats_vs_dogs_classifier`), built once per process."""
-    if "cats_vs_dogs" not in _MODELS:
-        from helpers.models import cats_vs_dogs_classifier
+    from helpers.models import cats_vs_dogs_classifier
 
-        _MODELS["cats_vs_dogs"] = cats_vs_dogs_classifier()
-    return _MODELS["cats_vs_dogs"]
+    return cats_vs_dogs_classifier()
 
 
 def _grader_tiny_model(conv_weights, dense_weights, conv_bias=None):
