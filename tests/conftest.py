@@ -21,6 +21,28 @@ def stderr_texts(outputs):
             if output.get("output_type") == "stream" and output.get("name") == "stderr"]
 
 
+def is_nbval_cell(item):
+    return type(item).__name__ == "IPyNbCell"
+
+
+def kernel_started_outside_pytest_marker(setup):
+    """Wrap an nbval notebook's ``setup`` (which starts its kernel) so the kernel forwards file descriptor 2.
+
+    ipykernel forwards what C++ code writes to file descriptor 2 (TensorFlow's and absl's log
+    lines) as a stderr stream, as Jupyter shows it, except when ``PYTEST_CURRENT_TEST`` is in
+    its environment: then those lines would escape the check. The kernel is started without it.
+    """
+    def setup_without_marker():
+        saved = os.environ.pop("PYTEST_CURRENT_TEST", None)
+        try:
+            return setup()
+        finally:
+            if saved is not None:
+                os.environ["PYTEST_CURRENT_TEST"] = saved
+
+    return setup_without_marker
+
+
 class NbvalQuietPlugin:
     """Fail an nbval cell whose execution wrote to stderr (TensorFlow/absl lines, warnings).
 
@@ -28,8 +50,16 @@ class NbvalQuietPlugin:
     ``IPyNbCell.runtest``), whether or not the cell's outputs are compared. Registered in
     :func:`pytest_configure`, so it applies to every nbval item of the run, ``solutions/``
     included, whenever this conftest is loaded (``pytest`` with no arguments, or with
-    ``tests/`` among them).
+    ``tests/`` among them). Each notebook's kernel is started so that it forwards C++ lines
+    written to file descriptor 2, as Jupyter does (:func:`kernel_started_outside_pytest_marker`).
     """
+
+    def pytest_collection_modifyitems(self, session, config, items):
+        for notebook_file in {id(item.parent): item.parent for item in items if is_nbval_cell(item)}.values():
+            notebook_file.setup = kernel_started_outside_pytest_marker(notebook_file.setup)
+            skip = getattr(notebook_file, "skip_compare", None)
+            if skip is not None and "stderr" not in skip:  # reported by this plugin instead, more clearly
+                notebook_file.skip_compare = tuple(skip) + ("stderr",)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item):
@@ -50,12 +80,3 @@ class NbvalQuietPlugin:
 def pytest_configure(config):
     if not config.pluginmanager.has_plugin("nbval-quiet"):
         config.pluginmanager.register(NbvalQuietPlugin(), "nbval-quiet")
-
-
-def pytest_collection_modifyitems(session, config, items):
-    """nbval compares a checked cell's stderr too; leave that to NbvalQuietPlugin (a clearer message)."""
-    for item in items:
-        notebook_file = item.parent
-        skip = getattr(notebook_file, "skip_compare", None)
-        if skip is not None and "stderr" not in skip:
-            notebook_file.skip_compare = tuple(skip) + ("stderr",)
