@@ -1,19 +1,79 @@
-"""python -m grader validate: a student's self-check exits non-zero while a visible test fails."""
+"""python -m grader validate: a student's self-check exits non-zero while a visible test or a
+self-check fails, and zero for correct answers."""
 
 import subprocess
 import sys
 
+import nbformat
+import pytest
+
 from grader.course import NOTEBOOKS_DIR, REPO_ROOT
+from submissions import build
+from submissions import cases_03
+
+
+def run_validate(path):
+    result = subprocess.run([sys.executable, "-m", "grader", "validate", str(path)],
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+    return result.returncode, result.stdout, result.stdout[-3000:] + result.stderr[-2000:]
 
 
 def test_untouched_student_notebook_fails_validation(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "grader", "validate", str(NOTEBOOKS_DIR / "01_mnist_cam.ipynb")],
-                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
-    assert "a test failed" in result.stdout and "NotImplementedError" in result.stdout
+    code, stdout, shown = run_validate(NOTEBOOKS_DIR / "01_mnist_cam.ipynb")
+    assert code == 1, shown
+    assert "a test failed" in stdout and "NotImplementedError" in stdout
 
 
 def test_missing_notebook_is_a_clear_error(tmp_path):
     result = subprocess.run([sys.executable, "-m", "grader", "validate", str(tmp_path / "nope.ipynb")],
                             cwd=REPO_ROOT, capture_output=True, text=True)
     assert result.returncode == 2 and "does not exist" in result.stdout
+
+
+@pytest.mark.parametrize("body, expected_code, expected_words", [
+    ("correct_einsum", 0, ["every visible test and self-check passes"]),
+    # The visible test of the predicted class says what went wrong; the self-check fails too.
+    ("true_label", 1, ["a test failed", "uses the predicted class", "your map is the CAM of the true label",
+                       "a cell raised an error", "expected all ones"]),
+])
+def test_show_cam_answers_are_validated(tmp_path, body, expected_code, expected_words):
+    path = build.write(build.with_show_cam(build.SHOW_CAM_BODIES[body]), tmp_path, "student")
+    code, stdout, shown = run_validate(path)
+    assert code == expected_code, shown
+    for words in expected_words:
+        assert words in stdout, shown
+
+
+@pytest.mark.parametrize("body, expected_code, expected_words", [
+    ("correct_sum_numpy", 0, ["every visible test and self-check passes"]),
+    # Always the top prediction's map, whatever class it is asked for.
+    ("ignores_label", 1, ["a test failed", "explains the label it is given",
+                          "must explain the label predicted_label it is given"]),
+])
+def test_get_cam_answers_are_validated(tmp_path, body, expected_code, expected_words):
+    bodies = {**cases_03.CORRECT_BODIES, **cases_03.WRONG_BODIES}
+    path = build.write(cases_03.with_get_cam(bodies[body]), tmp_path, "student", f"{cases_03.NOTEBOOK_NAME}.ipynb")
+    code, stdout, shown = run_validate(path)
+    assert code == expected_code, shown
+    for words in expected_words:
+        assert words in stdout, shown
+
+
+def test_an_error_in_an_ungraded_cell_fails_validation(tmp_path):
+    """nbgrader's Validator reports only graded cells; a failing self-check (an assert in an
+    ungraded cell) must fail too, while an exercise not done yet (NotImplementedError) is a note."""
+    notebook = nbformat.v4.new_notebook()
+    graded = nbformat.v4.new_code_cell("'''one plus one'''\nassert 1 + 1 == 2\n")
+    graded.metadata["nbgrader"] = {"grade": True, "grade_id": "test_sum", "locked": True, "points": 1,
+                                   "schema_version": 3, "solution": False, "task": False}
+    notebook.cells = [nbformat.v4.new_code_cell("def optional():\n    raise NotImplementedError()\n\noptional()"),
+                      nbformat.v4.new_code_cell("answer = 3\nassert answer == 4, 'self-check: expected 4'"),
+                      graded]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "tiny.ipynb"
+    nbformat.write(notebook, str(path))
+    code, stdout, shown = run_validate(path)
+    assert code == 1, shown
+    assert "a cell raised an error" in stdout and "self-check: expected 4" in stdout, shown
+    assert "a test failed" not in stdout and "1 problem(s)" in stdout, shown
+    assert "1 cell(s) stopped at an exercise not done yet" in stdout, shown
