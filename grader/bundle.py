@@ -3,7 +3,8 @@
 The bundle holds the student notebooks, the ``helpers`` library, ``data/`` (when the course
 has one), an ``environment.yml`` and a ``pyproject.toml`` that install the helpers only, a
 README for students, and ``jupyter-config/``: the student's Jupyter settings, which
-``pip install -e .`` copies into the environment (``<env>/etc/jupyter``). They switch off
+``pip install .`` copies into the environment (``<env>/etc/jupyter``; an editable install,
+``pip install -e .``, would not: setuptools skips data files there). They switch off
 nbgrader's instructor tools in JupyterLab (Formgrader, Course List, Assignment List, Create
 Assignment) and keep its Validate button, and give nbgrader a configuration so it stops
 warning "No nbgrader_config.py file found". The bundle never holds ``solutions/``,
@@ -45,7 +46,7 @@ With pip, in this folder (the one holding `pyproject.toml`):
 python3 -m venv .venv
 source .venv/bin/activate           # Linux and macOS
 # .venv\\Scripts\\activate            # Windows (cmd or PowerShell); use `py -3.12 -m venv .venv` to create it
-pip install -e .
+pip install .
 ```
 
 Or with conda: `conda env create -f environment.yml`, then `conda activate seeing-inside-cnns`.
@@ -109,7 +110,7 @@ DISABLED_SERVER_EXTENSIONS = ("nbgrader.server_extensions.formgrader", "nbgrader
                               "nbgrader.server_extensions.assignment_list")
 
 STUDENT_NBGRADER_CONFIG = """# nbgrader's configuration for students: `nbgrader validate` and the Validate button read it
-# from <environment>/etc/jupyter (pip install -e . puts it there).
+# from <environment>/etc/jupyter (pip install . puts it there).
 c = get_config()  # noqa: F821  (defined by nbgrader when it loads this file)
 
 # A notebook cell may run as long as it does when the notebook is graded.
@@ -156,6 +157,8 @@ def _student_environment():
             "# The same packages as pyproject.toml.",
         "releases student notebooks and autogrades submissions": "the Validate button and `nbgrader validate`",
         "this repository's helpers and grader packages": "the course's helpers package and Jupyter settings",
+        # Not editable: setuptools installs data files (the Jupyter settings) only into a real install.
+        "- -e .   ": "- .      ",
     }
     lines = []
     for line in (REPO_ROOT / "environment.yml").read_text().splitlines():

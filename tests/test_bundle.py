@@ -148,6 +148,10 @@ def test_student_jupyter_settings_hide_the_instructor_tools_and_keep_validate(st
     installed = {name: folder for folder, names in data_files.items() for name in names}
     assert installed == {name: folder for name, (folder, _) in JUPYTER_CONFIG_FILES.items()}
     assert set(installed) <= set(student_zip)
+    # ...but an editable install would not (setuptools skips data files there): the bundle says `pip install .`.
+    readme, environment = student_zip["README.md"].decode(), student_zip["environment.yml"].decode()
+    assert "pip install .\n" in readme and "install -e" not in readme
+    assert re.search(r"^ +- \. +#", environment, re.M) and "- -e ." not in environment
 
 
 def test_student_pyproject_and_environment_keep_the_python_range(student_zip):
