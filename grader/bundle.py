@@ -109,6 +109,9 @@ DISABLED_LAB_PLUGINS = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:creat
 DISABLED_SERVER_EXTENSIONS = ("nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list",
                               "nbgrader.server_extensions.assignment_list")
 
+# Dependencies only the instructor's side imports (grader/): left out of the student's pyproject and environment.
+INSTRUCTOR_ONLY_PACKAGES = ("psutil",)
+
 STUDENT_NBGRADER_CONFIG = """# nbgrader's configuration for students: `nbgrader validate` and the Validate button read it
 # from <environment>/etc/jupyter (pip install . puts it there).
 c = get_config()  # noqa: F821  (defined by nbgrader when it loads this file)
@@ -138,6 +141,8 @@ def _student_pyproject():
     text = text.replace('packages = ["helpers", "grader"]', 'packages = ["helpers"]')
     text = re.sub(r"\[project\.optional-dependencies\].*?(?=\n\[)", "", text, flags=re.S)
     text = re.sub(r"\[tool\.pytest\.ini_options\].*", "", text, flags=re.S)
+    for package in INSTRUCTOR_ONLY_PACKAGES:
+        text = re.sub(rf'^\s*"{re.escape(package)}\b[^"]*",\n', "", text, flags=re.M | re.I)
     text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
     text = re.sub(r"\n{3,}", "\n\n", text).rstrip("\n") + "\n"
     folders = {}
@@ -162,7 +167,8 @@ def _student_environment():
     }
     lines = []
     for line in (REPO_ROOT / "environment.yml").read_text().splitlines():
-        if "# dev:" in line:
+        if "# dev:" in line or any(re.match(rf"\s*- {re.escape(package)}\b", line, re.I)
+                                   for package in INSTRUCTOR_ONLY_PACKAGES):
             continue
         for old, new in replacements.items():
             line = line.replace(old, new)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from packaging.specifiers import SpecifierSet
 
-from grader.bundle import (DISABLED_LAB_PLUGINS, DISABLED_SERVER_EXTENSIONS, JUPYTER_CONFIG_FILES, STUDENT_README,
-                           bundle, check_bundle)
+from grader.bundle import (DISABLED_LAB_PLUGINS, DISABLED_SERVER_EXTENSIONS, INSTRUCTOR_ONLY_PACKAGES, JUPYTER_CONFIG_FILES,
+                           STUDENT_README, bundle, check_bundle)
 from grader.course import REPO_ROOT
 
 GRADED = {"01_mnist_cam": "show_cam", "03_cats_dogs_gradcam": "get_CAM"}
@@ -52,6 +52,12 @@ def test_bundle_holds_what_students_need_and_no_solution_text(student_zip):
     assert {"README.md", "environment.yml", "pyproject.toml"} <= names
     assert not [n for n in names if n.startswith(("solutions/", "grader/", "tests/")) or "reference" in n]
     assert pyproject["tool"]["setuptools"]["packages"] == ["helpers"]
+    # The instructor-only packages are left out, and no student module imports them.
+    student_requirements = " ".join(pyproject["project"]["dependencies"]) + student_zip["environment.yml"].decode()
+    for package in INSTRUCTOR_ONLY_PACKAGES:
+        assert package in (REPO_ROOT / "pyproject.toml").read_text() and package not in student_requirements
+        assert not [name for name in names if name.endswith(".py") and re.search(
+            rf"^\s*(import|from) {package}\b", student_zip[name].decode(), re.M)], package
     # The solutions' and hidden tests' code lines (read from the sources, so there are some) stay out.
     secrets = secret_lines()
     assert len(secrets) >= 10 and any("scipy.ndimage.zoom" in line for line in secrets)
