@@ -35,19 +35,21 @@ saliency, Grad-CAM, deconvnet, activation maximization). They run offline on a C
 ## Install (once)
 
 You need **Python 3.11, 3.12 or 3.13**, 64-bit, on Linux, macOS or Windows
-(`python3 --version`; on Windows `py --version`). Python 3.10 and older are too old for the
-course's code, and TensorFlow publishes no package for 3.14 yet: `pip` refuses to install on
-those. The install downloads {DOWNLOAD_SIZE} (TensorFlow is most of it), takes
-{INSTALLED_SIZE} of disk and {INSTALL_TIME}.
+(`python3 --version`; on Windows `py --version`). The course needs 3.11 or newer, and
+TensorFlow publishes no package for 3.14 yet: `pip` refuses to install on other versions.
+The install downloads {DOWNLOAD_SIZE} (TensorFlow is most of it), takes {INSTALLED_SIZE} of
+disk and {INSTALL_TIME}.
 
 With pip, in this folder (the one holding `pyproject.toml`):
 
 ```bash
-python3 -m venv .venv
+python3 -m venv .venv               # Windows: py -3.12 -m venv .venv
 source .venv/bin/activate           # Linux and macOS
-# .venv\\Scripts\\activate            # Windows (cmd or PowerShell); use `py -3.12 -m venv .venv` to create it
 pip install .
 ```
+
+On Windows, activate with `.venv\\Scripts\\activate.bat` in cmd or `.venv\\Scripts\\Activate.ps1`
+in PowerShell, then `pip install .` as above.
 
 Or with conda: `conda env create -f environment.yml`, then `conda activate seeing-inside-cnns`.
 
@@ -61,7 +63,8 @@ jupyter lab notebooks/
 ```
 
 Run each notebook top to bottom (Run > Run All Cells) and fill in the cells marked
-`# YOUR CODE HERE` (delete the `raise NotImplementedError()` line below it). The data and the
+`# YOUR CODE HERE` (delete the `raise NotImplementedError()` line below it); Run All stops at
+the first cell that fails, such as an exercise not done yet. The data and the
 weights come from installed packages; without a network a notebook still works. To skip the
 few seconds it spends checking for one, set `COURSE_OFFLINE=1` before starting JupyterLab
 (`export COURSE_OFFLINE=1` on Linux and macOS, `set COURSE_OFFLINE=1` in cmd,

@@ -183,7 +183,8 @@ def test_student_readme_says_what_a_student_needs(student_zip):
     admitted = [f"3.{minor}" for minor in range(8, 20) if f"3.{minor}" in specifier]
     assert f"Python {', '.join(admitted[:-1])} or {admitted[-1]}" in readme
     # Activation everywhere, the offline switch, validate's exit code, how to hand in.
-    for needed in ("source .venv/bin/activate", ".venv\\Scripts\\activate", "conda activate seeing-inside-cnns",
+    for needed in ("source .venv/bin/activate", ".venv\\Scripts\\activate.bat", ".venv\\Scripts\\Activate.ps1",
+                   "conda activate seeing-inside-cnns",
                    "COURSE_OFFLINE=1", "nbgrader validate", "exit code is still 0", "file names unchanged",
                    "downloads about", "MB", "minutes"):
         assert needed in readme, needed
