@@ -13,6 +13,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # this process's own TensorF
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 STDERR_SHOWN_CHARACTERS = 2000
+VARIABLES_KEPT_FROM_KERNELS = ("PYTEST_CURRENT_TEST", "TF_CPP_MIN_LOG_LEVEL")
 
 
 def stderr_texts(outputs):
@@ -30,15 +31,15 @@ def kernel_started_outside_pytest_marker(setup):
 
     ipykernel forwards what C++ code writes to file descriptor 2 (TensorFlow's and absl's log
     lines) as a stderr stream, as Jupyter shows it, except when ``PYTEST_CURRENT_TEST`` is in
-    its environment: then those lines would escape the check. The kernel is started without it.
+    its environment: then those lines would escape the check. The kernel is started without it,
+    and without this process's ``TF_CPP_MIN_LOG_LEVEL``, which a student's Jupyter does not set.
     """
     def setup_without_marker():
-        saved = os.environ.pop("PYTEST_CURRENT_TEST", None)
+        saved = {name: os.environ.pop(name) for name in VARIABLES_KEPT_FROM_KERNELS if name in os.environ}
         try:
             return setup()
         finally:
-            if saved is not None:
-                os.environ["PYTEST_CURRENT_TEST"] = saved
+            os.environ.update(saved)
 
     return setup_without_marker
 
