@@ -105,7 +105,8 @@ def _free_port():
 def _student_process_environment(bundle_dir, private_dir):
     """A student's shell: the bundle's venv first on PATH, nothing of this repository, private Jupyter dirs."""
     environment = {name: value for name, value in os.environ.items()
-                   if name not in ("PYTHONPATH", "VIRTUAL_ENV", "MPLBACKEND") and not name.startswith("JUPYTER")}
+                   if name not in ("PYTHONPATH", "VIRTUAL_ENV", "MPLBACKEND", "TF_CPP_MIN_LOG_LEVEL")
+                   and not name.startswith("JUPYTER")}
     venv_bin = bundle_dir.parent / ".venv" / "bin"
     environment["PATH"] = str(venv_bin) + os.pathsep + environment.get("PATH", "")
     environment["COURSE_OFFLINE"] = "1"
