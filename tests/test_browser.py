@@ -331,6 +331,12 @@ def test_a_correct_show_cam_typed_in_jupyterlab_passes(lab, browser):
             assert instructor_tool not in body, instructor_tool
         assert lab.status_of("formgrader") == 404 and lab.status_of("courses") == 404
         assert lab.status_of("assignments") == 404
+        # Nor in the command palette: nbgrader's commands are gone (Validate is a toolbar button).
+        page.keyboard.press("Control+Shift+C")
+        page.keyboard.insert_text("nbgrader")
+        page.get_by_text("No commands found that match 'nbgrader'").wait_for(timeout=10_000)
+        page.keyboard.press("Escape")
+        assert "No nbgrader_config.py file found" not in lab.log_path.read_text()
 
         self_check = cell_with(page, "cam = show_cam(0)")
         assert self_check.locator(".jp-OutputArea-output img").count() >= 1, "no CAM figure under the self-check"
