@@ -91,7 +91,9 @@ nbgrader validate notebooks/01_mnist_cam.ipynb
 It runs the whole notebook (about a minute) and prints `Success! Your notebook passes all the
 tests.` when every visible test passes. When a test fails it prints `VALIDATION FAILED ON ...
 CELL(S)!` and the failing cell's error, **but its exit code is still 0**: read what it prints,
-do not rely on the exit code.
+do not rely on the exit code. Validate checks the graded test cells only: a self-check cell
+that fails does not make it fail, so run each self-check cell yourself and make sure it prints
+`Self-check passed.`
 
 ## Hand in
 
@@ -121,6 +123,7 @@ c = get_config()  # noqa: F821  (defined by nbgrader when it loads this file)
 
 # A notebook cell may run as long as it does when the notebook is graded.
 c.Execute.timeout = 600
+c.Execute.iopub_timeout = 60
 """
 
 # {path in the bundle: (folder under the environment's prefix, file content)}
