@@ -8,6 +8,8 @@ import os
 
 import pytest
 
+from tools.execute_solutions import stderr_texts
+
 os.environ.setdefault("COURSE_OFFLINE", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # this process's own TensorFlow; each notebook imports helpers.quiet
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -16,10 +18,6 @@ STDERR_SHOWN_CHARACTERS = 2000
 VARIABLES_KEPT_FROM_KERNELS = ("PYTEST_CURRENT_TEST", "TF_CPP_MIN_LOG_LEVEL")
 
 
-def stderr_texts(outputs):
-    """The texts of the ``stream`` outputs named ``stderr`` among a cell's executed outputs."""
-    return [output.get("text", "") for output in outputs or ()
-            if output.get("output_type") == "stream" and output.get("name") == "stderr"]
 
 
 def is_nbval_cell(item):

@@ -15,6 +15,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from tools.execute_solutions import stderr_outputs
+
 REPO = Path(__file__).resolve().parents[1]
 CONFTEST = Path(__file__).resolve().parent / "conftest.py"
 NOTEBOOKS = sorted((REPO / "solutions").glob("*.ipynb")) + sorted((REPO / "notebooks").glob("*.ipynb"))
@@ -69,10 +71,7 @@ def test_a_cell_that_writes_to_stderr_fails_and_a_quiet_one_passes(tmp_path):
 
 
 def stderr_cells(path):
-    notebook = nbformat.read(str(path), as_version=4)
-    return [index for index, cell in enumerate(notebook.cells) if cell.cell_type == "code"
-            and any(output.get("output_type") == "stream" and output.get("name") == "stderr"
-                    for output in cell.get("outputs", []))]
+    return sorted({index for index, _ in stderr_outputs(nbformat.read(str(path), as_version=4))})
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: f"{path.parent.name}/{path.name}")

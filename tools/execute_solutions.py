@@ -19,16 +19,16 @@ from nbclient import NotebookClient
 from grader.course import SOLUTIONS_DIR
 
 
+def stderr_texts(outputs):
+    """The texts of the ``stream`` outputs named ``stderr`` among a cell's outputs."""
+    return [output.get("text", "") for output in outputs or ()
+            if output.get("output_type") == "stream" and output.get("name") == "stderr"]
+
+
 def stderr_outputs(notebook):
     """[(cell index, text)] of every stderr stream output in the notebook's code cells."""
-    found = []
-    for index, cell in enumerate(notebook.cells):
-        if cell.cell_type != "code":
-            continue
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "stream" and output.get("name") == "stderr":
-                found.append((index, output.get("text", "")))
-    return found
+    return [(index, text) for index, cell in enumerate(notebook.cells) if cell.cell_type == "code"
+            for text in stderr_texts(cell.get("outputs"))]
 
 
 # Set by the Makefile, the tests or a maintainer's shell, never by a student's Jupyter: the
