@@ -30,7 +30,8 @@ from pathlib import Path
 import nbformat
 
 from grader import checks, gradebook, isolation, sandbox
-from grader.course import SOLUTIONS_DIR, assignment_names, prepare_course, run_nbgrader, write_config
+from grader.course import (SOLUTIONS_DIR, assignment_names, drop_cells_after_last_test, prepare_course,
+                           run_nbgrader, write_config)
 from grader.feedback import redact_test_tracebacks, write_feedback
 from grader.results import Grade, load_result, print_table, result_key, save_result, sha256, write_grades_csv
 from grader.submissions import SubmissionSource, find_submissions
@@ -57,6 +58,15 @@ def _failure_reason(output, timed_out, timeout_seconds):
     errors = re.findall(r"^\s*(?:[\w.]+\.)?(\w*(?:Error|Exception)\b:?.*)$", output or "", flags=re.M)
     errors = [line.strip() for line in errors if "Please see" not in line]
     return f"nbgrader could not grade it: {errors[-1][:300]}" if errors else "nbgrader could not grade it"
+
+
+def _without_cells_after_last_test(notebook):
+    """Drop the cells after the last graded test (they cannot change the grade) and say so at the end."""
+    removed = drop_cells_after_last_test(notebook.cells)
+    if removed:
+        notebook.cells.append(nbformat.v4.new_markdown_cell(
+            f"*The grader stopped after the last graded test: the {removed} cell(s) after it were not run, "
+            "since they cannot change the grade.*"))
 
 
 def _with_capture_cell(notebook, assignment, work_dir):
@@ -92,6 +102,7 @@ def _run_autograde(scratch_dir, grade, notebook, limits, isolation_plan=None):
         arguments, sandbox_environment, exchange = isolation.prepare_kernel(
             scratch_dir.parent, *isolation_plan, scratch_dir / "autograded" / student_id / assignment)
         environment.update(sandbox_environment)
+    _without_cells_after_last_test(notebook)
     capture = _with_capture_cell(notebook, assignment, exchange)
     nbformat.write(notebook, str(target_dir / f"{assignment}.ipynb"))
     timeout_seconds, memory_limit_bytes = limits

@@ -91,3 +91,17 @@ def tail(text, lines=5):
     """The last ``lines`` non-empty lines of ``text``."""
     kept = [line for line in (text or "").splitlines() if line.strip()]
     return "\n".join(kept[-lines:])
+
+
+def drop_cells_after_last_test(cells):
+    """Remove, in place, the cells after the last graded cell of a notebook's ``cells`` (dicts).
+
+    They run after every test, so they cannot change a grade; the grader and the reference
+    recording skip them. Returns how many were removed (0 when there is no graded cell).
+    """
+    graded = [i for i, cell in enumerate(cells) if cell.get("metadata", {}).get("nbgrader", {}).get("grade")]
+    if not graded:
+        return 0
+    removed = len(cells) - graded[-1] - 1
+    del cells[graded[-1] + 1:]
+    return removed

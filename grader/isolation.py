@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from grader import replay, sandbox
-from grader.course import REPO_ROOT, SOLUTIONS_DIR, nbgrader_environment, tail
+from grader.course import REPO_ROOT, SOLUTIONS_DIR, drop_cells_after_last_test, nbgrader_environment, tail
 from grader.processes import run_with_limits
 from helpers._cache import cache_dir, write_atomically
 
@@ -40,15 +40,6 @@ def _table_key(assignment):
     return digest.hexdigest()[:20]
 
 
-def _write_up_to_last_test(source, target):
-    """Copy the notebook ``source`` without the cells after its last graded test (they record nothing)."""
-    notebook = json.loads(Path(source).read_text())
-    graded = [i for i, cell in enumerate(notebook["cells"]) if cell.get("metadata", {}).get("nbgrader", {}).get("grade")]
-    if graded:
-        notebook["cells"] = notebook["cells"][:graded[-1] + 1]
-    Path(target).write_text(json.dumps(notebook))
-
-
 def reference_table(assignment, timeout_seconds=1800):
     """Path of the recorded reference answers of ``assignment`` (recorded now when missing).
 
@@ -63,7 +54,9 @@ def reference_table(assignment, timeout_seconds=1800):
     with tempfile.TemporaryDirectory(prefix="grader-record-") as work:
         work = Path(work)
         notebook = work / f"{assignment}.ipynb"
-        _write_up_to_last_test(SOLUTIONS_DIR / notebook.name, notebook)
+        solution = json.loads((SOLUTIONS_DIR / notebook.name).read_text())
+        drop_cells_after_last_test(solution["cells"])   # they record nothing
+        notebook.write_text(json.dumps(solution))
         recorded = work / "table.json"
         environment = nbgrader_environment()
         environment[replay.RECORD_VARIABLE] = str(recorded)

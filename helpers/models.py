@@ -8,8 +8,6 @@
 - :func:`cats_vs_dogs_classifier` – that classifier with a two-class head, cat or dog (lesson 03).
 """
 
-import contextlib
-
 import keras
 import numpy as np
 from keras import layers, ops
@@ -58,40 +56,23 @@ def print_layer_table(model):
 
 
 def trained_gap_cnn(epochs=8, seed=42, verbose=True):
-    """The GAP-CNN trained on MNIST digits, as lesson 01 trains it; cached after the first call.
+    """The GAP-CNN trained on MNIST digits as lesson 01 trains it; trained once, then loaded.
 
-    Trains with :func:`helpers.seeding.set_seed` ``(seed)`` on :func:`helpers.data.load_mnist`
-    (about 10 s on 2 CPU cores) and keeps the weights in the course cache, keyed by the data
-    size, ``epochs`` and ``seed``. A corrupt cache is retrained; a read-only one only costs
-    the training next time. Returns the compiled model.
+    Seeds with :func:`helpers.seeding.set_seed` ``(seed)`` and trains on
+    :func:`helpers.data.load_mnist` (about 20 s on 2 CPU cores) through
+    :func:`helpers.training.fit_cached`, so a second call loads the weights from the course
+    cache. Returns the compiled model.
     """
-    from helpers._cache import cache_dir, write_atomically
     from helpers.data import load_mnist
     from helpers.seeding import set_seed
+    from helpers.training import fit_cached
 
-    (x_train, y_train), _ = load_mnist(verbose=verbose)
-    path = cache_dir() / f"gap_cnn_n{len(x_train)}_e{epochs}_s{seed}.weights.h5"
     set_seed(seed)
+    (x_train, y_train), _ = load_mnist(verbose=verbose)
     model = build_gap_cnn()
-    if path.is_file():
-        try:
-            model.optimizer.build(model.trainable_variables)  # the file holds Adam's state too: no "Skipping variable loading" warning
-            model.load_weights(path)
-            if verbose:
-                print(f"GAP-CNN weights loaded from the cache ({path})")
-            return model
-        except Exception:
-            with contextlib.suppress(OSError):
-                path.unlink()
-    model.fit(x_train, y_train, epochs=epochs, batch_size=64, verbose=0)
-    try:
-        write_atomically(path, model.save_weights)
-    except OSError:
-        if verbose:
-            print(f"GAP-CNN trained for {epochs} epochs (the cache {path.parent} is read-only)")
-        return model
+    fit_cached(model, x_train, y_train, epochs=epochs, batch_size=64, validation_split=0.1, verbose=0)
     if verbose:
-        print(f"GAP-CNN trained for {epochs} epochs and cached at {path}")
+        print(f"GAP-CNN trained for {epochs} epochs (seed {seed})")
     return model
 
 

@@ -86,21 +86,3 @@ def test_set_seed_makes_cpu_training_repeatable():
     set_seed(8)
     other = build_gap_cnn().get_weights()
     assert not np.array_equal(other[0], first[0])
-
-
-def test_trained_gap_cnn_works_with_a_read_only_cache(tmp_path, monkeypatch, capsys):
-    """In the grader's sandbox the cache is read-only: training still returns a model."""
-    import keras
-
-    from helpers.models import trained_gap_cnn
-
-    monkeypatch.setenv("COURSE_CACHE", str(tmp_path))
-
-    def refuse(self, path, *args, **kwargs):
-        raise OSError(30, "Read-only file system", str(path))
-
-    monkeypatch.setattr(keras.Model, "save_weights", refuse)
-    model = trained_gap_cnn(epochs=1, seed=3)
-    assert model.predict(np.zeros((2, 28, 28, 1), np.float32), verbose=0).shape == (2, 10)
-    assert "read-only" in capsys.readouterr().out
-    assert list(tmp_path.glob("gap_cnn_*")) == []

@@ -111,6 +111,13 @@ def with_code_cell_before_tests(notebook, code):
     return notebook
 
 
+def with_code_cell_at_end(notebook, code):
+    """``notebook`` with ``code`` in a new last cell (after every graded test)."""
+    notebook["cells"].append({"cell_type": "code", "execution_count": None, "id": "student-last",
+                              "metadata": {}, "outputs": [], "source": code})
+    return notebook
+
+
 def without_cell(notebook, wanted_grade_id):
     notebook["cells"] = [cell for cell in notebook["cells"] if grade_id(cell) != wanted_grade_id]
     return notebook

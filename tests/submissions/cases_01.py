@@ -40,6 +40,12 @@ CASES = {
     "no_upsampling": (lambda: _student(BODIES["no_upsampling"]), 0, "graded", "failed"),
     "order_1": (lambda: _student(BODIES["order_1"]), 1, "graded", "failed"),
     "normalized": (lambda: _student(BODIES["normalized"]), 1, "graded", "failed"),
+    # Cells after the last graded test cannot change the grade, so the grader does not run them.
+    "raises_after_tests": (lambda: build.with_code_cell_at_end(_student(BODIES["correct_einsum"]),
+                                                               "raise RuntimeError('an experiment gone wrong')"),
+                           5, "graded", "all tests passed"),
+    "loops_after_tests": (lambda: build.with_code_cell_at_end(_student(BODIES["correct_einsum"]), "while True:\n    pass"),
+                          5, "graded", "all tests passed"),
     # Bad files.
     "not_json": (lambda: "this is not a notebook {", 0, "invalid", "not a valid notebook"),
     "empty_file": (lambda: "", 0, "invalid", "not a valid notebook"),
