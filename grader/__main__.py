@@ -1,4 +1,4 @@
-"""Command line: ``python -m grader {release,autograde,bundle,validate}``."""
+"""Command line: ``python -m grader {release,autograde,collect,bundle,validate}``."""
 
 import argparse
 import sys
@@ -30,12 +30,32 @@ def _parser():
                            help="run each kernel in a sandbox that hides the grader and makes the disk read-only: "
                                 "auto (where the machine allows it, else warn), on (refuse without it), off")
 
+    autograde.add_argument("--shard", type=_shard, metavar="K/N",
+                           help="grade only shard K of N (0 <= K < N; students split by a stable hash of their id) "
+                                "and write only their results; then run `collect` (README, 'Grading on a cluster')")
+    autograde.add_argument("--progress", choices=("auto", "bar", "lines"), default="auto",
+                           help="a progress bar (bar), a line per notebook (lines), or bar on a terminal (auto)")
+
+    collect = commands.add_parser("collect", help="build grades.csv, the gradebook and feedback from the results")
+    collect.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR,
+                         help=f"the folder the autograde runs (or shards) wrote to (default {DEFAULT_COURSE_DIR})")
+
     bundle = commands.add_parser("bundle", help="write the zip students receive (no solutions, no grader)")
     bundle.add_argument("out", type=Path, help="the .zip to write")
 
     validate = commands.add_parser("validate", help="run a notebook's visible tests, as a student would")
     validate.add_argument("notebook", type=Path)
     return parser
+
+
+def _shard(text):
+    try:
+        k, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected K/N such as 0/4, got {text!r}") from None
+    if not (n >= 1 and 0 <= k < n):
+        raise argparse.ArgumentTypeError(f"K/N needs 0 <= K < N, got {text!r}")
+    return k, n
 
 
 def main(argv=None):
@@ -49,7 +69,12 @@ def main(argv=None):
 
         return autograde(arguments.submissions, arguments.course_dir, timeout_seconds=arguments.timeout,
                          jobs=arguments.jobs, memory_limit_gib=arguments.memory_limit, fresh=arguments.fresh,
-                         isolate=arguments.isolate)
+                         isolate=arguments.isolate, shard=arguments.shard,
+                         progress={"auto": None, "bar": True, "lines": False}[arguments.progress])
+    if arguments.command == "collect":
+        from grader.collect import collect
+
+        return collect(arguments.course_dir)
     if arguments.command == "bundle":
         from grader.bundle import bundle
 

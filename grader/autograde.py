@@ -2,23 +2,26 @@
 
 SUBMISSIONS is a folder (or a .zip of one) of ``<student_id>/<notebook>.ipynb``, or nbgrader's
 ``submitted/<student_id>/<assignment>/`` layout (see :mod:`grader.submissions`). Each notebook
-is copied into the nbgrader course directory and autograded by nbgrader in its own process and
-kernel (test cells that were edited or deleted are restored from the source), under a
-wall-clock limit and a memory cap, and scored from the gradebook. A submission that is not a
-notebook, crashes, hangs or runs out of memory scores 0 with its reason; the others are graded
-as usual.
+is autograded by nbgrader in a private copy of the course, with a kernel of its own (test cells
+that were edited or deleted are restored from the source), under a wall-clock limit and a
+memory cap, and scored from the gradebook; nbgrader itself runs in one long-lived process per
+job (:mod:`grader.worker`). A submission that is not a notebook, crashes, hangs or runs out of
+memory scores 0 with its reason; the others are graded as usual.
 
 Every result is saved in ``DIR/results/`` the moment it is known, keyed by the submission's
-and the source's content. A rerun reuses those results and grades only what is new or
-changed, so a run killed half-way finishes on the next call with nothing lost or counted
-twice; ``--fresh`` regrades everything. ``DIR/grades.csv`` (one row per student and notebook,
-a column per graded test) and the HTML feedback are rebuilt from the results.
+and the source's content, with the seconds of each phase. A rerun reuses those results and
+grades only what is new or changed, so a run killed half-way finishes on the next call with
+nothing lost or counted twice; ``--fresh`` regrades everything. ``--shard K/N`` grades only
+that share of the students and leaves ``grades.csv`` and the gradebook to ``collect``.
 
 This module runs the pipeline (README, "Grading"); each other job has its own module:
-:mod:`grader.results` (the results journal, ``grades.csv``, the table), :mod:`grader.gradebook`
-(nbgrader's gradebook) and :mod:`grader.feedback` (the students' HTML pages).
+:mod:`grader.results` (the results journal, ``grades.csv``, the table), :mod:`grader.collect`
+(the class list and the class reports), :mod:`grader.gradebook` (nbgrader's gradebook),
+:mod:`grader.feedback` (the students' HTML pages) and :mod:`grader.progress`.
 """
 
+import hashlib
+import queue
 import re
 import secrets
 import shutil
@@ -30,11 +33,14 @@ from pathlib import Path
 import nbformat
 
 from grader import checks, gradebook, isolation, sandbox
-from grader.course import (SOLUTIONS_DIR, assignment_names, drop_cells_after_last_test, prepare_course,
-                           run_nbgrader, write_config)
-from grader.feedback import redact_test_tracebacks, write_feedback
-from grader.results import Grade, load_result, print_table, result_key, save_result, sha256, write_grades_csv
+from grader.collect import finish, write_class_list
+from grader.course import (SOLUTIONS_DIR, assignment_names, drop_cells_after_last_test, nbgrader_environment,
+                           prepare_course, tail, write_config)
+from grader.feedback import add_note, redact_test_tracebacks, write_failure_page
+from grader.progress import Progress
+from grader.results import Grade, load_result, result_key, save_result, sha256
 from grader.submissions import SubmissionSource, find_submissions
+from grader.worker import Worker
 
 
 def _read_notebook(path):
@@ -84,36 +90,43 @@ def _with_capture_cell(notebook, assignment, work_dir):
     return fixture, output_path
 
 
-def _run_autograde(scratch_dir, grade, notebook, limits, isolation_plan=None):
-    """Let nbgrader grade ``notebook`` in the private course folder ``scratch_dir``; fill in ``grade``.
+def _run_autograde(scratch_dir, grade, notebook, limits, worker, isolation_plan=None):
+    """Let nbgrader (in ``worker``) grade ``notebook`` in the private course folder ``scratch_dir``.
 
-    ``isolation_plan`` is ``(reference table, folders to hide)`` to run the kernel in the
-    sandbox (:mod:`grader.sandbox`), or None to run it as the grader's user, unconfined.
-    Returns the autograded notebook's path, or None when nbgrader could not grade it.
+    Fills in ``grade`` (points, status, reason, phases). ``isolation_plan`` is ``(reference
+    table, folders to hide)`` to run the kernel in the sandbox (:mod:`grader.sandbox`), or None
+    to run it as the grader's user, unconfined. Returns the autograded notebook's path, or None
+    when nbgrader could not grade it.
     """
+    started = time.monotonic()
     student_id, assignment = grade.student_id, grade.notebook
     target_dir = scratch_dir / "submitted" / student_id / assignment
     target_dir.mkdir(parents=True)
     # nbgrader fails a test cell that wrote to stderr: keep TensorFlow's C++ log lines out of the
     # cells, and let the kernel behave as outside pytest (ipykernel skips fd capture under pytest).
-    arguments, exchange = [], scratch_dir.parent
     environment = {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTEST_CURRENT_TEST": None}
     if isolation_plan is not None:
-        arguments, sandbox_environment, exchange = isolation.prepare_kernel(
+        kernel_name, sandbox_environment, exchange = isolation.prepare_kernel(
             scratch_dir.parent, *isolation_plan, scratch_dir / "autograded" / student_id / assignment)
-        environment.update(sandbox_environment)
+    else:
+        kernel_name, sandbox_environment, exchange = isolation.plain_kernel(scratch_dir.parent)
+    environment.update(sandbox_environment)
     _without_cells_after_last_test(notebook)
     capture = _with_capture_cell(notebook, assignment, exchange)
     nbformat.write(notebook, str(target_dir / f"{assignment}.ipynb"))
     timeout_seconds, memory_limit_bytes = limits
-    result = run_nbgrader(
-        ["autograde", assignment, "--student", student_id, "--force",
-         f"--Execute.timeout={max(1, int(timeout_seconds))}", "--Execute.interrupt_on_timeout=False", *arguments],
-        scratch_dir, timeout_seconds=timeout_seconds, memory_limit_bytes=memory_limit_bytes,
-        extra_environment=environment,
-    )
+    # The kernel is killed after the last cell rather than asked to exit (TensorFlow takes seconds to).
+    config = {"Execute.timeout": max(1, int(timeout_seconds)), "Execute.interrupt_on_timeout": False,
+              "Execute.kernel_name": kernel_name, "Execute.shutdown_kernel": "immediate"}
+    request = {"command": "autograde", "course_dir": str(scratch_dir), "assignment": assignment,
+               "student": student_id, "environment": environment, "config": config}
+    grade.phases["prepare"] += time.monotonic() - started
+    call = worker.call(request, timeout_seconds, memory_limit_bytes)
+    if call.answer:
+        grade.phases.update(call.answer["phases"])
     autograded = scratch_dir / "autograded" / student_id / assignment / f"{assignment}.ipynb"
-    if result.returncode == 0 and autograded.exists():
+    if call.answer and call.answer["success"] and autograded.exists():
+        started = time.monotonic()
         max_scores = gradebook.max_scores(scratch_dir, assignment)
         in_kernel = gradebook.test_scores(scratch_dir, assignment, student_id)
         independent = checks.judge(assignment, *capture) if capture else {}
@@ -128,61 +141,114 @@ def _run_autograde(scratch_dir, grade, notebook, limits, isolation_plan=None):
             grade.note = (f"{', '.join(fooled)} passed in your notebook, but your function gave wrong answers on "
                           "new inputs the grader drew for this run (called after your notebook ran, judged outside it), "
                           "so these tests earn no points. A test's points are given for what holds on both.")
+        grade.phases["check"] = time.monotonic() - started
         return autograded
-    if result.out_of_memory:
+    if call.failure == "memory":
         grade.status = "memory"
         grade.reason = f"used more than the {memory_limit_bytes / 2**30:g} GiB memory cap and was stopped"
-    else:
-        grade.status = "timeout" if result.timed_out or "Timeout" in (result.stdout or "") else "error"
-        grade.reason = _failure_reason(result.stdout, result.timed_out, timeout_seconds)
+        return None
+    log = (call.answer or {}).get("log", "") + "\n" + call.output
+    timed_out = call.failure == "timeout"
+    grade.status = "timeout" if timed_out or "Timeout" in log else "error"
+    grade.reason = _failure_reason(log, timed_out, timeout_seconds)
     return None
 
 
-def grade_submission(course_dir, template_dir, submission, limits, key="", isolation_plan=None):
-    """Autograde one :class:`~grader.submissions.Submission` in a private copy of ``template_dir``
-    (a prepared nbgrader course for its assignment), then record it in ``course_dir``.
+def _write_feedback_page(scratch_dir, grade, autograded, worker):
+    """nbgrader's feedback page of one graded notebook, written in its private course folder.
 
-    Returns a :class:`Grade`; never raises for bad input. ``limits`` is ``(timeout_seconds,
-    memory_limit_bytes)``; ``isolation_plan`` see :func:`_run_autograde`.
+    The private gradebook first gets the final points (the independent check may have taken
+    some away), and the graded tests' tracebacks are cut to their last line. Returns the page.
+    """
+    gradebook.record(scratch_dir, grade)
+    redact_test_tracebacks(autograded)
+    request = {"command": "feedback", "course_dir": str(scratch_dir), "assignment": grade.notebook,
+               "student": grade.student_id, "environment": {}, "config": {}}
+    call = worker.call(request, timeout_seconds=300)
+    page = scratch_dir / "feedback" / grade.student_id / grade.notebook / f"{grade.notebook}.html"
+    if not (call.answer and call.answer["success"] and page.is_file()):
+        print(f"warning: nbgrader could not write the feedback of {grade.student_id}/{grade.notebook}: "
+              f"{tail((call.answer or {}).get('log', '') or call.output, 1)}")
+        return None
+    return page
+
+
+def grade_submission(course_dir, template_dir, submission, limits, key="", isolation_plan=None, worker=None,
+                     record=True):
+    """Autograde one :class:`~grader.submissions.Submission` in a private copy of ``template_dir``
+    (a prepared nbgrader course for its assignment), then file its notebook and feedback page
+    in ``course_dir`` (and, when ``record``, its points in the course's gradebook).
+
+    Returns a :class:`Grade` with the seconds of each phase; never raises for bad input.
+    ``limits`` is ``(timeout_seconds, memory_limit_bytes)``; ``isolation_plan`` see
+    :func:`_run_autograde`; ``worker`` is a :class:`grader.worker.Worker` (a new one when None).
     """
     started = time.monotonic()
+    own_worker = worker is None
+    worker = worker or Worker(nbgrader_environment())
     max_scores = gradebook.max_scores(template_dir, submission.assignment)
     grade = Grade(submission.student_id, submission.assignment, max_score=sum(max_scores.values()), key=key,
                   tests={name: 0.0 for name in max_scores})
     notebook, problem = _read_notebook(submission.path)
-    autograded_dir = Path(course_dir) / "autograded" / submission.student_id / submission.assignment
-    with tempfile.TemporaryDirectory(prefix="grade-") as scratch:
-        scratch_dir = Path(scratch) / "course"
-        shutil.copytree(template_dir, scratch_dir)
-        write_config(scratch_dir)
-        if notebook is None:
-            grade.status, grade.reason, autograded = "invalid", problem, None
-        else:
-            autograded = _run_autograde(scratch_dir, grade, notebook, limits, isolation_plan)
-        with gradebook.LOCK:
-            for step in ("submitted", "autograded", "feedback"):
-                shutil.rmtree(Path(course_dir) / step / submission.student_id / submission.assignment,
-                              ignore_errors=True)
-            if autograded is not None:  # the notebook only: files the kernel left there stay behind
-                autograded_dir.mkdir(parents=True)
-                shutil.copyfile(autograded, autograded_dir / autograded.name)
-                redact_test_tracebacks(autograded_dir / autograded.name)
-            gradebook.record(course_dir, grade)
+    student_dirs = {step: Path(course_dir) / step / submission.student_id / submission.assignment
+                    for step in ("submitted", "autograded", "feedback")}
+    try:
+        with tempfile.TemporaryDirectory(prefix="grade-") as scratch:
+            scratch_dir = Path(scratch) / "course"
+            shutil.copytree(template_dir, scratch_dir)
+            write_config(scratch_dir)
+            grade.phases["prepare"] = time.monotonic() - started
+            if notebook is None:
+                grade.status, grade.reason, autograded = "invalid", problem, None
+            else:
+                autograded = _run_autograde(scratch_dir, grade, notebook, limits, worker, isolation_plan)
+            finishing = time.monotonic()
+            page = _write_feedback_page(scratch_dir, grade, autograded, worker) if autograded else None
+            with gradebook.LOCK:
+                for folder in student_dirs.values():
+                    shutil.rmtree(folder, ignore_errors=True)
+                if autograded is not None:  # the notebook only: files the kernel left there stay behind
+                    student_dirs["autograded"].mkdir(parents=True)
+                    shutil.copyfile(autograded, student_dirs["autograded"] / autograded.name)
+                if page is not None:
+                    student_dirs["feedback"].mkdir(parents=True)
+                    shutil.copyfile(page, student_dirs["feedback"] / page.name)
+                    add_note(course_dir, grade)
+                elif grade.status != "graded":
+                    write_failure_page(course_dir, grade)
+                if record:
+                    gradebook.record(course_dir, grade)
+            grade.phases["feedback"] = time.monotonic() - finishing
+    finally:
+        if own_worker:
+            worker.close()
     grade.seconds = round(time.monotonic() - started, 1)
+    grade.phases = {name: round(seconds, 2) for name, seconds in grade.phases.items()}
     return grade
 
 
+def shard_of(student_id, shards):
+    """The shard (0 ... ``shards`` - 1) that grades ``student_id``: a stable hash, the same on every machine."""
+    return int(hashlib.sha256(student_id.encode()).hexdigest()[:12], 16) % shards
+
+
 def autograde(submissions_path, course_dir, timeout_seconds=600.0, jobs=1, memory_limit_gib=8.0, fresh=False,
-              isolate="auto"):
+              isolate="auto", shard=None, progress=None):
     """Grade every submission under ``submissions_path`` (a folder or a .zip), ``jobs`` at a time.
 
     ``isolate`` is ``"auto"`` (sandbox the kernels where this machine can, else warn), ``"on"``
-    (refuse to grade without the sandbox) or ``"off"``. Returns the exit code: 0, or 2 when the
-    grader was misused or cannot grade.
+    (refuse to grade without the sandbox) or ``"off"``. ``shard`` is ``(k, n)`` to grade only
+    the students of shard k of n (:func:`shard_of`) and leave the class reports to
+    :func:`grader.collect.collect`. ``progress``: True for a progress bar, False for a line per
+    notebook, None to choose by whether stdout is a terminal. Returns the exit code: 0, or 2
+    when the grader was misused or cannot grade.
     """
     course_dir = Path(course_dir)
     if timeout_seconds <= 0 or jobs < 1 or memory_limit_gib <= 0:
         print("error: --timeout and --memory-limit must be positive and --jobs at least 1")
+        return 2
+    if shard is not None and not (shard[1] >= 1 and 0 <= shard[0] < shard[1]):
+        print(f"error: --shard K/N needs 0 <= K < N, got {shard[0]}/{shard[1]}")
         return 2
     sandboxed = False
     if isolate != "off":
@@ -195,15 +261,15 @@ def autograde(submissions_path, course_dir, timeout_seconds=600.0, jobs=1, memor
                   "wherever the grader's user can (see README, threat model).")
     try:
         with SubmissionSource(submissions_path) as root:
+            hidden = [course_dir.resolve(), Path(submissions_path).resolve(), Path(root).resolve()]
             return _autograde_folder(root, course_dir, (timeout_seconds, int(memory_limit_gib * 2**30)), jobs, fresh,
-                                     sandboxed, hidden=[course_dir.resolve(), Path(submissions_path).resolve(),
-                                                        Path(root).resolve()])
+                                     sandboxed, hidden, shard, progress)
     except (ValueError, OSError, RuntimeError) as error:
         print(f"error: {error}")
         return 2
 
 
-def _autograde_folder(root, course_dir, limits, jobs, fresh, sandboxed=False, hidden=()):
+def _autograde_folder(root, course_dir, limits, jobs, fresh, sandboxed, hidden, shard, progress):
     submissions, refusals, notes = find_submissions(root, set(assignment_names()))
     for note in notes:
         print(f"note: {note}")
@@ -211,40 +277,65 @@ def _autograde_folder(root, course_dir, limits, jobs, fresh, sandboxed=False, hi
         print(f"error: no submissions found in {root}")
         return 2
     assignments = sorted({s.assignment for s in submissions})
-    prepare_course(course_dir, assignments)
     source_hashes = {a: sha256(SOLUTIONS_DIR / f"{a}.ipynb") + ("|sandboxed" if sandboxed else "")
                      for a in assignments}
+    keys = {(s.student_id, s.assignment): result_key(s, source_hashes[s.assignment], limits) for s in submissions}
+    write_class_list(course_dir, submissions, refusals, keys)
+    if shard is not None:
+        submissions = [s for s in submissions if shard_of(s.student_id, shard[1]) == shard[0]]
+        assignments = sorted({s.assignment for s in submissions})
+    if shard is None:
+        prepare_course(course_dir, assignments)   # the course's gradebook (shards leave it to collect)
     plans = {a: (isolation.reference_table(a), list(hidden)) if sandboxed else None for a in assignments}
     with tempfile.TemporaryDirectory(prefix="grader-templates-") as templates:
         template_dirs = {a: prepare_course(Path(templates) / a, [a]) for a in assignments}
-        grades = _grade_all(submissions, course_dir, template_dirs, source_hashes, limits, jobs, fresh, plans)
-    grades += [Grade(r.student_id, r.assignment, status="refused", reason=r.reason) for r in refusals]
-    write_feedback(course_dir, grades)
-    csv_path = write_grades_csv(course_dir, grades)
-    print()
-    print_table(grades)
-    print(f"\ngrades: {csv_path}\nfeedback: {course_dir / 'feedback'}")
+        grades = _grade_all(submissions, course_dir, template_dirs, keys, limits, jobs, fresh, plans,
+                            record=shard is None, progress=progress)
+    if shard is not None:
+        print(f"shard {shard[0]}/{shard[1]}: {len(grades)} notebook(s) graded or reused; "
+              f"run `python -m grader collect --course-dir {course_dir}` once every shard is done")
+        return 0
+    finish(course_dir, grades + [Grade(r.student_id, r.assignment, status="refused", reason=r.reason)
+                                 for r in refusals])
     return 0
 
 
-def _grade_all(submissions, course_dir, template_dirs, source_hashes, limits, jobs, fresh, plans):
-    """Grade (or reuse the saved result of) every submission, ``jobs`` at a time."""
+def _grade_all(submissions, course_dir, template_dirs, keys, limits, jobs, fresh, plans, record, progress):
+    """Grade (or reuse the saved result of) every submission, ``jobs`` at a time, each job with
+    its own nbgrader worker process."""
+    workers = queue.Queue()
+    for _ in range(min(jobs, len(submissions))):
+        workers.put(Worker(nbgrader_environment()))
+    report = Progress(len(submissions), progress)
 
     def grade_and_save(submission):
-        key = result_key(submission, source_hashes[submission.assignment], limits)
+        key = keys[(submission.student_id, submission.assignment)]
         previous = None if fresh else load_result(course_dir, submission.student_id, submission.assignment)
         if previous is not None and previous.key == key:
-            with gradebook.LOCK:
-                gradebook.sync(course_dir, previous)
+            if record:
+                with gradebook.LOCK:
+                    gradebook.sync(course_dir, previous)
             previous.reused = True
+            report.update(previous)
             return previous
-        grade = grade_submission(course_dir, template_dirs[submission.assignment], submission, limits, key=key,
-                                 isolation_plan=plans[submission.assignment])
+        worker = workers.get()
+        try:
+            if not worker.alive():   # killed with a runaway notebook: a new one takes its place
+                worker = Worker(nbgrader_environment())
+            grade = grade_submission(course_dir, template_dirs[submission.assignment], submission, limits,
+                                     key=key, isolation_plan=plans[submission.assignment], worker=worker,
+                                     record=record)
+        finally:
+            workers.put(worker)
         save_result(course_dir, grade)
-        print(f"graded {grade.student_id}/{grade.notebook}: {grade.score:g}/{grade.max_score:g} "
-              f"({grade.status}, {grade.seconds:g} s)", flush=True)
+        report.update(grade)
         return grade
 
-    # Each notebook runs in its own nbgrader process and kernel; the threads only wait for them.
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        return list(pool.map(grade_and_save, submissions))
+    try:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            grades = list(pool.map(grade_and_save, submissions))
+            while not workers.empty():
+                workers.get().close()
+    finally:
+        report.close()
+    return grades

@@ -32,7 +32,7 @@ def _feedback_page(course_dir, grade):
     return Path(course_dir) / "feedback" / grade.student_id / grade.notebook / f"{grade.notebook}.html"
 
 
-def _write_failure_page(course_dir, grade):
+def write_failure_page(course_dir, grade):
     page = _feedback_page(course_dir, grade)
     page.parent.mkdir(parents=True, exist_ok=True)
     page.write_text(
@@ -42,7 +42,7 @@ def _write_failure_page(course_dir, grade):
     )
 
 
-def _add_note(course_dir, grade):
+def add_note(course_dir, grade):
     """Put ``grade.note`` in a box at the top of nbgrader's feedback page."""
     page = _feedback_page(course_dir, grade)
     if not page.is_file():
@@ -56,14 +56,14 @@ def _add_note(course_dir, grade):
 
 
 def write_feedback(course_dir, grades):
-    """HTML feedback per student and notebook: nbgrader's for graded ones, a short page otherwise.
-
-    An assignment whose every graded result was reused, with its pages in place, is left as it is.
+    """The pages :func:`grader.autograde.grade_submission` did not write: nbgrader's, for the
+    graded notebooks of an assignment when one of them has no page (results graded elsewhere or
+    before), and a short page for each notebook that could not be graded.
     """
     regenerated = set()
     for assignment in sorted({g.notebook for g in grades if g.status == "graded"}):
         graded = [g for g in grades if g.notebook == assignment and g.status == "graded"]
-        if all(g.reused and _feedback_page(course_dir, g).is_file() for g in graded):
+        if all(_feedback_page(course_dir, g).is_file() for g in graded):
             continue
         regenerated.add(assignment)
         result = run_nbgrader(["generate_feedback", assignment, "--force"], course_dir, timeout_seconds=900)
@@ -71,6 +71,6 @@ def write_feedback(course_dir, grades):
             print(f"warning: nbgrader could not write feedback for {assignment}: {tail(result.stdout, 1)}")
     for grade in grades:
         if grade.status not in ("graded", "refused"):
-            _write_failure_page(course_dir, grade)
+            write_failure_page(course_dir, grade)
         elif grade.note and grade.notebook in regenerated:
-            _add_note(course_dir, grade)
+            add_note(course_dir, grade)

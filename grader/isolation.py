@@ -17,11 +17,13 @@ from pathlib import Path
 from grader import replay, sandbox
 from grader.course import REPO_ROOT, SOLUTIONS_DIR, drop_cells_after_last_test, nbgrader_environment, tail
 from grader.processes import run_with_limits
+from grader.worker import die_with_parent
 from helpers._cache import cache_dir, write_atomically
 
 GRADER_DIR = Path(__file__).resolve().parent
 TABLES = "grader-references"
 SYSTEM_FOLDERS = {"/", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc", "/opt", "/var", "/proc", "/sys", "/dev"}
+PLAIN_KERNEL_NAME = "course-python"
 MODEL_FILES = (".h5", ".keras", ".npz", ".npy")   # what the recorded answers depend on in the cache
 
 
@@ -114,4 +116,16 @@ def prepare_kernel(scratch, table, hidden, kernel_folder):
                   replay.TABLE_VARIABLE: str(answers / "reference-answers.json")}
     environment = sandbox.write_kernelspec(scratch, spec, kernel_env)
     environment["JUPYTER_RUNTIME_DIR"] = str(runtime)
-    return [f"--Execute.kernel_name={sandbox.KERNEL_NAME}"], environment, exchange
+    return sandbox.KERNEL_NAME, environment, exchange
+
+
+def plain_kernel(scratch):
+    """The unsandboxed kernel of one submission graded in ``scratch``: the course's Python, which
+    dies with the grader. Returns ``(kernel name, environment, exchange folder)``."""
+    scratch = Path(scratch).resolve()
+    kernel_dir = scratch / "jupyter" / "kernels" / PLAIN_KERNEL_NAME
+    kernel_dir.mkdir(parents=True, exist_ok=True)
+    argv = [*die_with_parent(), sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    (kernel_dir / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "Python 3 (course)",
+                                                         "language": "python"}, indent=1))
+    return PLAIN_KERNEL_NAME, {"JUPYTER_PATH": str(scratch / "jupyter")}, scratch

@@ -31,6 +31,7 @@ class Grade:
     tests: dict = field(default_factory=dict)
     key: str = ""
     note: str = ""           # said to the student at the top of the feedback page
+    phases: dict = field(default_factory=dict, compare=False)   # seconds: prepare, nbgrader, kernel_start, execute, check, feedback
     reused: bool = field(default=False, compare=False)   # this run took the saved result (not saved itself)
 
 

@@ -35,6 +35,8 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
+from grader.worker import die_with_parent
+
 KERNEL_NAME = "course-sandbox"
 UNSHARE = ["unshare", "--user", "--map-root-user", "--mount", "--pid", "--fork", "--mount-proc", "--kill-child"]
 
@@ -73,7 +75,8 @@ def write_kernelspec(folder, spec, kernel_env=None):
     spec_path.write_text(json.dumps(spec, indent=1))
     kernel_dir = folder / "jupyter" / "kernels" / KERNEL_NAME
     kernel_dir.mkdir(parents=True, exist_ok=True)
-    argv = UNSHARE + [sys.executable, "-m", "grader.sandbox", str(spec_path), "--",
+    # setpriv --pdeathsig: the sandbox (and, through unshare --kill-child, the kernel) dies with nbgrader.
+    argv = die_with_parent() + UNSHARE + [sys.executable, "-m", "grader.sandbox", str(spec_path), "--",
                       sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
                       # C-level output (TensorFlow's log lines) goes to the grader's log, not into a
                       # test cell, where nbgrader would count it as a failure.

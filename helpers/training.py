@@ -105,5 +105,5 @@ def fit_cached(model, x, y, **fit_arguments):
     try:
         write_atomically(path, lambda temporary: _save(temporary, model, history))
     except OSError:
-        pass   # read-only cache (the grader's sandbox): nothing to keep
+        pass   # a read-only cache (as when a notebook is graded): nothing to keep
     return history

@@ -99,6 +99,18 @@ def test_edited_and_deleted_test_cells_are_restored(graded_class):
     assert sum("BEGIN HIDDEN TESTS" in source for source in sources) == 3
 
 
+def test_each_result_records_the_seconds_of_each_phase(graded_class):
+    course_dir = graded_class[2]
+    result = json.loads((course_dir / "results" / "reference__01_mnist_cam.json").read_text())
+    phases = result["phases"]
+    assert set(phases) == {"prepare", "nbgrader", "kernel_start", "execute", "kernel_stop", "check", "feedback"}
+    assert all(seconds > 0 for seconds in phases.values()), phases
+    assert phases["execute"] > phases["kernel_start"]   # the cells (TensorFlow's import among them) take longest
+    assert sum(phases.values()) <= result["seconds"] + 0.5, (phases, result["seconds"])
+    invalid = json.loads((course_dir / "results" / "not_json__01_mnist_cam.json").read_text())["phases"]
+    assert "execute" not in invalid and "prepare" in invalid
+
+
 def test_cells_after_the_last_test_are_not_run(graded_class):
     """loops_after_tests ends in an endless loop: it got full marks in seconds, and its feedback says why."""
     rows, course_dir = graded_class[1], graded_class[2]

@@ -63,3 +63,59 @@ def test_sigkill_then_rerun_finishes_the_class_with_one_row_each(tmp_path):
     with Gradebook(gradebook_url(course_dir)) as gradebook:
         recorded = sorted((s.student.id, s.score) for s in gradebook.assignment_submissions("01_mnist_cam"))
     assert recorded == [("a_first", 5.0)]
+
+
+def test_no_process_outlives_a_grader_killed_with_its_process_group(tmp_path):
+    """kill -9 of the grader's process group while kernels run: 5 s later none of its processes is left
+    (kernels start sessions of their own, so only their parent-death signal can take them along)."""
+    import psutil
+
+    submissions, course_dir = tmp_path / "submissions", tmp_path / "course"
+    notebook = json.loads((SOLUTIONS_DIR / "01_mnist_cam.ipynb").read_text())
+    notebook["cells"].insert(0, {"cell_type": "code", "execution_count": None, "id": "wait", "metadata": {},
+                                 "outputs": [], "source": "import time\ntime.sleep(600)"})
+    for student in ("first", "second"):
+        (submissions / student).mkdir(parents=True)
+        (submissions / student / "01_mnist_cam.ipynb").write_text(json.dumps(notebook))
+    command = [*_command(submissions, course_dir)[:-4], "--jobs", "2", "--timeout", "900"]
+    grader = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    run = [psutil.Process(grader.pid)]
+    try:
+        deadline, kernels = time.monotonic() + 600, []
+        while len(kernels) < 2 and time.monotonic() < deadline:
+            assert grader.poll() is None, "the grader ended before it could be killed"
+            time.sleep(0.5)
+            run = [psutil.Process(grader.pid), *psutil.Process(grader.pid).children(recursive=True)]
+            kernels = [p for p in run if _runs_module(p, "ipykernel_launcher")]
+        assert len(kernels) == 2, "two kernels did not start"
+        assert [os.getpgid(p.pid) != grader.pid for p in kernels] == [True, True]   # out of reach of killpg
+        os.killpg(grader.pid, 9)
+        grader.wait()
+        time.sleep(5)
+    finally:   # whatever happened, leave nothing behind for the next test
+        if grader.poll() is None:
+            os.killpg(grader.pid, 9)
+        survivors = [p for p in run[1:] if _alive(p)]
+        for process in survivors:
+            process.kill()
+    left = [p.pid for p in survivors]
+    assert left == [], f"{len(left)} process(es) of the killed grader still run: {left}"
+
+
+def _runs_module(process, module):
+    """Whether ``process`` is ``python -m module ...`` (not a launcher whose arguments name it)."""
+    try:
+        command = process.cmdline()
+    except Exception:
+        return False
+    return "-m" in command and command[command.index("-m") + 1:command.index("-m") + 2] == [module]
+
+
+def _alive(process):
+    import psutil
+
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

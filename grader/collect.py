@@ -1,0 +1,68 @@
+"""The class as a whole: the class list every run writes, and the reports built from the results.
+
+``python -m grader autograde`` writes ``DIR/class.json`` (every submission found, with the key
+its result must carry, and every refusal) before it grades. Shards (``--shard K/N``) then write
+only their own result files; ``python -m grader collect --course-dir DIR`` builds ``grades.csv``,
+the gradebook and the missing feedback pages from whatever results are there, lists the
+submissions without a result yet, and can be run any number of times.
+"""
+
+import json
+from pathlib import Path
+
+from grader import gradebook
+from grader.course import prepare_course
+from grader.feedback import write_feedback
+from grader.results import Grade, load_result, print_table, write_grades_csv
+from helpers._cache import write_atomically
+
+CLASS_LIST = "class.json"
+
+
+def write_class_list(course_dir, submissions, refusals, keys):
+    """Write ``DIR/class.json``: ``keys`` maps ``(student_id, notebook)`` to the result key expected."""
+    entries = {"submissions": [{"student_id": s.student_id, "notebook": s.assignment,
+                                "key": keys[(s.student_id, s.assignment)]} for s in submissions],
+               "refusals": [{"student_id": r.student_id, "notebook": r.assignment, "reason": r.reason}
+                            for r in refusals]}
+    path = Path(course_dir) / CLASS_LIST
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(path, lambda temporary: Path(temporary).write_text(json.dumps(entries, indent=1)))
+
+
+def finish(course_dir, grades):
+    """Feedback pages still missing, ``grades.csv`` and the printed table, for ``grades``."""
+    write_feedback(course_dir, grades)
+    csv_path = write_grades_csv(course_dir, grades)
+    print()
+    print_table(grades)
+    print(f"\ngrades: {csv_path}\nfeedback: {Path(course_dir) / 'feedback'}")
+
+
+def collect(course_dir):
+    """Build the class reports from the results in ``course_dir``; return 0, 1 when some are
+    missing (listed), or 2 when no autograde run wrote a class list there."""
+    course_dir = Path(course_dir)
+    try:
+        entries = json.loads((course_dir / CLASS_LIST).read_text())
+    except (OSError, ValueError):
+        print(f"error: {course_dir / CLASS_LIST} is missing or unreadable: run `python -m grader autograde` first")
+        return 2
+    grades, missing = [], []
+    for entry in entries["submissions"]:
+        grade = load_result(course_dir, entry["student_id"], entry["notebook"])
+        if grade is None or grade.key != entry["key"]:
+            missing.append(f"{entry['student_id']}/{entry['notebook']}")
+        else:
+            grades.append(grade)
+    prepare_course(course_dir, sorted({entry["notebook"] for entry in entries["submissions"]}))
+    with gradebook.LOCK:
+        for grade in grades:
+            gradebook.sync(course_dir, grade)
+    grades += [Grade(r["student_id"], r["notebook"], status="refused", reason=r["reason"]) for r in entries["refusals"]]
+    finish(course_dir, grades)
+    if missing:
+        print(f"\n{len(missing)} submission(s) have no result yet (a shard still running, stopped or not "
+              f"started): {', '.join(missing)}")
+        return 1
+    return 0

@@ -1,0 +1,201 @@
+"""One long-lived nbgrader process per job: nbgrader is imported once, not once per notebook.
+
+Importing nbgrader costs a Python process about 4 s of CPU; with a fresh ``python -m nbgrader``
+per notebook that was a third of grading a notebook. :class:`Worker` starts
+``python -m grader.worker`` once and sends it one request per notebook (a JSON line):
+``{"command": "autograde" | "feedback", "course_dir", "assignment", "student", "environment",
+"config"}``. The worker runs nbgrader's own ``autograde`` or ``generate_feedback`` (its
+Python API) in that private course folder and answers with a JSON line: ``success``, nbgrader's
+``log`` and the seconds of each phase (``nbgrader``, ``kernel_start``, ``execute``, ``kernel_stop``).
+
+The caller keeps the limits: a notebook past its time or memory limit is killed with the
+whole worker (and its kernel); the next request starts a new worker. Every worker and kernel
+dies with its parent (``setpriv --pdeathsig``), so nothing outlives a killed grader.
+"""
+
+import collections
+import json
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+POLL_SECONDS = 0.2
+STARTUP_SECONDS = 300
+
+
+def die_with_parent():
+    """The command prefix that kills a process when its parent dies (empty where unavailable)."""
+    return ["setpriv", "--pdeathsig", "KILL"] if sys.platform.startswith("linux") and shutil.which("setpriv") else []
+
+
+# ---------------------------------------------------------------- the grader's side
+
+class Worker:
+    """A ``python -m grader.worker`` process; :meth:`call` sends one request under limits."""
+
+    def __init__(self, environment):
+        self.process = subprocess.Popen(
+            [*die_with_parent(), sys.executable, "-m", "grader.worker"], env=environment, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+        self.answers = queue.Queue()
+        self.errors = collections.deque(maxlen=200)   # the last lines of the worker's and its kernels' stderr
+        threading.Thread(target=self._read, args=(self.process.stdout, self.answers.put), daemon=True).start()
+        threading.Thread(target=self._read, args=(self.process.stderr, self.errors.append), daemon=True).start()
+        self.ready = None   # seconds the worker took to start, once known
+
+    @staticmethod
+    def _read(stream, put):
+        for line in stream:
+            put(line)
+        put(None)
+
+    def alive(self):
+        return self.process.poll() is None
+
+    def _answer(self, deadline, memory_limit_bytes):
+        """The next answer line, or ``(None, "timeout" | "memory" | "died")``."""
+        from grader.processes import tree_memory_bytes
+
+        while True:
+            try:
+                line = self.answers.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                line = ""
+            if line:
+                return json.loads(line), None
+            if line is None or not self.alive():
+                return None, "died"
+            if time.monotonic() > deadline:
+                return None, "timeout"
+            if memory_limit_bytes is not None and tree_memory_bytes(self.process.pid) > memory_limit_bytes:
+                return None, "memory"
+
+    def call(self, request, timeout_seconds=None, memory_limit_bytes=None):
+        """Send ``request``; return ``SimpleNamespace(answer, failure, output)``.
+
+        ``failure`` is None, "timeout", "memory" or "died" (the worker is then killed with its
+        kernel and must be replaced); ``output`` is the end of the worker's stderr.
+        """
+        if self.ready is None:
+            answer, failure = self._answer(time.monotonic() + STARTUP_SECONDS, None)
+            if failure:
+                self.kill()
+                return SimpleNamespace(answer=None, failure="died", output="\n".join(self.errors))
+            self.ready = answer["seconds"]
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        limit = time.monotonic() + (timeout_seconds if timeout_seconds is not None else float("inf"))
+        answer, failure = self._answer(limit, memory_limit_bytes)
+        if failure:
+            self.kill()
+        return SimpleNamespace(answer=answer, failure=failure, output="\n".join(self.errors))
+
+    def kill(self):
+        from grader.processes import kill_tree
+
+        kill_tree(self.process.pid)
+        self.process.wait()
+
+    def close(self):
+        """Let the worker finish and exit (killed after 10 s)."""
+        if self.alive():
+            try:
+                self.process.stdin.close()
+                self.process.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                self.kill()
+
+
+# ---------------------------------------------------------------- inside the worker
+
+_MARKS = {}
+
+
+def _instrument():
+    """Record when the kernel starts, when it is ready, and when execution ends."""
+    from nbclient import NotebookClient
+    from nbconvert.preprocessors import ExecutePreprocessor
+
+    def marked(function, before=None, after=None):
+        def wrapper(*args, **kwargs):
+            if before:
+                _MARKS[before] = time.monotonic()
+            result = function(*args, **kwargs)
+            if after:
+                _MARKS[after] = time.monotonic()
+            return result
+        return wrapper
+
+    # setup_kernel calls these (synchronous) methods; preprocess runs every cell in between.
+    NotebookClient.start_new_kernel = marked(NotebookClient.start_new_kernel, before="kernel")
+    NotebookClient.start_new_kernel_client = marked(NotebookClient.start_new_kernel_client, after="ready")
+    NotebookClient._cleanup_kernel = marked(NotebookClient._cleanup_kernel, before="stopping", after="stopped")
+    ExecutePreprocessor.preprocess = marked(ExecutePreprocessor.preprocess, after="executed")
+
+
+def _handle(request):
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config, PyFileConfigLoader
+
+    course_dir = request["course_dir"]
+    saved_environment = dict(os.environ)
+    for name, value in request.get("environment", {}).items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    _MARKS.clear()
+    started = time.monotonic()
+    try:
+        os.chdir(course_dir)
+        config = PyFileConfigLoader("nbgrader_config.py", path=course_dir).load_config()
+        extra = Config()
+        for option, value in request.get("config", {}).items():
+            section, name = option.split(".")
+            extra[section][name] = value
+        config.merge(extra)
+        coursedir = CourseDirectory(config=config)
+        api = NbGraderAPI(coursedir=coursedir, config=config)
+        run = api.autograde if request["command"] == "autograde" else api.generate_feedback
+        result = run(request["assignment"], request["student"])
+    except Exception as error:   # a broken request or course folder: say so, keep serving
+        result = {"success": False, "log": f"{error.__class__.__name__}: {error}"}
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_environment)
+    total = time.monotonic() - started
+    phases = {}
+    if "kernel" in _MARKS and "ready" in _MARKS:
+        phases["kernel_start"] = _MARKS["ready"] - _MARKS["kernel"]
+        phases["execute"] = _MARKS.get("stopping", _MARKS.get("executed", time.monotonic())) - _MARKS["ready"]
+    if "stopping" in _MARKS and "stopped" in _MARKS:
+        phases["kernel_stop"] = _MARKS["stopped"] - _MARKS["stopping"]
+    phases["nbgrader"] = total - sum(phases.values())
+    log = (result.get("log") or "") + ("\n" + result["error"] if result.get("error") else "")
+    return {"success": bool(result.get("success")), "log": log[-200_000:],
+            "phases": {name: round(seconds, 3) for name, seconds in phases.items()}}
+
+
+def main():
+    started = time.monotonic()
+    protocol = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)   # anything else written to stdout (nbgrader, libraries) goes to stderr
+    sys.stdout = sys.stderr
+    import nbgrader.apps  # noqa: F401  (the import this process exists to do once)
+
+    _instrument()
+    print(json.dumps({"seconds": round(time.monotonic() - started, 3)}), file=protocol)
+    for line in sys.stdin:
+        print(json.dumps(_handle(json.loads(line))), file=protocol)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
