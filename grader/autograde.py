@@ -213,7 +213,8 @@ def grade_submission(course_dir, template_dir, submission, limits, key="", isola
                 if page is not None:
                     student_dirs["feedback"].mkdir(parents=True)
                     shutil.copyfile(page, student_dirs["feedback"] / page.name)
-                    add_note(course_dir, grade)
+                    if grade.note:
+                        add_note(course_dir, grade)
                 elif grade.status != "graded":
                     write_failure_page(course_dir, grade)
                 if record:
@@ -325,6 +326,12 @@ def _grade_all(submissions, course_dir, template_dirs, keys, limits, jobs, fresh
             grade = grade_submission(course_dir, template_dirs[submission.assignment], submission, limits,
                                      key=key, isolation_plan=plans[submission.assignment], worker=worker,
                                      record=record)
+        except Exception as error:   # the grader's own fault: this row says so, the class goes on, a rerun retries
+            worker.kill()
+            grade = Grade(submission.student_id, submission.assignment, status="error",
+                          reason=f"the grader failed on this notebook ({error.__class__.__name__}: {error}); run again")
+            report.update(grade)
+            return grade
         finally:
             workers.put(worker)
         save_result(course_dir, grade)

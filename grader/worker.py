@@ -45,15 +45,16 @@ class Worker:
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
         self.answers = queue.Queue()
         self.errors = collections.deque(maxlen=200)   # the last lines of the worker's and its kernels' stderr
-        threading.Thread(target=self._read, args=(self.process.stdout, self.answers.put), daemon=True).start()
+        threading.Thread(target=self._read, args=(self.process.stdout, self.answers.put, True), daemon=True).start()
         threading.Thread(target=self._read, args=(self.process.stderr, self.errors.append), daemon=True).start()
         self.ready = None   # seconds the worker took to start, once known
 
     @staticmethod
-    def _read(stream, put):
+    def _read(stream, put, end_marker=False):
         for line in stream:
             put(line)
-        put(None)
+        if end_marker:   # the answers' reader says when the worker has gone
+            put(None)
 
     def alive(self):
         return self.process.poll() is None
@@ -86,7 +87,7 @@ class Worker:
             answer, failure = self._answer(time.monotonic() + STARTUP_SECONDS, None)
             if failure:
                 self.kill()
-                return SimpleNamespace(answer=None, failure="died", output="\n".join(self.errors))
+                return SimpleNamespace(answer=None, failure="died", output="".join(self.errors))
             self.ready = answer["seconds"]
         self.process.stdin.write(json.dumps(request) + "\n")
         self.process.stdin.flush()
@@ -94,7 +95,7 @@ class Worker:
         answer, failure = self._answer(limit, memory_limit_bytes)
         if failure:
             self.kill()
-        return SimpleNamespace(answer=answer, failure=failure, output="\n".join(self.errors))
+        return SimpleNamespace(answer=answer, failure=failure, output="".join(self.errors))
 
     def kill(self):
         from grader.processes import kill_tree
