@@ -21,6 +21,7 @@ This module runs the pipeline (README, "Grading"); each other job has its own mo
 """
 
 import hashlib
+import os
 import queue
 import re
 import secrets
@@ -301,12 +302,23 @@ def _autograde_folder(root, course_dir, limits, jobs, fresh, sandboxed, hidden, 
     return 0
 
 
+def _worker_environment(jobs):
+    """nbgrader's environment, which the kernels inherit, with TensorFlow's and OpenMP's thread
+    pools sized to the job's share of the CPU cores (unless set already): with --jobs 2 on 2 cores,
+    two kernels of 2 threads each fight over the cores and a class grades 12 % slower."""
+    environment = nbgrader_environment()
+    threads = str(max(1, (os.cpu_count() or 1) // jobs))
+    for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
+        environment.setdefault(name, threads)
+    return environment
+
+
 def _grade_all(submissions, course_dir, template_dirs, keys, limits, jobs, fresh, plans, record, progress):
     """Grade (or reuse the saved result of) every submission, ``jobs`` at a time, each job with
     its own nbgrader worker process."""
-    workers = queue.Queue()
+    workers, environment = queue.Queue(), _worker_environment(jobs)
     for _ in range(min(jobs, len(submissions))):
-        workers.put(Worker(nbgrader_environment()))
+        workers.put(Worker(environment))
     report = Progress(len(submissions), progress)
 
     def grade_and_save(submission):
@@ -322,7 +334,7 @@ def _grade_all(submissions, course_dir, template_dirs, keys, limits, jobs, fresh
         worker = workers.get()
         try:
             if not worker.alive():   # killed with a runaway notebook: a new one takes its place
-                worker = Worker(nbgrader_environment())
+                worker = Worker(environment)
             grade = grade_submission(course_dir, template_dirs[submission.assignment], submission, limits,
                                      key=key, isolation_plan=plans[submission.assignment], worker=worker,
                                      record=record)
