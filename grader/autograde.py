@@ -26,7 +26,9 @@ import queue
 import re
 import secrets
 import shutil
+import signal
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -315,13 +317,22 @@ def _worker_environment(jobs):
 
 def _grade_all(submissions, course_dir, template_dirs, keys, limits, jobs, fresh, plans, record, progress):
     """Grade (or reuse the saved result of) every submission, ``jobs`` at a time, each job with
-    its own nbgrader worker process."""
-    workers, environment = queue.Queue(), _worker_environment(jobs)
+    its own nbgrader worker process. SIGTERM (``scancel``, a time limit, a deleted pod) stops the
+    run cleanly: the workers and kernels are killed, the notebooks they were grading are not
+    saved (the next run grades them), the temporary folders are removed, and the exit code is 143."""
+    workers, environment, started, stopping = queue.Queue(), _worker_environment(jobs), [], threading.Event()
+
+    def new_worker():
+        started.append(Worker(environment))
+        return started[-1]
+
     for _ in range(min(jobs, len(submissions))):
-        workers.put(Worker(environment))
+        workers.put(new_worker())
     report = Progress(len(submissions), progress)
 
     def grade_and_save(submission):
+        if stopping.is_set():
+            return None
         key = keys[(submission.student_id, submission.assignment)]
         previous = None if fresh else load_result(course_dir, submission.student_id, submission.assignment)
         if previous is not None and previous.key == key:
@@ -334,7 +345,7 @@ def _grade_all(submissions, course_dir, template_dirs, keys, limits, jobs, fresh
         worker = workers.get()
         try:
             if not worker.alive():   # killed with a runaway notebook: a new one takes its place
-                worker = Worker(environment)
+                worker = new_worker()
             grade = grade_submission(course_dir, template_dirs[submission.assignment], submission, limits,
                                      key=key, isolation_plan=plans[submission.assignment], worker=worker,
                                      record=record)
@@ -346,15 +357,27 @@ def _grade_all(submissions, course_dir, template_dirs, keys, limits, jobs, fresh
             return grade
         finally:
             workers.put(worker)
+        if stopping.is_set():   # interrupted, not graded
+            return None
         save_result(course_dir, grade)
         report.update(grade)
         return grade
 
+    def terminate(signal_number, frame):
+        stopping.set()
+        for worker in started:
+            worker.kill()
+        raise SystemExit(128 + signal_number)
+
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous_handler = signal.signal(signal.SIGTERM, terminate) if in_main_thread else None
     try:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             grades = list(pool.map(grade_and_save, submissions))
             while not workers.empty():
                 workers.get().close()
     finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous_handler)
         report.close()
     return grades

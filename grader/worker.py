@@ -20,6 +20,7 @@ import queue
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -40,8 +41,11 @@ class Worker:
     """A ``python -m grader.worker`` process; :meth:`call` sends one request under limits."""
 
     def __init__(self, environment):
+        # Its own temporary folder (jupyter_client's connection files land there), removed with it.
+        self.temporary = tempfile.mkdtemp(prefix="grader-worker-")
         self.process = subprocess.Popen(
-            [*die_with_parent(), sys.executable, "-m", "grader.worker"], env=environment, stdin=subprocess.PIPE,
+            [*die_with_parent(), sys.executable, "-m", "grader.worker"], env={**environment, "TMPDIR": self.temporary},
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
         self.answers = queue.Queue()
         self.errors = collections.deque(maxlen=200)   # the last lines of the worker's and its kernels' stderr
@@ -102,6 +106,7 @@ class Worker:
 
         kill_tree(self.process.pid)
         self.process.wait()
+        shutil.rmtree(self.temporary, ignore_errors=True)
 
     def close(self):
         """Let the worker finish and exit (killed after 10 s)."""
@@ -111,6 +116,7 @@ class Worker:
                 self.process.wait(timeout=10)
             except (OSError, subprocess.TimeoutExpired):
                 self.kill()
+        shutil.rmtree(self.temporary, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- inside the worker

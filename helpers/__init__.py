@@ -8,9 +8,10 @@
 - ``helpers.plotting``  – heat-map overlays and image grids (01-04).
 - ``helpers.network``   – is the network there; offline mode with ``COURSE_OFFLINE=1`` (02, 03).
 - ``helpers.imagenet``  – ImageNet class names and the 1001/1000-class numbering (02, 03, 05).
-- ``helpers.images``    – packaged photos, your own files and URLs (02, 03).
+- ``helpers.images``    – packaged photos, the course's own (``data/photos``), your own files and URLs (02, 03, 06).
 - ``helpers.deconv``    – max pooling with switches, unpooling, deconvnet, ReLU backward rules (04, 05).
 - ``helpers.maximize``  – activation maximization by gradient ascent on the input (05).
+- ``helpers.trust``     – is a saliency map right: randomization checks, deletion/insertion, baselines (06).
 
 Modules whose names start with ``_`` run behind the others and are not called by a lesson:
 the cache folder and atomic writes (``_cache``), and the conversion of the EfficientNet-Lite0

@@ -1,8 +1,10 @@
-"""Photos for the ImageNet lessons (02 and 03), as uint8 RGB arrays ready for the classifier.
+"""Photos for the ImageNet lessons (02, 03 and 06), as uint8 RGB arrays ready for the classifier.
 
 Offline, the photos come from installed packages: scikit-image ships ``chelsea`` (a
 tabby cat), ``coffee`` (an espresso cup), ``astronaut`` and ``rocket``; scikit-learn,
-when installed, ships ``china`` and ``flower``. :func:`load_image` also reads a local
+when installed, ships ``china`` and ``flower``. The course ships two more in ``data/photos/``
+(MIT, from jacobgil/pytorch-grad-cam; its README gives the attribution): ``both`` (a bulldog
+and a tabby cat) and ``dogs`` (six dogs on grass). :func:`load_image` also reads a local
 file, or a URL when the network is there.
 
 Every function returns (size, size, 3) uint8 RGB: the shorter side resized to ``size``
@@ -19,6 +21,7 @@ import numpy as np
 
 _SKIMAGE_PHOTOS = ("chelsea", "coffee", "astronaut", "rocket")
 _SKLEARN_PHOTOS = ("china", "flower")
+_COURSE_PHOTOS = {"both": "both.png", "dogs": "dogs.png"}  # name -> file in data/photos/
 _DOWNLOAD_TIMEOUT_SECONDS = 10
 
 
@@ -28,12 +31,41 @@ def _sklearn_available():
 
 
 def _sample_photo_names():
-    """Names accepted by :func:`sample_photo`: the scikit-image photos, plus scikit-learn's if installed."""
+    """Names of the photos inside installed packages: scikit-image's, plus scikit-learn's if installed."""
     return list(_SKIMAGE_PHOTOS) + (list(_SKLEARN_PHOTOS) if _sklearn_available() else [])
+
+
+def _all_photo_names():
+    """Every name :func:`sample_photo` accepts: the packages' photos, then the course's own."""
+    return _sample_photo_names() + list(_COURSE_PHOTOS)
+
+
+def _course_photos_folder():
+    """The folder ``data/photos`` holding the course's own photos.
+
+    It is looked for beside the ``helpers`` package (a clone of the course, or an editable
+    install), then in the current folder and its parents (a notebook in ``notebooks/`` of the
+    student bundle, whose ``helpers`` was installed with ``pip install .``).
+    """
+    here = Path.cwd().resolve()
+    candidates = [Path(__file__).resolve().parent.parent] + [here, *here.parents]
+    for root in candidates:
+        folder = root / "data" / "photos"
+        if all((folder / file_name).is_file() for file_name in _COURSE_PHOTOS.values()):
+            return folder
+    raise FileNotFoundError(
+        f"the course's photos ({', '.join(_COURSE_PHOTOS.values())}) are not in data/photos/ next to "
+        f"the helpers package nor above the current folder {here}; open the notebook from the course folder"
+    )
 
 
 def _raw_sample_photo(name):
     """The packaged photo ``name`` at its original size, (h, w, 3) uint8."""
+    if name in _COURSE_PHOTOS:
+        from PIL import Image
+
+        with Image.open(_course_photos_folder() / _COURSE_PHOTOS[name]) as picture:
+            return np.asarray(picture.convert("RGB"))
     if name in _SKIMAGE_PHOTOS:
         import skimage.data
 
@@ -42,7 +74,7 @@ def _raw_sample_photo(name):
         from sklearn.datasets import load_sample_image
 
         return load_sample_image(f"{name}.jpg")
-    raise ValueError(f"no sample photo called '{name}'; available: {', '.join(_sample_photo_names())}")
+    raise ValueError(f"no sample photo called '{name}'; available: {', '.join(_all_photo_names())}")
 
 
 def _to_rgb(image):
@@ -78,10 +110,11 @@ def _resize_and_center_crop(image, size=224):
 
 
 def sample_photo(name, size=224):
-    """A photo shipped in an installed package, as (size, size, 3) uint8 RGB.
+    """A photo that works offline, as (size, size, 3) uint8 RGB.
 
-    ``name`` is "chelsea", "coffee", "astronaut" or "rocket" (scikit-image), or "china" or
-    "flower" when scikit-learn is installed; an unknown name raises a ValueError listing them.
+    ``name`` is "chelsea", "coffee", "astronaut" or "rocket" (scikit-image), "china" or
+    "flower" when scikit-learn is installed, or the course's own "both" (a bulldog above a
+    tabby cat) and "dogs" (six dogs on grass); an unknown name raises a ValueError listing them.
     """
     return _resize_and_center_crop(_raw_sample_photo(name), size)
 
@@ -101,7 +134,7 @@ def _download_bytes(url):
         raise RuntimeError(
             f"cannot download {url}: no network (or COURSE_OFFLINE=1). "
             f"Save the image and pass its file path, or use helpers.images.sample_photo "
-            f"(offline photos: {', '.join(_sample_photo_names())})"
+            f"(offline photos: {', '.join(_all_photo_names())})"
         )
     with urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT_SECONDS) as response:
         return response.read()

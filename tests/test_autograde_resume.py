@@ -119,3 +119,41 @@ def _alive(process):
         return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def test_sigterm_stops_the_grader_cleanly(tmp_path):
+    """SIGTERM (scancel, a time limit, a deleted pod) mid-notebook: the grader exits 143 within
+    seconds, leaves no process and no temporary folder, and saves no result for the notebook it
+    was grading (the next run grades it)."""
+    import psutil
+
+    submissions, course_dir, temporary = tmp_path / "submissions", tmp_path / "course", tmp_path / "tmp"
+    notebook = json.loads((SOLUTIONS_DIR / "01_mnist_cam.ipynb").read_text())
+    notebook["cells"].insert(0, {"cell_type": "code", "execution_count": None, "id": "wait", "metadata": {},
+                                 "outputs": [], "source": "import time\ntime.sleep(600)"})
+    (submissions / "slow").mkdir(parents=True)
+    (submissions / "slow" / "01_mnist_cam.ipynb").write_text(json.dumps(notebook))
+    temporary.mkdir()
+    grader = subprocess.Popen(_command(submissions, course_dir), cwd=REPO_ROOT, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True,
+                              env={**os.environ, "TMPDIR": str(temporary)})
+    run = [psutil.Process(grader.pid)]
+    try:
+        deadline = time.monotonic() + 600
+        while not any(_runs_module(p, "ipykernel_launcher") for p in run) and time.monotonic() < deadline:
+            assert grader.poll() is None, "the grader ended before it could be stopped"
+            time.sleep(0.5)
+            run = [psutil.Process(grader.pid), *psutil.Process(grader.pid).children(recursive=True)]
+        time.sleep(1.0)
+        grader.terminate()
+        assert grader.wait(timeout=30) == 143
+        time.sleep(2)
+    finally:
+        if grader.poll() is None:
+            os.killpg(grader.pid, 9)
+        survivors = [p for p in run[1:] if _alive(p)]
+        for process in survivors:
+            process.kill()
+    assert [p.pid for p in survivors] == []
+    assert list((course_dir / "results").glob("*.json")) == []
+    assert sorted(p.name for p in temporary.iterdir()) == []

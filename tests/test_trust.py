@@ -1,0 +1,182 @@
+"""helpers.trust (lesson 06) on tiny models with known answers: each test asserts real values."""
+
+import keras
+import numpy as np
+import pytest
+import scipy.stats
+from keras import layers
+
+from helpers import trust
+
+SIZE = 8  # tiny images: (8, 8, c)
+
+
+def region_model():
+    """A hand-made classifier of (8, 8, 1) images that looks only at the top-left 3×3 corner.
+
+    Logit of class 0 = 2 · (sum of the corner's pixels), logit of class 1 = 0, then a softmax.
+    The corner is where the evidence is: the oracle map.
+    """
+    model = keras.Sequential([keras.Input((SIZE, SIZE, 1)), layers.Flatten(), layers.Dense(2, activation="softmax")])
+    kernel = np.zeros((SIZE * SIZE, 2), dtype=np.float32)
+    kernel[:, 0] = 2.0 * oracle_map().ravel()
+    model.layers[-1].set_weights([kernel, np.zeros(2, dtype=np.float32)])
+    return model
+
+
+def oracle_map():
+    """(8, 8): 1 on the top-left 3×3 corner (the only pixels region_model looks at), 0 elsewhere."""
+    corner = np.zeros((SIZE, SIZE))
+    corner[:3, :3] = 1.0
+    return corner
+
+
+def small_cnn():
+    """Two convs, global average pooling and a dense layer, with every weight set to random non-zero values."""
+    model = keras.Sequential([
+        keras.Input((SIZE, SIZE, 3)),
+        layers.Conv2D(4, 3, padding="same", activation="relu", name="conv_a"),
+        layers.Conv2D(4, 3, padding="same", activation="relu", name="conv_b"),
+        layers.GlobalAveragePooling2D(name="pool"),
+        layers.Dense(3, name="dense"),  # logits
+    ])
+    rng = np.random.default_rng(0)
+    model.set_weights([rng.normal(0.0, 0.5, weight.shape).astype(np.float32) for weight in model.get_weights()])
+    return model
+
+
+def weights_by_layer(model):
+    return {layer.name: [np.array(weight) for weight in layer.get_weights()] for layer in model.layers}
+
+
+def changed_layers(before, after):
+    """Names of the layers with weights all of whose arrays differ between two weights_by_layer dicts."""
+    changed = set()
+    for name, arrays in before.items():
+        differs = [not np.array_equal(old, new) for old, new in zip(arrays, after[name])]
+        assert all(differs) or not any(differs), f"{name}: only some of its weights changed"
+        if arrays and all(differs):
+            changed.add(name)
+    return changed
+
+
+# --- spearman ---------------------------------------------------------------------------------
+
+def test_spearman_of_a_map_with_itself_is_1_and_with_its_negative_minus_1():
+    saliency_map = np.random.default_rng(1).normal(size=(SIZE, SIZE))
+    assert trust.spearman(saliency_map, saliency_map) == pytest.approx(1.0)
+    assert trust.spearman(saliency_map, -saliency_map) == pytest.approx(-1.0)
+    assert trust.spearman(saliency_map, saliency_map ** 3 + 5) == pytest.approx(1.0)  # ranks only
+
+
+def test_spearman_agrees_with_scipy_with_ties_and_batched():
+    rng = np.random.default_rng(2)
+    maps_a, maps_b = rng.integers(0, 4, size=(2, 5, 5)), rng.integers(0, 4, size=(2, 5, 5))  # many ties
+    expected = [scipy.stats.spearmanr(a.ravel(), b.ravel()).statistic for a, b in zip(maps_a, maps_b)]
+    np.testing.assert_allclose(trust.spearman(maps_a, maps_b), expected)
+    assert trust.spearman(maps_a[0], maps_b[0]) == pytest.approx(expected[0])
+
+
+def test_spearman_of_a_constant_map_is_0_not_nan():
+    assert trust.spearman(np.ones((4, 4)), np.arange(16.0).reshape(4, 4)) == 0.0
+    with pytest.raises(ValueError, match="same shape"):
+        trust.spearman(np.ones((4, 4)), np.ones((4, 5)))
+
+
+# --- cascading randomization ------------------------------------------------------------------
+
+def test_cascading_randomization_changes_exactly_the_named_layers_top_down():
+    model = small_cnn()
+    original = weights_by_layer(model)
+    steps = list(trust.cascading_randomization(model, ["conv_a", "dense"]))  # given bottom first
+    assert [name for name, _ in steps] == ["dense", "conv_a"]                 # randomized top first
+    assert changed_layers(original, weights_by_layer(steps[0][1])) == {"dense"}
+    assert changed_layers(original, weights_by_layer(steps[1][1])) == {"dense", "conv_a"}
+    # Step 2 keeps step 1's random dense layer: the cascade is cumulative.
+    assert changed_layers(weights_by_layer(steps[0][1]), weights_by_layer(steps[1][1])) == {"conv_a"}
+    # The original model is untouched and is not one of the steps.
+    assert changed_layers(original, weights_by_layer(model)) == set()
+    assert all(randomized is not model for _, randomized in steps)
+
+
+def test_cascading_randomization_names_the_layers_it_can_randomize():
+    with pytest.raises(ValueError, match="conv_a, conv_b, dense"):
+        list(trust.cascading_randomization(small_cnn(), ["pool"]))
+
+
+# --- deletion and insertion ---------------------------------------------------------------------
+
+def test_deleting_everything_gives_the_baseline_score_and_nothing_the_image_score():
+    model = small_cnn()
+    rng = np.random.default_rng(3)
+    image, baseline = rng.random((SIZE, SIZE, 3)), rng.random((SIZE, SIZE, 3))
+    scores = keras.ops.convert_to_numpy(keras.ops.softmax(model(np.stack([image, baseline]).astype(np.float32))))
+    curve = trust.deletion_curve(model, image, 1, trust.random_map((SIZE, SIZE)), steps=4, baseline=baseline)
+    assert curve.shape == (5,)
+    np.testing.assert_allclose(curve[[0, -1]], scores[:, 1], rtol=1e-5)
+    curve = trust.insertion_curve(model, image, 1, trust.random_map((SIZE, SIZE)), steps=4, baseline=baseline)
+    np.testing.assert_allclose(curve[[0, -1]], scores[::-1, 1], rtol=1e-5)
+
+
+def test_insertion_starts_from_the_blurred_image_by_default():
+    model = small_cnn()
+    image = np.random.default_rng(4).random((SIZE, SIZE, 3))
+    blurred = trust.scipy.ndimage.gaussian_filter(image, sigma=(5, 5, 0))
+    expected = keras.ops.convert_to_numpy(keras.ops.softmax(model(blurred[None].astype(np.float32))))[0, 2]
+    curve = trust.insertion_curve(model, image, 2, np.ones((SIZE, SIZE)), steps=2)
+    assert curve[0] == pytest.approx(expected, rel=1e-5) and curve[0] != pytest.approx(curve[-1], rel=1e-3)
+
+
+def test_the_oracle_map_beats_a_random_map_on_deletion_and_insertion():
+    model = region_model()
+    image = np.random.default_rng(5).uniform(0.5, 1.0, size=(SIZE, SIZE, 1))
+    areas = {}
+    for name, saliency_map in (("oracle", oracle_map()), ("random", trust.random_map((SIZE, SIZE), seed=6))):
+        deletion = trust.deletion_curve(model, image, 0, saliency_map, steps=16)
+        insertion = trust.insertion_curve(model, image, 0, saliency_map, steps=16, baseline=0.0)
+        areas[name] = trust.area_under_curve(deletion), trust.area_under_curve(insertion)
+    # The oracle deletes the corner within the first 12 of 64 pixels (3 of 16 steps): the score falls to 0.5.
+    assert areas["oracle"][0] < 0.6 and areas["oracle"][0] < areas["random"][0] - 0.1, areas
+    assert areas["oracle"][1] > 0.9 and areas["oracle"][1] > areas["random"][1] + 0.1, areas
+
+
+def test_maps_of_the_wrong_size_are_refused():
+    with pytest.raises(ValueError, match="upsample"):
+        trust.deletion_curve(small_cnn(), np.zeros((SIZE, SIZE, 3)), 0, np.zeros((2, 2)))
+
+
+def test_area_under_curve():
+    assert trust.area_under_curve([0.3, 0.3, 0.3]) == pytest.approx(0.3)
+    assert trust.area_under_curve(np.linspace(0, 1, 11)) == pytest.approx(0.5)
+    assert trust.area_under_curve([1.0, 0.0, 0.0, 0.0, 0.0]) == pytest.approx(0.125)
+    np.testing.assert_allclose(trust.area_under_curve([[0, 1], [1, 1]]), [0.5, 1.0])
+
+
+# --- baselines ----------------------------------------------------------------------------------
+
+def test_baseline_maps():
+    np.testing.assert_array_equal(trust.random_map((3, 4), seed=7), trust.random_map((3, 4), seed=7))
+    assert not np.array_equal(trust.random_map((3, 4), seed=7), trust.random_map((3, 4), seed=8))
+    gaussian = trust.centred_gaussian_map((9, 9))
+    assert gaussian[4, 4] == 1.0 and np.unravel_index(gaussian.argmin(), gaussian.shape) == (0, 0)
+    np.testing.assert_allclose(gaussian, gaussian.T)
+    step = np.zeros((6, 6, 3))
+    step[:, 3:] = 1.0                                       # a vertical edge between columns 2 and 3
+    edges = trust.sobel_edge_map(step)
+    assert edges.shape == (6, 6) and edges.min() == 0.0
+    assert set(np.flatnonzero(edges.sum(axis=0))) == {2, 3}
+
+
+# --- localization ----------------------------------------------------------------------------
+
+def test_share_inside():
+    mask = np.zeros((4, 4), dtype=bool)
+    mask[:2] = True                                         # the top half
+    inside = np.zeros((4, 4))
+    inside[0, 1], inside[1, 3] = 2.0, 5.0
+    assert trust.share_inside(inside, mask) == pytest.approx(1.0)
+    assert trust.share_inside(np.zeros((4, 4)), mask) == 0.0
+    assert trust.share_inside(np.ones((4, 4)), mask) == pytest.approx(0.5)
+    np.testing.assert_allclose(trust.share_inside(np.stack([inside, np.zeros((4, 4)), inside[::-1]]), mask), [1, 0, 0])
+    with pytest.raises(ValueError, match="non-negative"):
+        trust.share_inside(-inside, mask)
