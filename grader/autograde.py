@@ -176,7 +176,7 @@ def _write_feedback_page(scratch_dir, grade, autograded, worker):
     return page
 
 
-def grade_submission(course_dir, template_dir, submission, limits, key="", isolation_plan=None, worker=None,
+def grade_submission(course_dir, template_dir, submission, limits, worker, key="", isolation_plan=None,
                      record=True):
     """Autograde one :class:`~grader.submissions.Submission` in a private copy of ``template_dir``
     (a prepared nbgrader course for its assignment), then file its notebook and feedback page
@@ -184,48 +184,42 @@ def grade_submission(course_dir, template_dir, submission, limits, key="", isola
 
     Returns a :class:`Grade` with the seconds of each phase; never raises for bad input.
     ``limits`` is ``(timeout_seconds, memory_limit_bytes)``; ``isolation_plan`` see
-    :func:`_run_autograde`; ``worker`` is a :class:`grader.worker.Worker` (a new one when None).
+    :func:`_run_autograde`; ``worker`` is the job's :class:`grader.worker.Worker`.
     """
     started = time.monotonic()
-    own_worker = worker is None
-    worker = worker or Worker(nbgrader_environment())
     max_scores = gradebook.max_scores(template_dir, submission.assignment)
     grade = Grade(submission.student_id, submission.assignment, max_score=sum(max_scores.values()), key=key,
                   tests={name: 0.0 for name in max_scores})
     notebook, problem = _read_notebook(submission.path)
     student_dirs = {step: Path(course_dir) / step / submission.student_id / submission.assignment
                     for step in ("submitted", "autograded", "feedback")}
-    try:
-        with tempfile.TemporaryDirectory(prefix="grade-") as scratch:
-            scratch_dir = Path(scratch) / "course"
-            shutil.copytree(template_dir, scratch_dir)
-            write_config(scratch_dir)
-            grade.phases["prepare"] = time.monotonic() - started
-            if notebook is None:
-                grade.status, grade.reason, autograded = "invalid", problem, None
-            else:
-                autograded = _run_autograde(scratch_dir, grade, notebook, limits, worker, isolation_plan)
-            finishing = time.monotonic()
-            page = _write_feedback_page(scratch_dir, grade, autograded, worker) if autograded else None
-            with gradebook.LOCK:
-                for folder in student_dirs.values():
-                    shutil.rmtree(folder, ignore_errors=True)
-                if autograded is not None:  # the notebook only: files the kernel left there stay behind
-                    student_dirs["autograded"].mkdir(parents=True)
-                    shutil.copyfile(autograded, student_dirs["autograded"] / autograded.name)
-                if page is not None:
-                    student_dirs["feedback"].mkdir(parents=True)
-                    shutil.copyfile(page, student_dirs["feedback"] / page.name)
-                    if grade.note:
-                        add_note(course_dir, grade)
-                elif grade.status != "graded":
-                    write_failure_page(course_dir, grade)
-                if record:
-                    gradebook.record(course_dir, grade)
-            grade.phases["feedback"] = time.monotonic() - finishing
-    finally:
-        if own_worker:
-            worker.close()
+    with tempfile.TemporaryDirectory(prefix="grade-") as scratch:
+        scratch_dir = Path(scratch) / "course"
+        shutil.copytree(template_dir, scratch_dir)
+        write_config(scratch_dir)
+        grade.phases["prepare"] = time.monotonic() - started
+        if notebook is None:
+            grade.status, grade.reason, autograded = "invalid", problem, None
+        else:
+            autograded = _run_autograde(scratch_dir, grade, notebook, limits, worker, isolation_plan)
+        finishing = time.monotonic()
+        page = _write_feedback_page(scratch_dir, grade, autograded, worker) if autograded else None
+        with gradebook.LOCK:
+            for folder in student_dirs.values():
+                shutil.rmtree(folder, ignore_errors=True)
+            if autograded is not None:  # the notebook only: files the kernel left there stay behind
+                student_dirs["autograded"].mkdir(parents=True)
+                shutil.copyfile(autograded, student_dirs["autograded"] / autograded.name)
+            if page is not None:
+                student_dirs["feedback"].mkdir(parents=True)
+                shutil.copyfile(page, student_dirs["feedback"] / page.name)
+                if grade.note:
+                    add_note(course_dir, grade)
+            elif grade.status != "graded":
+                write_failure_page(course_dir, grade)
+            if record:
+                gradebook.record(course_dir, grade)
+        grade.phases["feedback"] = time.monotonic() - finishing
     grade.seconds = round(time.monotonic() - started, 1)
     grade.phases = {name: round(seconds, 2) for name, seconds in grade.phases.items()}
     return grade
@@ -346,9 +340,8 @@ def _grade_all(submissions, course_dir, template_dirs, keys, limits, jobs, fresh
         try:
             if not worker.alive():   # killed with a runaway notebook: a new one takes its place
                 worker = new_worker()
-            grade = grade_submission(course_dir, template_dirs[submission.assignment], submission, limits,
-                                     key=key, isolation_plan=plans[submission.assignment], worker=worker,
-                                     record=record)
+            grade = grade_submission(course_dir, template_dirs[submission.assignment], submission, limits, worker,
+                                     key=key, isolation_plan=plans[submission.assignment], record=record)
         except Exception as error:   # the grader's own fault: this row says so, the class goes on, a rerun retries
             worker.kill()
             grade = Grade(submission.student_id, submission.assignment, status="error",
