@@ -93,10 +93,11 @@ def _with_capture_cell(notebook, assignment, work_dir):
     return fixture, output_path
 
 
-def _run_autograde(scratch_dir, grade, notebook, limits, worker, isolation_plan=None):
+def _run_autograde(scratch_dir, grade, notebook, limits, worker, max_scores, isolation_plan=None):
     """Let nbgrader (in ``worker``) grade ``notebook`` in the private course folder ``scratch_dir``.
 
-    Fills in ``grade`` (points, status, reason, phases). ``isolation_plan`` is ``(reference
+    Fills in ``grade`` (points, status, reason, phases); ``max_scores`` maps each graded test
+    to its points. ``isolation_plan`` is ``(reference
     table, folders to hide)`` to run the kernel in the sandbox (:mod:`grader.sandbox`), or None
     to run it as the grader's user, unconfined. Returns the autograded notebook's path, or None
     when nbgrader could not grade it.
@@ -130,7 +131,6 @@ def _run_autograde(scratch_dir, grade, notebook, limits, worker, isolation_plan=
     autograded = scratch_dir / "autograded" / student_id / assignment / f"{assignment}.ipynb"
     if call.answer and call.answer["success"] and autograded.exists():
         started = time.monotonic()
-        max_scores = gradebook.max_scores(scratch_dir, assignment)
         in_kernel = gradebook.test_scores(scratch_dir, assignment, student_id)
         independent = checks.judge(assignment, *capture) if capture else {}
         grade.tests = {name: min(points, independent.get(name, 1.0) * max_scores[name])
@@ -201,7 +201,7 @@ def grade_submission(course_dir, template_dir, submission, limits, worker, key="
         if notebook is None:
             grade.status, grade.reason, autograded = "invalid", problem, None
         else:
-            autograded = _run_autograde(scratch_dir, grade, notebook, limits, worker, isolation_plan)
+            autograded = _run_autograde(scratch_dir, grade, notebook, limits, worker, max_scores, isolation_plan)
         finishing = time.monotonic()
         page = _write_feedback_page(scratch_dir, grade, autograded, worker) if autograded else None
         with gradebook.LOCK:
@@ -279,11 +279,11 @@ def _autograde_folder(root, course_dir, limits, jobs, fresh, sandboxed, hidden, 
                      for a in assignments}
     keys = {(s.student_id, s.assignment): result_key(s, source_hashes[s.assignment], limits) for s in submissions}
     write_class_list(course_dir, submissions, refusals, keys)
-    if shard is not None:
-        submissions = [s for s in submissions if shard_of(s.student_id, shard[1]) == shard[0]]
-        assignments = sorted({s.assignment for s in submissions})
     if shard is None:
         prepare_course(course_dir, assignments)   # the course's gradebook (shards leave it to collect)
+    else:
+        submissions = [s for s in submissions if shard_of(s.student_id, shard[1]) == shard[0]]
+        assignments = sorted({s.assignment for s in submissions})
     plans = {a: (isolation.reference_table(a), list(hidden)) if sandboxed else None for a in assignments}
     with tempfile.TemporaryDirectory(prefix="grader-templates-") as templates:
         template_dirs = {a: prepare_course(Path(templates) / a, [a]) for a in assignments}

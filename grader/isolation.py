@@ -16,8 +16,7 @@ from pathlib import Path
 
 from grader import replay, sandbox
 from grader.course import REPO_ROOT, SOLUTIONS_DIR, drop_cells_after_last_test, nbgrader_environment, tail
-from grader.processes import run_with_limits
-from grader.worker import die_with_parent
+from grader.processes import die_with_parent, run_with_limits
 from helpers._cache import cache_dir, write_atomically
 
 GRADER_DIR = Path(__file__).resolve().parent

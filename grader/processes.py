@@ -2,7 +2,9 @@
 a limit is crossed (Jupyter kernels start new sessions, so the whole process tree is tracked)."""
 
 import collections
+import shutil
 import subprocess
+import sys
 import threading
 import time
 from types import SimpleNamespace
@@ -11,6 +13,11 @@ import psutil
 
 POLL_SECONDS = 0.2
 KEPT_OUTPUT_CHUNKS = 64   # of up to 64 KiB: the last 4 MiB of a command's output are kept
+
+
+def die_with_parent():
+    """The command prefix that kills a process when its parent dies (empty where unavailable)."""
+    return ["setpriv", "--pdeathsig", "KILL"] if sys.platform.startswith("linux") and shutil.which("setpriv") else []
 
 
 def process_tree(pid):

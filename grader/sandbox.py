@@ -35,7 +35,7 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
-from grader.worker import die_with_parent
+from grader.processes import die_with_parent
 
 KERNEL_NAME = "course-sandbox"
 UNSHARE = ["unshare", "--user", "--map-root-user", "--mount", "--pid", "--fork", "--mount-proc", "--kill-child"]

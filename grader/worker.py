@@ -23,16 +23,12 @@ import sys
 import tempfile
 import threading
 import time
-from pathlib import Path
 from types import SimpleNamespace
+
+from grader.processes import die_with_parent, kill_tree, tree_memory_bytes
 
 POLL_SECONDS = 0.2
 STARTUP_SECONDS = 300
-
-
-def die_with_parent():
-    """The command prefix that kills a process when its parent dies (empty where unavailable)."""
-    return ["setpriv", "--pdeathsig", "KILL"] if sys.platform.startswith("linux") and shutil.which("setpriv") else []
 
 
 # ---------------------------------------------------------------- the grader's side
@@ -65,8 +61,6 @@ class Worker:
 
     def _answer(self, deadline, memory_limit_bytes):
         """The next answer line, or ``(None, "timeout" | "memory" | "died")``."""
-        from grader.processes import tree_memory_bytes
-
         while True:
             try:
                 line = self.answers.get(timeout=POLL_SECONDS)
@@ -102,8 +96,6 @@ class Worker:
         return SimpleNamespace(answer=answer, failure=failure, output="".join(self.errors))
 
     def kill(self):
-        from grader.processes import kill_tree
-
         kill_tree(self.process.pid)
         self.process.wait()
         shutil.rmtree(self.temporary, ignore_errors=True)

@@ -8,10 +8,10 @@ from helpers.seeding import set_seed
 from helpers.training import fit_cached
 
 
-def tiny_model(units=4):
+def tiny_model(units=4, optimizer="adam"):
     model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(units, activation="relu"),
                               keras.layers.Dense(3, activation="softmax")])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
 
@@ -34,10 +34,13 @@ def fits(tmp_path, monkeypatch):
     return calls
 
 
-def train(seed=1, units=4, shift=0.0, **arguments):
+def train(seed=1, units=4, shift=0.0, optimizer="adam", before_fit=None, **arguments):
+    """Seed, draw the data, build the tiny model, run ``before_fit()`` if given, then fit_cached."""
     set_seed(seed)
     x, y = data(shift=shift)
-    model = tiny_model(units)
+    model = tiny_model(units, optimizer)
+    if before_fit:
+        before_fit()
     arguments = {"epochs": 2, "batch_size": 16, "verbose": 0, **arguments}
     return model, fit_cached(model, x, y, **arguments)
 
@@ -79,12 +82,7 @@ def test_any_change_trains_again(fits, change):
 
 def test_a_changed_optimizer_setting_trains_again(fits):
     train()
-    set_seed(1)
-    x, y = data()
-    model = tiny_model()
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    fit_cached(model, x, y, epochs=2, batch_size=16, verbose=0)
+    train(optimizer=keras.optimizers.Adam(learning_rate=0.01))
     assert len(fits) == 2
 
 
@@ -93,11 +91,7 @@ def test_random_draws_before_training_count(fits):
     import tensorflow as tf
 
     train()
-    set_seed(1)
-    x, y = data()
-    model = tiny_model()
-    tf.random.uniform([1])
-    fit_cached(model, x, y, epochs=2, batch_size=16, verbose=0)
+    train(before_fit=lambda: tf.random.uniform([1]))
     assert len(fits) == 2
 
 
