@@ -1,7 +1,7 @@
 """examples/slurm/grade.sbatch on a one-node Slurm cluster this module starts itself: an array
-job of three shards and `collect` as a job that waits for it give the grades of one plain run,
-and a shard cancelled in the middle of a notebook, then requeued, finishes the class without
-grading anything twice.
+job of three shards, one of them cancelled in the middle of a notebook and requeued, and
+`collect` as a job that waits for the array give the grades of one plain run, with nothing
+graded twice.
 
 The cluster (README "Grading on a cluster"; Debian's ``slurm-wlm``, which CI installs) is private
 to this module: its own munge key and socket, its own ports, configuration and state folder
@@ -376,19 +376,6 @@ def slurm():
     assert not any(process.poll() is None for _, process in cluster.daemons)
 
 
-@pytest.fixture(scope="module")
-def plain(tmp_path_factory):
-    """The class graded by one plain run (no Slurm, no shards)."""
-    root = tmp_path_factory.mktemp("plain")
-    submissions = _write_class(root / "submissions")
-    done = subprocess.run(_grader("autograde", submissions, "--course-dir", root / "course", "--jobs", 2,
-                                  "--timeout", GRADE_TIMEOUT, "--progress", "lines"),
-                          check=False, cwd=REPO_ROOT, capture_output=True, text=True, timeout=WAIT_SECONDS)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert _summary(root / "course") == EXPECTED
-    return submissions, root / "course"
-
-
 def test_the_class_has_two_students_in_each_of_three_shards():
     assert [sorted(_shard_members(k)) for k in range(SHARDS)] == [["ann", "bob"], ["hal", "kim"], ["cy", "fay"]]
     assert sorted(_shard_members(shard_of(SLOW, SHARDS))) == [FIRST_OF_SLOW_SHARD, SLOW]
@@ -450,36 +437,11 @@ def test_the_kubernetes_job_grades_shard_job_completion_index_of_completions_on_
     assert collect_job["spec"]["template"]["spec"]["volumes"] == pod["volumes"]
 
 
-def test_an_array_of_three_shards_then_collect_as_a_dependent_job_give_the_grades_of_one_run(slurm, plain,
-                                                                                           tmp_path):
-    submissions, plain_course = plain
-    course = tmp_path / "course"
-    array = slurm.submit_shards(submissions, course, tmp_path)
-    collect_job = slurm.submit_collect(course, array, tmp_path)
-    try:
-        slurm.wait(array, collect_job)
-    finally:
-        slurm.run("scancel", array, collect_job, check=False)
-
-    assert slurm.states(array) == {k: ("COMPLETED", "0:0") for k in range(SHARDS)}, slurm.logs()
-    assert slurm.states(collect_job) == {None: ("COMPLETED", "0:0")}
-    for k in range(SHARDS):
-        output = (tmp_path / f"grade-{array}_{k}.out").read_text()
-        assert f"grade.sbatch: shard {k}/{SHARDS} (job {array}_{k}, attempt 1)" in output, output
-        assert sorted(_graded_lines(output)) == sorted(_shard_members(k)), output
-    collected = (tmp_path / f"collect-{collect_job}.out").read_text()
-    assert "no result yet" not in collected and "grades: " in collected, collected
-
-    assert _rows(course) == _rows(plain_course)
-    assert _summary(course) == EXPECTED
-    assert sorted(p.name for p in (course / "results").glob("*.json")) == [f"{s}__{NOTEBOOK}.json" for s in CLASS]
-    for student in CLASS:
-        assert (course / "feedback" / student / NOTEBOOK / f"{NOTEBOOK}.html").is_file(), student
-
-
-def test_a_shard_cancelled_in_a_notebook_then_requeued_finishes_the_class_without_grading_twice(slurm, plain,
-                                                                                                tmp_path):
-    _, plain_course = plain
+def test_an_array_of_three_shards_with_one_cancelled_in_a_notebook_then_requeued_and_collect_as_a_dependent_job(
+        slurm, tmp_path):
+    """The shards that are not cancelled finish on their first attempt; the cancelled one, requeued,
+    grades only what it had not finished; collect then gives every student the grade a plain run
+    gives (build.expected_row_01, which the 01 battery checks kind by kind), once."""
     submissions = _write_class(tmp_path / "submissions", slow=SLOW)
     course, results = tmp_path / "course", tmp_path / "course" / "results"
     slow_shard = shard_of(SLOW, SHARDS)
@@ -527,10 +489,17 @@ def test_a_shard_cancelled_in_a_notebook_then_requeued_finishes_the_class_withou
     assert _graded_lines(first) == [FIRST_OF_SLOW_SHARD], output   # then cancelled in kim's notebook
     assert _graded_lines(again) == [SLOW], output                  # hal's result reused, not graded again
 
-    assert _rows(course) == _rows(plain_course)
+    for k in set(range(SHARDS)) - {slow_shard}:
+        output = (tmp_path / f"grade-{array}_{k}.out").read_text()
+        assert f"grade.sbatch: shard {k}/{SHARDS} (job {array}_{k}, attempt 1)" in output, output
+        assert "attempt 2" not in output and sorted(_graded_lines(output)) == sorted(_shard_members(k)), output
+
     assert _summary(course) == EXPECTED
+    assert _rows(course) == [build.expected_row_01(student, CLASS[student]) for student in sorted(CLASS)]
     assert Counter((row["student_id"], row["notebook"]) for row in _rows(course)) == {
         (student, NOTEBOOK): 1 for student in CLASS}
     assert sorted(p.name for p in results.iterdir()) == [f"{s}__{NOTEBOOK}.json" for s in CLASS]
     collected = (tmp_path / f"collect-{collect_job}.out").read_text()
     assert "no result yet" not in collected and "grades: " in collected, collected
+    for student in CLASS:
+        assert (course / "feedback" / student / NOTEBOOK / f"{NOTEBOOK}.html").is_file(), student

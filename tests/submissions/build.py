@@ -178,3 +178,23 @@ for folder in ("../../../results", "../../../../results", "../../../feedback"):
     except OSError:
         pass
 '''
+
+
+# The rows of grades.csv (all but "seconds") that 01_mnist_cam submissions of each kind get,
+# as the 01 battery (tests/test_autograde.py) establishes them one by one.
+_TESTS_01 = ("test_show_cam_predicted_class", "test_show_cam_shape", "test_show_cam_values")
+_ROWS_01 = {
+    "reference": ("5.0", "graded", "all tests passed", (2, 1, 2)),
+    "untouched": ("0.0", "graded", "failed: test_show_cam_predicted_class, test_show_cam_shape, test_show_cam_values",
+                  (0, 0, 0)),
+    "true_label": ("3.0", "graded", "failed: test_show_cam_predicted_class", (0, 1, 2)),
+    "not a notebook": ("0.0", "invalid", "not a valid notebook (Notebook does not appear to be JSON: 'not a notebook')",
+                       (0, 0, 0)),
+}
+
+
+def expected_row_01(student_id, kind):
+    """The grades.csv row, without "seconds", of ``student_id``'s 01_mnist_cam of ``kind`` (all values strings)."""
+    score, status, reason, points = _ROWS_01[kind]
+    return {"student_id": student_id, "notebook": "01_mnist_cam", "score": score, "max_score": "5.0",
+            "status": status, "reason": reason, **{test: str(p) for test, p in zip(_TESTS_01, points)}}
