@@ -12,6 +12,7 @@
 - ``helpers.deconv``    – max pooling with switches, unpooling, deconvnet, ReLU backward rules (04, 05).
 - ``helpers.maximize``  – activation maximization by gradient ascent on the input (05).
 - ``helpers.trust``     – is a saliency map right: randomization checks, deletion/insertion, baselines (06).
+- ``helpers.explorer``  – an ipywidgets panel: photo, class, layer, method -> overlay (06).
 
 Modules whose names start with ``_`` run behind the others and are not called by a lesson:
 the cache folder and atomic writes (``_cache``), and the conversion of the EfficientNet-Lite0
