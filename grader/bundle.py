@@ -140,11 +140,20 @@ JUPYTER_CONFIG_FILES = {
 }
 
 
+# The packages a student installs, and where their files come from in the bundle: ``pip install .``
+# copies data/photos into the installed helpers package as helpers/photos, where
+# helpers.images.sample_photo looks for them (an editable install finds data/photos beside helpers).
+STUDENT_PACKAGES = ("helpers", "helpers.photos")
+PACKAGE_DIRS = {"helpers.photos": "data/photos"}
+PACKAGE_DATA = {"helpers.photos": ("*.png", "README.md")}
+
+
 def _student_pyproject():
-    """The repository's pyproject.toml for students: the helpers package, no dev tools, no
-    instructor comments, and the Jupyter settings of :data:`JUPYTER_CONFIG_FILES` as data files."""
+    """The repository's pyproject.toml for students: the helpers package with the course's photos
+    (:data:`STUDENT_PACKAGES`), no dev tools, no instructor comments, and the Jupyter settings of
+    :data:`JUPYTER_CONFIG_FILES` as data files."""
     text = (REPO_ROOT / "pyproject.toml").read_text()
-    text = text.replace('packages = ["helpers", "grader"]', 'packages = ["helpers"]')
+    text = re.sub(r'^packages = \[.*\]$', f"packages = {json.dumps(list(STUDENT_PACKAGES))}", text, flags=re.M)
     text = re.sub(r"\[project\.optional-dependencies\].*?(?=\n\[)", "", text, flags=re.S)
     text = re.sub(r"\[tool\.pytest\.ini_options\].*", "", text, flags=re.S)
     for package in INSTRUCTOR_ONLY_PACKAGES:
@@ -154,6 +163,11 @@ def _student_pyproject():
     folders = {}
     for name, (folder, _) in JUPYTER_CONFIG_FILES.items():
         folders.setdefault(folder, []).append(name)
+    text += "\n# The course's photos (data/photos/) installed inside the helpers package as helpers/photos/.\n"
+    text += "[tool.setuptools.package-dir]\n"
+    text += "".join(f"{json.dumps(package)} = {json.dumps(folder)}\n" for package, folder in PACKAGE_DIRS.items())
+    text += "\n[tool.setuptools.package-data]\n"
+    text += "".join(f"{json.dumps(package)} = {json.dumps(list(files))}\n" for package, files in PACKAGE_DATA.items())
     text += "\n# JupyterLab settings for students (see README.md), installed into the environment.\n"
     text += "[tool.setuptools.data-files]\n"
     text += "".join(f"{json.dumps(folder)} = {json.dumps(names)}\n" for folder, names in folders.items())

@@ -13,7 +13,7 @@ It knows no algorithm: the lesson passes its ingredients.
 
 Each map is computed once per (photo, class, layer, method) and cached, so flipping back is
 instant. The figure is drawn off-screen and put in an ``ipywidgets.Output`` as a PNG, so the
-panel also runs without a browser (nbval) and leaves no figure open in pyplot.
+panel also runs without a browser (a notebook executed top to bottom) and leaves no figure open in pyplot.
 """
 
 import base64

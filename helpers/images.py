@@ -41,21 +41,22 @@ def _all_photo_names():
 
 
 def _course_photos_folder():
-    """The folder ``data/photos`` holding the course's own photos.
+    """The folder holding the course's own photos (both.png, dogs.png and their README).
 
-    It is looked for beside the ``helpers`` package (a clone of the course, or an editable
-    install), then in the current folder and its parents (a notebook in ``notebooks/`` of the
-    student bundle, whose ``helpers`` was installed with ``pip install .``).
+    In a clone of the course, or after ``pip install -e .``, it is ``data/photos`` beside the
+    ``helpers`` package. ``pip install .`` of the student bundle copies ``data/photos`` into the
+    installed package as ``helpers/photos`` (package data), so a notebook finds the photos
+    whatever folder it runs in.
     """
-    here = Path.cwd().resolve()
-    candidates = [Path(__file__).resolve().parent.parent] + [here, *here.parents]
-    for root in candidates:
-        folder = root / "data" / "photos"
+    package = Path(__file__).resolve().parent
+    candidates = [package / "photos", package.parent / "data" / "photos"]
+    for folder in candidates:
         if all((folder / file_name).is_file() for file_name in _COURSE_PHOTOS.values()):
             return folder
     raise FileNotFoundError(
-        f"the course's photos ({', '.join(_COURSE_PHOTOS.values())}) are not in data/photos/ next to "
-        f"the helpers package nor above the current folder {here}; open the notebook from the course folder"
+        f"the course's photos ({', '.join(_COURSE_PHOTOS.values())}) are in neither "
+        f"{' nor '.join(str(folder) for folder in candidates)}; reinstall the course's helpers with `pip install .` "
+        f"from the folder holding pyproject.toml and data/photos/"
     )
 
 

@@ -1,5 +1,6 @@
 import json
 import re
+import subprocess
 import sys
 import tomllib
 import zipfile
@@ -51,7 +52,9 @@ def test_bundle_holds_what_students_need_and_no_solution_text(student_zip):
     assert {"notebooks/01_mnist_cam.ipynb", "notebooks/03_cats_dogs_gradcam.ipynb", "helpers/data.py"} <= names
     assert {"README.md", "environment.yml", "pyproject.toml"} <= names
     assert not [n for n in names if n.startswith(("solutions/", "grader/", "tests/")) or "reference" in n]
-    assert pyproject["tool"]["setuptools"]["packages"] == ["helpers"]
+    # The helpers package, and the course's photos installed inside it (helpers/photos, from data/photos).
+    assert pyproject["tool"]["setuptools"]["packages"] == ["helpers", "helpers.photos"]
+    assert pyproject["tool"]["setuptools"]["package-dir"] == {"helpers.photos": "data/photos"}
     # The instructor-only packages are left out, and no student module imports them.
     student_requirements = " ".join(pyproject["project"]["dependencies"]) + student_zip["environment.yml"].decode()
     for package in INSTRUCTOR_ONLY_PACKAGES:
@@ -65,7 +68,7 @@ def test_bundle_holds_what_students_need_and_no_solution_text(student_zip):
     assert not leaked, leaked
     # So do the instructor's tools named in the repository's own pyproject.toml.
     repository_pyproject = (REPO_ROOT / "pyproject.toml").read_text()
-    for tool in ("nbval", "tf-keras-vis", "playwright"):
+    for tool in ("nbval", "playwright"):
         assert tool in repository_pyproject and tool not in text, tool
 
 
@@ -193,3 +196,41 @@ def test_student_readme_says_what_a_student_needs(student_zip):
         row = f"| `notebooks/{name}.ipynb` | `{exercise}` | {_graded_points(name)} |"
         assert row in readme, row
     assert readme.count("| `notebooks/") == len(GRADED)
+
+
+def test_bundle_ships_the_photos_with_their_attribution(student_zip):
+    shipped = {name for name in student_zip if name.startswith("data/")}
+    assert shipped == {"data/photos/README.md", "data/photos/both.png", "data/photos/dogs.png"}
+    for name in shipped:
+        assert student_zip[name] == (REPO_ROOT / name).read_bytes(), name
+    assert "MIT License" in student_zip["data/photos/README.md"].decode()
+
+
+def test_a_non_editable_install_of_the_bundle_finds_the_photos(student_zip, tmp_path):
+    """`pip install .` (not -e) puts helpers into site-packages, away from data/: the wheel must carry
+    the photos as helpers/photos/, and sample_photo must find them from any folder.
+    The wheel is built as pip builds it for a student (setuptools comes from the package index)."""
+    source, wheels, site_packages, elsewhere = (tmp_path / name for name in ("bundle", "wheels", "site", "elsewhere"))
+    for name, content in student_zip.items():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).write_bytes(content)
+    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels),
+                             str(source)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    wheel = next(wheels.glob("*.whl"))
+    with zipfile.ZipFile(wheel) as archive:
+        packaged = {name: archive.read(name) for name in archive.namelist() if name.startswith("helpers/photos/")}
+    assert packaged == {f"helpers/photos/{name}": student_zip[f"data/photos/{name}"]
+                        for name in ("README.md", "both.png", "dogs.png")}
+
+    result = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
+                             "--target", str(site_packages), str(wheel)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    elsewhere.mkdir()
+    script = ("import helpers.images as i; print(i.__file__); print(i._course_photos_folder()); "
+              "print(i.sample_photo('both').shape, i.sample_photo('dogs').shape)")
+    result = subprocess.run([sys.executable, "-c", script], cwd=elsewhere, capture_output=True, text=True, timeout=120,
+                            env={"PYTHONPATH": str(site_packages), "PATH": ""})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines() == [str(site_packages / "helpers" / "images.py"),
+                                          str(site_packages / "helpers" / "photos"), "(224, 224, 3) (224, 224, 3)"]

@@ -52,14 +52,30 @@ def test_attribution_names_the_source_and_holds_the_mit_license():
     assert sorted(path.name for path in PHOTOS.iterdir()) == ["README.md", "both.png", "dogs.png"]
 
 
-def test_an_installed_copy_finds_the_photos_from_a_notebook_folder(tmp_path):
-    """`pip install .` puts helpers/ in site-packages, away from data/; a notebook runs in notebooks/."""
-    site_packages, course = tmp_path / "site-packages", tmp_path / "course"
+def _photos_folder_seen_by_a_copy(site_packages, cwd):
+    """Run helpers.images from a copy of the package in ``site_packages``, in the folder ``cwd``."""
+    script = "import helpers.images as i; print(i.__file__); print(i._course_photos_folder()); print(i.sample_photo('both').shape)"
+    return subprocess.run([sys.executable, "-c", script], cwd=cwd, capture_output=True, text=True,
+                          env={"PYTHONPATH": str(site_packages), "PATH": ""}, timeout=60)
+
+
+def test_an_installed_copy_finds_the_photos_inside_the_package_wherever_it_runs(tmp_path):
+    """`pip install .` of the student bundle puts data/photos into site-packages as helpers/photos
+    (tests/test_bundle.py builds that wheel); a notebook may run in any folder."""
+    site_packages, elsewhere = tmp_path / "site-packages", tmp_path / "elsewhere"
     shutil.copytree(REPO_ROOT / "helpers", site_packages / "helpers", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(PHOTOS, course / "data" / "photos")
-    (course / "notebooks").mkdir()
-    script = "import helpers.images as i; print(i.__file__); print(i.sample_photo('both').shape)"
-    result = subprocess.run([sys.executable, "-c", script], cwd=course / "notebooks", capture_output=True, text=True,
-                            env={"PYTHONPATH": str(site_packages), "PATH": ""}, timeout=60)
+    shutil.copytree(PHOTOS, site_packages / "helpers" / "photos")
+    elsewhere.mkdir()
+    result = _photos_folder_seen_by_a_copy(site_packages, elsewhere)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [str(site_packages / "helpers" / "images.py"), "(224, 224, 3)"]
+    assert result.stdout.splitlines() == [str(site_packages / "helpers" / "images.py"),
+                                          str(site_packages / "helpers" / "photos"), "(224, 224, 3)"]
+
+
+def test_a_copy_without_the_photos_says_where_it_looked(tmp_path):
+    site_packages = tmp_path / "site-packages"
+    shutil.copytree(REPO_ROOT / "helpers", site_packages / "helpers", ignore=shutil.ignore_patterns("__pycache__"))
+    result = _photos_folder_seen_by_a_copy(site_packages, tmp_path)
+    assert result.returncode != 0
+    assert "FileNotFoundError" in result.stderr and "pip install ." in result.stderr
+    assert str(site_packages / "helpers" / "photos") in result.stderr
