@@ -15,7 +15,10 @@ def _normalized(path):
 
 def generate_student_notebooks(output_dir, solutions_dir=SOLUTIONS_DIR):
     """Run nbgrader's generate_assignment on every solution; write the student notebooks
-    (outputs cleared, solutions stubbed, hidden tests removed) into ``output_dir``."""
+    (outputs cleared, solutions stubbed, hidden tests removed) into ``output_dir``.
+
+    The saved state of the solution's widgets (notebook metadata ``widgets``, which holds the
+    pictures an executed panel drew) goes too: it is output, not lesson."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     assignments = assignment_names(solutions_dir)
@@ -23,7 +26,9 @@ def generate_student_notebooks(output_dir, solutions_dir=SOLUTIONS_DIR):
         prepare_course(course_dir, assignments, solutions_dir)
         for assignment in assignments:
             released = Path(course_dir) / "release" / assignment / f"{assignment}.ipynb"
-            text = json.dumps(json.loads(released.read_text()), indent=1, ensure_ascii=False) + "\n"
+            notebook = json.loads(released.read_text())
+            notebook["metadata"].pop("widgets", None)
+            text = json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
             (output_dir / f"{assignment}.ipynb").write_text(text)
     return assignments
 

@@ -11,7 +11,8 @@
 - ``helpers.images``    – packaged photos, the course's own (``data/photos``), your own files and URLs (02, 03, 06).
 - ``helpers.deconv``    – max pooling with switches, unpooling, deconvnet, ReLU backward rules (04, 05).
 - ``helpers.maximize``  – activation maximization by gradient ascent on the input (05).
-- ``helpers.trust``     – is a saliency map right: randomization checks, deletion/insertion, baselines (06).
+- ``helpers.trust``     – is a saliency map right: randomization checks, deletion/insertion, baselines,
+  and the maps they test (class gradients, Guided Backprop for ReLU layers, SmoothGrad) (06).
 - ``helpers.explorer``  – an ipywidgets panel: photo, class, layer, method -> overlay (06).
 
 Modules whose names start with ``_`` run behind the others and are not called by a lesson:

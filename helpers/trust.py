@@ -3,11 +3,17 @@
 - *Sanity checks* (Adebayo et al., 2018): :func:`cascading_randomization` re-initializes a
   model's layers from the top down; :func:`spearman` compares the map before and after.
 - *Faithfulness* (Petsiuk et al., 2018, RISE): :func:`deletion_curve` and :func:`insertion_curve`
-  remove or insert pixels, most salient first, and follow the class probability;
+  remove or insert pixels, most salient first, and follow the class probability
+  (:func:`deletion_and_insertion`: both, for several maps of one image, in one batch);
   :func:`area_under_curve` sums each curve into one number.
 - *Baselines* a method should beat: :func:`random_map`, :func:`centred_gaussian_map`,
   :func:`sobel_edge_map`.
 - *Localization*: :func:`share_inside`, the share of a map's mass inside a region.
+- *Maps to test*, batched: :func:`class_gradient_function` (the input gradient of a class score,
+  compiled once), :func:`guided_relu_copy` (the same network with its ReLU layers going backward
+  by the guided rule: Guided Backprop), :func:`smoothgrad` (the mean over noisy copies),
+  :func:`logits_copy` (lesson 01's GAP-CNN without its softmax, to explain logits).
+  Grad-CAM and Grad-CAM++ come from the library ``tf-keras-vis`` (lesson 03 has you write Grad-CAM).
 
 A saliency map here is a float array (height, width), at the resolution of the model's input
 (upsample a 7×7 Grad-CAM first); a batch of maps is (n, height, width).
@@ -17,6 +23,7 @@ import keras
 import numpy as np
 import scipy.ndimage
 import scipy.stats
+import tensorflow as tf
 
 from helpers.imagenet import _looks_like_probabilities, softmax
 
@@ -63,27 +70,40 @@ def _reinitialize(layer):
     layer.set_weights(fresh.get_weights())
 
 
-def cascading_randomization(model, layer_names, seed=0):
-    """Yield ``(layer_name, randomized_model)``: the named layers re-initialized from the top down.
+def _as_group(step):
+    """A cascade step (one layer name, or a list/tuple of names randomized together) as a tuple."""
+    return (step,) if isinstance(step, str) else tuple(step)
 
-    The layers are taken from the output towards the input, whatever the order of
-    ``layer_names``; at step k the k top-most of them carry fresh random weights (cumulative,
-    as in Adebayo et al.'s cascading randomization) and every other layer keeps its trained
-    weights. Each step yields a new clone, so the steps can be kept side by side; ``model``
-    itself is never changed. ``seed`` seeds Keras' random generators once, before the first step.
+
+def cascading_randomization(model, layer_names, seed=0, in_place=False):
+    """Yield ``(step, randomized_model)``: the named layers re-initialized from the top down.
+
+    ``layer_names``: layer names, or groups of names (a list or tuple: e.g. every layer of a
+    block) randomized together as one step. Steps are taken from the output towards the input
+    (by their top-most layer), whatever their order in ``layer_names``; at step k the k top-most
+    steps carry fresh random weights (cumulative, as in Adebayo et al.'s cascading randomization)
+    and every other layer keeps its trained weights. ``step`` is the name, or the tuple of names.
+    By default every step yields a new clone and ``model`` is never changed, so the steps can be
+    kept side by side. With ``in_place=True`` ``model`` itself is randomized further at each step
+    and yielded every time: no copies, and a function compiled on it, or a model sharing its
+    layers, keeps working (faster for a big network; copy it first to keep the trained weights).
+    ``seed`` seeds Keras' random generators once, before the first step.
     """
     positions = {layer.name: index for index, layer in enumerate(model.layers)}
     with_weights = [layer.name for layer in model.layers if layer.weights]
-    unknown = [name for name in layer_names if name not in with_weights]
+    steps = [_as_group(step) for step in layer_names]
+    unknown = [name for group in steps for name in group if name not in with_weights]
     if unknown:
         raise ValueError(f"layers {unknown} are not layers with weights of '{model.name}'; "
                          f"those are: {', '.join(with_weights)}")
     keras.utils.set_random_seed(seed)
     randomized = model
-    for name in sorted(layer_names, key=positions.get, reverse=True):
-        randomized = _copy_of(randomized)
-        _reinitialize(randomized.get_layer(name))
-        yield name, randomized
+    for group in sorted(steps, key=lambda group: max(positions[name] for name in group), reverse=True):
+        if not in_place:
+            randomized = _copy_of(randomized)
+        for name in group:
+            _reinitialize(randomized.get_layer(name))
+        yield (group[0] if len(group) == 1 else group), randomized
 
 
 # --- Faithfulness: deletion and insertion curves ---------------------------------------------
@@ -95,11 +115,10 @@ def _check_image_and_map(image, saliency_map):
                          f"and {np.shape(saliency_map)}; upsample the map to the image's size first")
 
 
-def _perturbation_curve(model, label, start_image, end_image, saliency_map, steps):
-    """Class probabilities (steps + 1,) as pixels switch from ``start_image`` to ``end_image``.
+def _perturbed_batch(start_image, end_image, saliency_map, steps):
+    """(steps + 1, h, w, c) images: at step k the round(k / steps · h·w) most salient pixels from ``end_image``.
 
-    At step k (k = 0 … steps) the round(k / steps · h·w) most salient pixels come from
-    ``end_image`` and the rest from ``start_image``; all steps are one batch, one model call.
+    The other pixels come from ``start_image``; ties in the map keep the pixels' reading order.
     """
     height, width = saliency_map.shape
     order = np.argsort(-saliency_map.ravel(), kind="stable")               # most salient first
@@ -107,10 +126,31 @@ def _perturbation_curve(model, label, start_image, end_image, saliency_map, step
     rank[order] = np.arange(height * width)                                   # rank of each pixel
     counts = np.round(np.linspace(0, 1, steps + 1) * height * width)        # (steps + 1,) pixels switched
     switched = rank.reshape(1, height, width) < counts[:, None, None]       # (steps + 1, h, w)
-    batch = np.where(switched[..., None], end_image[None], start_image[None]).astype(np.float32)
-    outputs = keras.ops.convert_to_numpy(model(batch, training=False))       # (steps + 1, classes)
+    return np.where(switched[..., None], end_image[None], start_image[None]).astype(np.float32)
+
+
+def _class_probabilities(model, batch, label, batch_size=None):
+    """Probabilities of class ``label`` (n,) for ``batch`` (n, h, w, c).
+
+    Without ``batch_size``: one call of the model. With it: ``model.predict`` in chunks of
+    ``batch_size``, compiled once per model (about twice as fast as eager calls for a big network).
+    Outputs that are not probabilities (logits) go through a softmax first.
+    """
+    if batch_size is None:
+        outputs = keras.ops.convert_to_numpy(model(batch, training=False))       # (n, classes)
+    else:
+        outputs = model.predict(batch, batch_size=batch_size, verbose=0)
     probabilities = outputs if _looks_like_probabilities(outputs) else softmax(outputs)
     return np.asarray(probabilities[:, label], dtype=np.float64)
+
+
+def _perturbation_curve(model, label, start_image, end_image, saliency_map, steps):
+    """Class probabilities (steps + 1,) as pixels switch from ``start_image`` to ``end_image``.
+
+    At step k (k = 0 … steps) the round(k / steps · h·w) most salient pixels come from
+    ``end_image`` and the rest from ``start_image``; all steps are one batch, one model call.
+    """
+    return _class_probabilities(model, _perturbed_batch(start_image, end_image, saliency_map, steps), label)
 
 
 def deletion_curve(model, image, label, saliency_map, steps=50, baseline=0.0):
@@ -139,10 +179,47 @@ def insertion_curve(model, image, label, saliency_map, steps=50, baseline=None):
     """
     _check_image_and_map(image, saliency_map)
     image = np.asarray(image, dtype=np.float32)
+    start_image = _insertion_start(image, baseline)
+    return _perturbation_curve(model, label, start_image, image, np.asarray(saliency_map), steps)
+
+
+def _insertion_start(image, baseline):
+    """The image insertion starts from: ``baseline`` broadcast to the image, or the image blurred (None)."""
     if baseline is None:
         baseline = scipy.ndimage.gaussian_filter(image, sigma=(_BLUR_SIGMA_PIXELS, _BLUR_SIGMA_PIXELS, 0))
-    start_image = np.broadcast_to(np.asarray(baseline, dtype=np.float32), image.shape)
-    return _perturbation_curve(model, label, start_image, image, np.asarray(saliency_map), steps)
+    return np.broadcast_to(np.asarray(baseline, dtype=np.float32), image.shape)
+
+
+def deletion_and_insertion(model, image, label, maps, steps=16, deletion_baseline=0.0, insertion_baseline=None,
+                           batch_size=32):
+    """The deletion and insertion curves of several maps of one image, in one pass through the model.
+
+    ``image``: (h, w, c) in the model's input space; ``maps``: (m, h, w), e.g. one per method;
+    the baselines as in :func:`deletion_curve` and :func:`insertion_curve`. The three images every
+    curve shares (the image, the deleted image, the insertion's start) go through once, with the
+    m · 2 · (steps - 1) other perturbed images, through ``model.predict`` in chunks of
+    ``batch_size``. Returns ``(deletion, insertion)``, each (m, steps + 1) probabilities of class
+    ``label``, row i for map i.
+    """
+    maps = np.asarray(maps)
+    if maps.ndim != 3:
+        raise ValueError(f"expected maps (m, h, w), got shape {maps.shape}")
+    for saliency_map in maps:
+        _check_image_and_map(image, saliency_map)
+    image = np.asarray(image, dtype=np.float32)
+    deleted = np.broadcast_to(np.asarray(deletion_baseline, dtype=np.float32), image.shape)
+    inserted_from = _insertion_start(image, insertion_baseline)
+    inner = [_perturbed_batch(image, deleted, saliency_map, steps)[1:-1] for saliency_map in maps] \
+        + [_perturbed_batch(inserted_from, image, saliency_map, steps)[1:-1] for saliency_map in maps]
+    batch = np.concatenate([np.stack([image, deleted, inserted_from])] + inner)   # (3 + 2·m·(steps - 1), h, w, c)
+    scores = _class_probabilities(model, batch, label, batch_size)
+    image_score, deleted_score, start_score = scores[:3]
+    inner_scores = scores[3:].reshape(2, len(maps), steps - 1)
+    deletion = np.concatenate([np.full((len(maps), 1), image_score), inner_scores[0],
+                               np.full((len(maps), 1), deleted_score)], axis=1)
+    insertion = np.concatenate([np.full((len(maps), 1), start_score), inner_scores[1],
+                                np.full((len(maps), 1), image_score)], axis=1)
+    return deletion, insertion
 
 
 def area_under_curve(curve):
@@ -202,3 +279,121 @@ def share_inside(saliency_map, mask):
     inside = (saliency_map * mask).sum(axis=(-2, -1))
     total = saliency_map.sum(axis=(-2, -1))
     return np.divide(inside, total, out=np.zeros_like(total), where=total > 0)[()]
+
+
+# --- Maps to test, batched: gradient, Guided Backprop, SmoothGrad -------------------------------
+
+def logits_copy(model):
+    """A copy of ``model`` whose last layer outputs logits: its softmax activation made linear.
+
+    For lesson 01's GAP-CNN (its ``dense`` layer ends in a softmax): explanations should follow the
+    class score z_c, not the probability, which saturates and mixes in the other classes (lesson 02).
+    The copy holds a copy of the weights; a model without a softmax last layer raises a ValueError.
+    """
+    last = model.layers[-1]
+    if getattr(last, "activation", None) is not keras.activations.softmax:
+        raise ValueError(f"the last layer '{last.name}' of '{model.name}' has no softmax activation to remove")
+
+    def linear_last(layer):
+        config = layer.get_config()
+        if layer is last:
+            config["activation"] = "linear"
+        return layer.__class__.from_config(config)
+
+    copy = keras.models.clone_model(model, clone_function=linear_last)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def class_gradient_function(model):
+    """A function ``(images, class_indices) -> gradients`` compiled once for ``model``.
+
+    ``images``: float32 (n, h, w, c) in the model's input space; ``class_indices``: int32 (n,),
+    one class per image. Returns a tf.Tensor (n, h, w, c): ∂ output[i, class_indices[i]] / ∂ images[i],
+    in output units per input unit (use a model that returns logits). Traced once for any batch
+    size; a model changed in place (new weights) needs no new trace.
+    """
+    signature = [tf.TensorSpec((None,) + tuple(model.input_shape[1:]), tf.float32),
+                 tf.TensorSpec((None,), tf.int32)]
+
+    @tf.function(input_signature=signature)
+    def gradients(images, class_indices):
+        with tf.GradientTape() as tape:
+            tape.watch(images)
+            outputs = model(images, training=False)                                    # (n, classes)
+            scores = tf.gather(outputs, class_indices, axis=1, batch_dims=1)           # (n,)
+        return tape.gradient(scores, images)
+
+    return gradients
+
+
+@tf.custom_gradient
+def _guided_relu(inputs, max_value):
+    """min(max(x, 0), max_value) forward; backward only positive signals pass, where 0 < x < max_value."""
+    def backward(upstream):
+        gate = tf.cast((inputs > 0) & (inputs < max_value), upstream.dtype)
+        return tf.nn.relu(upstream) * gate, None
+
+    return tf.minimum(tf.nn.relu(inputs), max_value), backward
+
+
+class GuidedReLU(keras.layers.Layer):
+    """A ReLU (capped at ``max_value``, e.g. 6 for ReLU6) whose gradient follows the guided rule."""
+
+    def __init__(self, max_value=None, **kwargs):
+        super().__init__(**kwargs)
+        self.max_value = max_value
+
+    def call(self, inputs):
+        cap = float("inf") if self.max_value is None else float(self.max_value)
+        return _guided_relu(inputs, tf.constant(cap, inputs.dtype))
+
+    def get_config(self):
+        return {**super().get_config(), "max_value": self.max_value}
+
+
+def guided_relu_copy(model):
+    """``model`` with every ``keras.layers.ReLU`` layer replaced by a :class:`GuidedReLU` (Guided Backprop).
+
+    Every other layer is shared, weights included: the copy computes the same outputs and follows
+    any change of ``model``'s weights. Only ReLU *layers* are replaced: a ReLU inside another layer
+    (``Conv2D(..., activation="relu")``, as in lesson 01's GAP-CNN) raises a ValueError; for such a
+    Sequential network use ``helpers.deconv.input_gradient(..., rule="guided")``.
+    """
+    inner = [layer.name for layer in model.layers
+             if getattr(layer, "activation", None) is keras.activations.relu]
+    if inner:
+        raise ValueError(f"layers {inner} apply a ReLU inside them; guided_relu_copy replaces ReLU layers only "
+                         "(use helpers.deconv.input_gradient(model, images, target, rule='guided'))")
+    if not any(isinstance(layer, keras.layers.ReLU) for layer in model.layers):
+        raise ValueError(f"'{model.name}' has no keras.layers.ReLU layer to make guided")
+
+    def replace(layer):
+        if not isinstance(layer, keras.layers.ReLU):
+            return layer
+        if layer.negative_slope or layer.threshold:
+            raise ValueError(f"layer '{layer.name}' is a leaky or thresholded ReLU, which has no guided rule here")
+        return GuidedReLU(max_value=layer.max_value, name=layer.name)
+
+    return keras.models.clone_model(model, clone_function=replace)
+
+
+def smoothgrad(gradient_function, images, class_indices, num_samples=8, noise=0.15, seed=0):
+    """SmoothGrad (Smilkov et al., 2017): the mean of Σ_channels |gradient| over noisy copies.
+
+    ``gradient_function(images, class_indices) -> (n, h, w, c)`` (e.g. from
+    :func:`class_gradient_function`); ``images``: (n, h, w, c); ``class_indices``: (n,) ints.
+    Each image gets ``num_samples`` copies plus Gaussian noise of standard deviation
+    ``noise`` · (its max − its min); all n · num_samples copies go through in one batch.
+    Returns float32 (n, h, w) >= 0, in gradient units.
+    """
+    images = np.asarray(images, dtype=np.float32)
+    count, shape = len(images), images.shape[1:]
+    spread = images.reshape(count, -1).max(axis=1) - images.reshape(count, -1).min(axis=1)  # (n,)
+    sigma = (noise * spread).astype(np.float32).reshape(count, 1, 1, 1, 1)               # one σ per image
+    draws = np.random.default_rng(seed).normal(size=(count, num_samples) + shape).astype(np.float32)
+    noisy = images[:, None] + sigma * draws                                                 # (n, samples, h, w, c)
+    classes = np.repeat(np.asarray(class_indices, dtype=np.int32), num_samples)            # (n·samples,)
+    gradients = np.asarray(gradient_function(noisy.reshape((-1,) + shape), classes))      # (n·samples, h, w, c)
+    maps = np.abs(gradients).sum(axis=-1).reshape((count, num_samples) + shape[:2])
+    return maps.mean(axis=1).astype(np.float32)

@@ -88,3 +88,13 @@ def test_graded_cells_carry_points_and_docstrings():
     assert [c["metadata"]["nbgrader"]["points"] for c in tests] == [1, 2, 2]
     assert all("".join(c["source"]).startswith("'''") for c in tests)
     assert len({c["metadata"]["nbgrader"]["grade_id"] for c in tests}) == len(tests)
+
+
+def test_no_student_notebook_carries_outputs_or_saved_widget_state():
+    solutions = sorted(SOLUTIONS_DIR.glob("*.ipynb"))
+    # 06's explorer panel saves its widgets' state, pictures included, in the solution's metadata.
+    assert any("widgets" in json.loads(path.read_text())["metadata"] for path in solutions)
+    for path in solutions:
+        notebook = json.loads((NOTEBOOKS_DIR / path.name).read_text())
+        assert "widgets" not in notebook["metadata"], path.name
+        assert all(cell.get("outputs", []) == [] for cell in notebook["cells"]), path.name

@@ -180,3 +180,115 @@ def test_share_inside():
     np.testing.assert_allclose(trust.share_inside(np.stack([inside, np.zeros((4, 4)), inside[::-1]]), mask), [1, 0, 0])
     with pytest.raises(ValueError, match="non-negative"):
         trust.share_inside(-inside, mask)
+
+
+# --- cascading randomization by groups, in place ----------------------------------------------
+
+def test_cascading_randomization_randomizes_groups_together_and_in_place():
+    model = small_cnn()
+    original = weights_by_layer(model)
+    steps = []
+    for step, randomized in trust.cascading_randomization(model, [["conv_a", "conv_b"], "dense"], in_place=True):
+        assert randomized is model                                            # no copy: the model itself
+        steps.append((step, weights_by_layer(randomized)))
+    assert [step for step, _ in steps] == ["dense", ("conv_a", "conv_b")]      # by the group's top-most layer
+    assert changed_layers(original, steps[0][1]) == {"dense"}
+    assert changed_layers(original, steps[1][1]) == {"dense", "conv_a", "conv_b"}
+    assert changed_layers(steps[0][1], steps[1][1]) == {"conv_a", "conv_b"}    # cumulative
+    with pytest.raises(ValueError, match="'nowhere'"):
+        list(trust.cascading_randomization(model, [["conv_a", "nowhere"]]))
+
+
+# --- maps: logits, gradients, Guided Backprop, SmoothGrad --------------------------------------
+
+def linear_model(kernel):
+    """(2, 2, 1) images -> Flatten -> Dense(kernel (4, classes)), linear: the gradient of class c is kernel[:, c]."""
+    model = keras.Sequential([keras.Input((2, 2, 1)), layers.Flatten(), layers.Dense(kernel.shape[1], name="dense")])
+    model.layers[-1].set_weights([kernel.astype(np.float32), np.zeros(kernel.shape[1], np.float32)])
+    return model
+
+
+def test_logits_copy_removes_only_the_softmax():
+    model = keras.Sequential([keras.Input((SIZE, SIZE, 3)), layers.Conv2D(2, 3, activation="relu"),
+                              layers.GlobalAveragePooling2D(), layers.Dense(3, activation="softmax")])
+    images = np.random.default_rng(8).random((4, SIZE, SIZE, 3)).astype(np.float32)
+    logits = keras.ops.convert_to_numpy(trust.logits_copy(model)(images))
+    assert not np.allclose(logits.sum(axis=1), 1.0)                           # not probabilities any more
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(keras.ops.softmax(logits)),
+                               keras.ops.convert_to_numpy(model(images)), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="no softmax"):
+        trust.logits_copy(small_cnn())
+
+
+def test_class_gradient_function_is_the_kernel_column_traced_once_and_follows_new_weights():
+    kernel = np.arange(8.0).reshape(4, 2)
+    model = linear_model(kernel)
+    gradients = trust.class_gradient_function(model)
+    images = np.random.default_rng(9).random((3, 2, 2, 1)).astype(np.float32)
+    result = gradients(images, np.array([0, 1, 1], np.int32)).numpy()
+    np.testing.assert_allclose(result.reshape(3, 4), kernel.T[[0, 1, 1]])
+    model.layers[-1].set_weights([-kernel.astype(np.float32), np.zeros(2, np.float32)])   # changed in place
+    result = gradients(images[:1], np.array([1], np.int32)).numpy()                   # another batch size
+    np.testing.assert_allclose(result.reshape(1, 4), -kernel.T[[1]])
+    assert gradients.experimental_get_tracing_count() == 1
+
+
+def relu6_model():
+    """(2,) -> identity Dense -> ReLU6 layer -> Dense with weights (1, -1): score = relu6(x0) - relu6(x1)."""
+    model = keras.Sequential([keras.Input((2,)), layers.Dense(2, name="identity"),
+                              layers.ReLU(max_value=6.0, name="relu6"), layers.Dense(1, name="score")])
+    model.get_layer("identity").set_weights([np.eye(2, dtype=np.float32), np.zeros(2, np.float32)])
+    model.get_layer("score").set_weights([np.array([[1.0], [-1.0]], np.float32), np.zeros(1, np.float32)])
+    return model
+
+
+def test_guided_relu_copy_keeps_the_outputs_and_passes_back_only_positive_signals():
+    model = relu6_model()
+    guided = trust.guided_relu_copy(model)
+    inputs = np.array([[1.0, 2.0], [7.0, 3.0], [-1.0, 0.5]], np.float32)
+    np.testing.assert_allclose(guided(inputs).numpy(), model(inputs).numpy())
+    classes = np.zeros(3, np.int32)
+    plain = trust.class_gradient_function(model)(inputs, classes).numpy()
+    np.testing.assert_allclose(plain, [[1, -1], [0, -1], [0, -1]])           # x0 = 7 and -1 are outside (0, 6)
+    guided_gradients = trust.class_gradient_function(guided)(inputs, classes).numpy()
+    np.testing.assert_allclose(guided_gradients, [[1, 0], [0, 0], [0, 0]])   # the negative signal stops
+    model.get_layer("score").set_weights([np.array([[2.0], [1.0]], np.float32), np.zeros(1, np.float32)])
+    np.testing.assert_allclose(trust.class_gradient_function(guided)(inputs, classes).numpy(),
+                               [[2, 1], [0, 1], [0, 1]])                     # the copy shares the weights
+
+
+def test_guided_relu_copy_refuses_relus_inside_layers():
+    with pytest.raises(ValueError, match="input_gradient"):
+        trust.guided_relu_copy(small_cnn())
+
+
+def test_smoothgrad_of_a_linear_model_is_its_gradient_map_and_noise_is_averaged():
+    kernel = np.array([[1.0, 0.0], [-2.0, 0.0], [0.5, 0.0], [0.0, 0.0]])
+    images = np.random.default_rng(10).random((2, 2, 2, 1))
+    gradients = trust.class_gradient_function(linear_model(kernel))
+    maps = trust.smoothgrad(gradients, images, [0, 0], num_samples=5)
+    assert maps.shape == (2, 2, 2)
+    np.testing.assert_allclose(maps, np.broadcast_to(np.abs(kernel[:, 0]).reshape(2, 2), (2, 2, 2)), rtol=1e-6)
+    # The gradient of sum(x²) is 2x: 0 at a black pixel, but E|2ε| = 2σ·sqrt(2/π) with noise ε ~ N(0, σ²).
+    image = np.zeros((1, 2, 2, 1))
+    image[0, 0, 0] = 1.0                                                      # range 1: σ = noise
+    maps = trust.smoothgrad(lambda x, c: 2 * x, image, [0], num_samples=4000, noise=0.1, seed=3)
+    assert maps[0, 1, 1] == pytest.approx(2 * 0.1 * np.sqrt(2 / np.pi), rel=0.05)
+
+
+# --- deletion and insertion of several maps at once ---------------------------------------------
+
+def test_deletion_and_insertion_agree_with_the_curves_one_by_one():
+    model = small_cnn()
+    rng = np.random.default_rng(11)
+    image = rng.random((SIZE, SIZE, 3))
+    maps = np.stack([trust.random_map((SIZE, SIZE), seed=12), oracle_map(), trust.centred_gaussian_map((SIZE, SIZE))])
+    deletion, insertion = trust.deletion_and_insertion(model, image, 2, maps, steps=4, batch_size=5)
+    assert deletion.shape == insertion.shape == (3, 5)
+    for row, saliency_map in enumerate(maps):
+        expected_deletion = trust.deletion_curve(model, image, 2, saliency_map, steps=4)
+        expected_insertion = trust.insertion_curve(model, image, 2, saliency_map, steps=4)
+        np.testing.assert_allclose(deletion[row], expected_deletion, rtol=1e-5)
+        np.testing.assert_allclose(insertion[row], expected_insertion, rtol=1e-5)
+    with pytest.raises(ValueError, match="upsample"):
+        trust.deletion_and_insertion(model, image, 0, np.zeros((1, 2, 2)))
