@@ -29,8 +29,9 @@ INSTALL_TIME = "about 4 minutes on a fast connection (longer on a slow one)"
 
 STUDENT_README = f"""# Seeing inside CNNs: student bundle
 
-Five notebooks on looking inside convolutional networks with Keras 3 (Class Activation Maps,
-saliency, Grad-CAM, deconvnet, activation maximization). They run offline on a CPU.
+Six notebooks on looking inside convolutional networks with Keras 3 (Class Activation Maps,
+saliency, Grad-CAM, deconvnet, activation maximization, and whether to trust a map). They run
+offline on a CPU.
 
 ## Install (once)
 
