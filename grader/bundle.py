@@ -78,7 +78,7 @@ few seconds it spends checking for one, set `COURSE_OFFLINE=1` before starting J
 | `notebooks/01_mnist_cam.ipynb` | `show_cam` | 5 |
 | `notebooks/03_cats_dogs_gradcam.ipynb` | `get_CAM` | 7 |
 
-The other three notebooks are not graded. Each exercise is followed by a self-check cell and
+The other four notebooks are not graded. Each exercise is followed by a self-check cell and
 visible tests; hidden tests used for grading check more cases.
 
 ## Check before you hand in

@@ -28,15 +28,17 @@ from helpers import plotting
 _EPSILON = 1e-8  # keeps an all-zero map at zero instead of 0 / 0 = NaN
 
 
-def normalize_map(saliency_map):
-    """Stretch a map (h, w) of any range to float32 (h, w) in [0, 1].
+def normalize_map(saliency_map, percentile=99.0):
+    """Stretch a map (h, w) of any range to float32 (h, w) in [0, 1] for display.
 
-    map -> (map − min) / (max − min + ε): the largest value becomes (almost exactly) 1; a
-    constant map, all-zero included, becomes all zeros rather than NaN.
+    map -> clip((map − min) / (p − min + ε), 0, 1) with p the map's ``percentile``-th value: the
+    top 1 % of pixels share the top colour, so a few extreme pixels (gradient maps have them) do
+    not leave the rest of the map dark. A constant map, all-zero included, becomes all zeros
+    rather than NaN.
     """
     saliency_map = np.asarray(saliency_map, dtype=np.float32)
-    low, high = float(saliency_map.min()), float(saliency_map.max())
-    return (saliency_map - low) / (high - low + _EPSILON)
+    low, high = float(saliency_map.min()), float(np.percentile(saliency_map, percentile))
+    return np.clip((saliency_map - low) / (high - low + _EPSILON), 0.0, 1.0).astype(np.float32)
 
 
 def _check_photos(photos):

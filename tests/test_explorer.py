@@ -85,8 +85,18 @@ def test_render_returns_the_map_normalized_to_0_1_and_a_title_naming_the_choice(
     saliency_map, title = panel.render("bright", "tiger cat", "block10_add", "ramp")
     assert saliency_map.shape == (8, 6) and saliency_map.dtype == np.float32
     assert saliency_map.min() == 0.0 and saliency_map.max() == pytest.approx(1.0)
-    assert np.allclose(saliency_map, np.arange(48).reshape(8, 6) / 47.0)
+    ramp = np.arange(48).reshape(8, 6)
+    assert np.allclose(saliency_map, np.clip(ramp / np.percentile(ramp, 99), 0, 1), atol=1e-6)
     assert all(word in title for word in ("ramp", "tiger cat (282)", "block10_add"))
+
+
+def test_a_few_extreme_pixels_do_not_leave_the_rest_of_the_map_dark():
+    speckled = np.tile(np.linspace(0.0, 1.0, 100, dtype=np.float32), (100, 1))   # (100, 100), a ramp to the right
+    speckled[0, :5] = 1000.0                                                    # 5 pixels of 10,000: gradient specks
+    shown = normalize_map(speckled)
+    assert shown.min() == 0.0 and shown.max() == pytest.approx(1.0)
+    assert np.all(shown[0, :5] == pytest.approx(1.0))
+    assert shown[50, 50] > 0.4 and shown[50, 98] > 0.9   # without the clipping, about 0.0005 and 0.001
 
 
 def test_an_all_zero_map_gives_zeros_and_a_figure_not_nan():
