@@ -1,0 +1,48 @@
+"""``make test``: the whole pytest suite as two pytest processes side by side.
+
+The modules that grade whole classes (each keeps both cores busy with ``--jobs 2``, or runs a
+Slurm cluster, a browser, or kills graders) run one after another in one process; every other
+module and the solution notebooks run in the other, at the same time. Each process's output
+goes to ``build/tests-<name>.log``; both logs are printed at the end. Exit status: the first
+non-zero one of the two, else 0. Extra arguments are passed to both pytest processes.
+Usage: ``python -m tools.run_tests [pytest arguments ...]``
+"""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GRADING_MODULES = ["tests/test_autograde.py", "tests/test_autograde_03.py", "tests/test_autograde_resume.py",
+                   "tests/test_shards.py", "tests/test_slurm.py", "tests/test_browser.py"]
+
+
+def commands(extra):
+    """The two pytest command lines: (name, arguments)."""
+    grading = [sys.executable, "-m", "pytest", *GRADING_MODULES, *extra]
+    others = [sys.executable, "-m", "pytest", *[f"--ignore={module}" for module in GRADING_MODULES], *extra]
+    return [("grading", grading), ("others", others)]
+
+
+def main(extra):
+    started = time.monotonic()
+    log_dir = ROOT / "build"
+    log_dir.mkdir(exist_ok=True)
+    running = []
+    for name, command in commands(extra):
+        log = open(log_dir / f"tests-{name}.log", "w")
+        running.append((name, subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT), log))
+    codes = []
+    for name, process, log in running:
+        codes.append(process.wait())
+        log.close()
+    for (name, _, _), code in zip(running, codes):
+        print(f"===== {name} (exit {code}): build/tests-{name}.log =====")
+        print((log_dir / f"tests-{name}.log").read_text(errors="replace"), flush=True)
+    print(f"make test: {time.monotonic() - started:.0f} s; exit codes {dict(zip([n for n, _, _ in running], codes))}")
+    return next((code for code in codes if code), 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
