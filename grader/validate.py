@@ -73,7 +73,15 @@ def validate(notebook_path):
     executed = []
     validator = Validator(config=Config({"Execute": EXECUTE_CONFIG}))
     validator.preprocessors = [*validator.preprocessors, _recorder(executed)]
-    results = validator.validate(str(path.resolve()))
+    for attempt in (1, 2):
+        try:
+            results = validator.validate(str(path.resolve()))
+            break
+        except RuntimeError as error:   # raised before any cell ran, so running again changes nothing else
+            if attempt == 2 or "Kernel died before replying to kernel_info" not in str(error):
+                raise
+            print("note: the Python kernel stopped while starting (a busy machine can do that); starting it again")
+            executed.clear()
     problems = 0
     for kind, label in (("type_changed", "a cell changed type"), ("changed", "a read-only test cell was changed"),
                         ("failed", "a test failed")):

@@ -60,7 +60,15 @@ def test_makefile_targets_parse():
     result = subprocess.run(["make", "-n", "run", "test", "solutions", "release", "check-release", "benchmarks"],
                             cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert "-m pytest" in result.stdout and "-m tools.run_all" in result.stdout
+    assert "-m tools.run_tests" in result.stdout and "-m tools.run_all" in result.stdout
+    # make test: two pytest processes, the grading modules in one and the rest (minus those) in the other
+    from tools.run_tests import GRADING_MODULES, commands
+
+    (grading_name, grading), (others_name, others) = commands(["-x"])
+    assert grading[1:3] == others[1:3] == ["-m", "pytest"] and grading[-1] == others[-1] == "-x"
+    assert grading[3:3 + len(GRADING_MODULES)] == GRADING_MODULES and len(GRADING_MODULES) == 6
+    assert all((ROOT / module).is_file() for module in GRADING_MODULES)
+    assert [f"--ignore={module}" for module in GRADING_MODULES] == others[3:3 + len(GRADING_MODULES)]
 
 
 # Pythons with a TensorFlow 2.21 wheel on PyPI (checked 2026-11 with `pip download tensorflow==2.21.0 --no-deps
