@@ -77,3 +77,32 @@ def test_an_error_in_an_ungraded_cell_fails_validation(tmp_path):
     assert "a cell raised an error" in stdout and "self-check: expected 4" in stdout, shown
     assert "a test failed" not in stdout and "1 problem(s)" in stdout, shown
     assert "1 cell(s) stopped at an exercise not done yet" in stdout, shown
+
+
+def test_a_kernel_that_dies_while_starting_is_started_once_more(tmp_path, monkeypatch, capsys):
+    """The first kernel start fails as it did once on a busy machine; validate says so, starts
+    it again and reports the notebook's real result (here: every test passes)."""
+    from nbgrader.validator import Validator
+
+    from grader.validate import validate
+
+    notebook = nbformat.v4.new_notebook()
+    graded = nbformat.v4.new_code_cell("'''one plus one'''\nassert 1 + 1 == 2\n")
+    graded.metadata["nbgrader"] = {"grade": True, "grade_id": "test_sum", "locked": True, "points": 1,
+                                   "schema_version": 3, "solution": False, "task": False}
+    notebook.cells = [graded]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "tiny.ipynb"
+    nbformat.write(notebook, str(path))
+    real, calls = Validator.validate, []
+
+    def dies_the_first_time(self, filename):
+        calls.append(filename)
+        if len(calls) == 1:
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        return real(self, filename)
+
+    monkeypatch.setattr(Validator, "validate", dies_the_first_time)
+    assert validate(path) == 0
+    out = capsys.readouterr().out
+    assert len(calls) == 2 and "starting it again" in out and "every visible test and self-check passes" in out, out
