@@ -43,10 +43,7 @@ CLASS = {"ann": "reference", "bea": "true_label", "cy": "untouched", "dan": "not
 
 
 def _class(folder):
-    kinds = {"reference": build.solution_notebook, "untouched": build.load_student_notebook,
-             "true_label": lambda: build.with_show_cam(build.SHOW_CAM_BODIES["true_label"]),
-             "not a notebook": lambda: "not a notebook"}
-    notebooks = {student: kinds[kind]() for student, kind in CLASS.items()}
+    notebooks = {student: build.notebook_01(kind) for student, kind in CLASS.items()}
     for student, notebook in notebooks.items():
         build.write(notebook, folder, student)
     assert sorted(shard_of(s, 2) for s in notebooks) == [0, 0, 1, 1]

@@ -59,9 +59,7 @@ def _notebook(kind, slow=False):
     if slow:
         assert kind == "reference"
         return build.with_first_code_cell(f"import time\ntime.sleep({SLEEP_SECONDS})")
-    return {"reference": build.solution_notebook, "untouched": build.load_student_notebook,
-            "true_label": lambda: build.with_show_cam(build.SHOW_CAM_BODIES["true_label"]),
-            "not a notebook": lambda: "not a notebook"}[kind]()
+    return build.notebook_01(kind)
 
 
 def _write_class(folder, slow=None):

@@ -193,6 +193,13 @@ _ROWS_01 = {
 }
 
 
+def notebook_01(kind):
+    """A 01_mnist_cam submission of ``kind`` (a key of the rows below): a notebook, or text that is not one."""
+    return {"reference": solution_notebook, "untouched": load_student_notebook,
+            "true_label": lambda: with_show_cam(SHOW_CAM_BODIES["true_label"]),
+            "not a notebook": lambda: "not a notebook"}[kind]()
+
+
 def expected_row_01(student_id, kind):
     """The grades.csv row, without "seconds", of ``student_id``'s 01_mnist_cam of ``kind`` (all values strings)."""
     score, status, reason, points = _ROWS_01[kind]
