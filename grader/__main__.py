@@ -1,4 +1,4 @@
-"""Command line: ``python -m grader {release,autograde,collect,bundle,validate}``."""
+"""Command line: ``python -m grader {release,autograde,collect,export,bundle,validate}``."""
 
 import argparse
 import sys
@@ -40,6 +40,20 @@ def _parser():
     collect.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR,
                          help=f"the folder the autograde runs (or shards) wrote to (default {DEFAULT_COURSE_DIR})")
 
+    export = commands.add_parser("export", help="write the grades as a file Canvas or Moodle imports, or a plain CSV")
+    export.add_argument("out", type=Path, help="the .csv to write")
+    export.add_argument("--format", choices=("canvas", "moodle", "csv"), required=True,
+                        help="canvas: Canvas' gradebook import; moodle: Moodle's CSV grade import; "
+                             "csv: student_id, name, one column per notebook, total")
+    export.add_argument("--roster", type=Path, required=True,
+                        help="the class list from the LMS: Canvas' gradebook export, Moodle's grade export "
+                             "(First name, Last name, Email address), or student_id,name for csv")
+    export.add_argument("--id-column", metavar="COLUMN",
+                        help="the roster column that holds the grader's student ids "
+                             "(default: SIS Login ID for canvas, Email address for moodle, student_id for csv)")
+    export.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR,
+                        help=f"the folder whose grades.csv is exported (default {DEFAULT_COURSE_DIR})")
+
     bundle = commands.add_parser("bundle", help="write the zip students receive (no solutions, no grader)")
     bundle.add_argument("out", type=Path, help="the .zip to write")
 
@@ -75,6 +89,11 @@ def main(argv=None):
         from grader.collect import collect
 
         return collect(arguments.course_dir)
+    if arguments.command == "export":
+        from grader.export import export
+
+        return export(arguments.format, arguments.roster, arguments.out, arguments.course_dir,
+                      id_column=arguments.id_column)
     if arguments.command == "bundle":
         from grader.bundle import bundle
 

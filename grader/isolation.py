@@ -16,7 +16,7 @@ from pathlib import Path
 
 from grader import replay, sandbox
 from grader.course import REPO_ROOT, SOLUTIONS_DIR, drop_cells_after_last_test, nbgrader_environment, tail
-from grader.processes import die_with_parent, run_with_limits
+from grader.processes import run_with_limits
 from helpers._cache import cache_dir, write_atomically
 
 GRADER_DIR = Path(__file__).resolve().parent
@@ -119,12 +119,12 @@ def prepare_kernel(scratch, table, hidden, kernel_folder):
 
 
 def plain_kernel(scratch):
-    """The unsandboxed kernel of one submission graded in ``scratch``: the course's Python, which
-    dies with the grader. Returns ``(kernel name, environment, exchange folder)``."""
+    """The unsandboxed kernel of one submission graded in ``scratch``: forked from the job's zygote
+    like a sandboxed one, without the namespaces, as the grader's user. Returns ``(kernel name, environment, exchange folder)``."""
     scratch = Path(scratch).resolve()
     kernel_dir = scratch / "jupyter" / "kernels" / PLAIN_KERNEL_NAME
     kernel_dir.mkdir(parents=True, exist_ok=True)
-    argv = [*die_with_parent(), sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    argv = sandbox.kernel_command()
     (kernel_dir / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "Python 3 (course)",
                                                          "language": "python"}, indent=1))
     return PLAIN_KERNEL_NAME, {"JUPYTER_PATH": str(scratch / "jupyter")}, scratch

@@ -30,11 +30,12 @@ def process_tree(pid):
 
 
 def tree_memory_bytes(pid):
-    """Resident memory of ``pid`` and its descendants, in bytes."""
+    """Memory of ``pid`` and its descendants, in bytes: the sum of their proportional set sizes
+    (PSS), so pages that forked kernels share with their zygote are counted once, not per process."""
     total = 0
     for process in process_tree(pid):
         try:
-            total += process.memory_info().rss
+            total += process.memory_full_info().pss
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             pass
     return total

@@ -3,23 +3,22 @@
 A submitted notebook runs as the grader's own user, so without this it could read
 ``grader/reference.py``, ``solutions/`` or the git history, and write to the gradebook,
 other students' folders or the Python environment. The grader therefore starts each
-kernel through a Jupyter kernelspec (``course-sandbox``) whose command is::
-
-    unshare --user --map-root-user --mount --pid --fork --mount-proc --kill-child \\
-        python -m grader.sandbox SPEC.json -- python -m ipykernel_launcher -f CONNECTION
-
-In its own mount and process namespaces, :func:`main` then
+kernel through a Jupyter kernelspec (``course-sandbox``) whose command asks the job's zygote
+(:mod:`grader.zygote`) for a kernel in new user, mount and PID namespaces, where
+:func:`enter` then
 
 1. covers folders with empty tmpfs mounts (``hide``): the repository, the home folder,
-   the course and submission folders, and ``/tmp`` (with the other students' working copies);
+   the course and submission folders, and ``/tmp`` (with the other students' working copies
+   and the zygote's socket);
 2. bind-mounts back what the kernel needs (``bind``): Python, the venv, ``helpers/``,
    ``data/`` (when the course has one), the model cache, and in place of ``grader/`` a stub package whose
    ``reference`` module only replays recorded answers (:mod:`grader.replay`);
 3. makes every mount read-only except the kernel's working folder, the capture folder
-   and its private ``/tmp``;
-4. gives up all capabilities (``setpriv``) and runs the kernel, which cannot undo the mounts
-   and sees only its own processes, with an environment cut down to the course's and the
-   libraries' variables (:func:`kernel_environment`: no credentials from the grader's shell).
+   and its private ``/tmp``.
+
+The kernel then gives up all capabilities (it cannot undo the mounts), sees only its own
+processes, and runs with an environment cut down to the course's and the libraries'
+variables (:func:`kernel_environment`: no credentials from the grader's shell).
 
 Where user namespaces are not available (not Linux, or switched off), :func:`available`
 says why and the grader runs kernels unsandboxed with a warning.
@@ -75,16 +74,22 @@ def write_kernelspec(folder, spec, kernel_env=None):
     spec_path.write_text(json.dumps(spec, indent=1))
     kernel_dir = folder / "jupyter" / "kernels" / KERNEL_NAME
     kernel_dir.mkdir(parents=True, exist_ok=True)
-    # setpriv --pdeathsig: the sandbox (and, through unshare --kill-child, the kernel) dies with nbgrader.
-    argv = die_with_parent() + UNSHARE + [sys.executable, "-m", "grader.sandbox", str(spec_path), "--",
-                      sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
-                      # C-level output (TensorFlow's log lines) goes to the grader's log, not into a
-                      # test cell, where nbgrader would count it as a failure.
-                      "--IPKernelApp.capture_fd_output=False"]
+    argv = kernel_command(spec_path)
     kernel = {"argv": argv, "display_name": "Python 3 (course sandbox)", "language": "python",
               "env": dict(kernel_env or {})}
     (kernel_dir / "kernel.json").write_text(json.dumps(kernel, indent=1))
     return {"JUPYTER_PATH": str(folder / "jupyter")}
+
+
+def kernel_command(spec_path=None):
+    """A kernelspec's ``argv``: ask the job's zygote (:mod:`grader.zygote`) for a kernel, sandboxed
+    by the plan in ``spec_path`` (None: unsandboxed). The client dies with nbgrader, and the kernel
+    with the client."""
+    return [*die_with_parent(), sys.executable, "-I", "-S", str(Path(__file__).with_name("kernel_client.py")),
+            str(spec_path) if spec_path else "-", "--", "ipykernel", "-f", "{connection_file}",
+            # C-level output (TensorFlow's log lines) goes to the grader's log, not into a
+            # test cell, where nbgrader would count it as a failure.
+            "--IPKernelApp.capture_fd_output=False"]
 
 
 # ---------------------------------------------------------------- inside the namespaces
@@ -182,25 +187,6 @@ def _refuse_writable_mounts(writable, private, targets):
             raise SystemExit(f"sandbox: {point} could not be made read-only; refusing to run the kernel")
 
 
-def main(argv=None):
-    """``python -m grader.sandbox SPEC.json -- COMMAND...`` (run inside the new namespaces)."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if len(argv) < 3 or argv[1] != "--":
-        raise SystemExit("usage: python -m grader.sandbox SPEC.json -- COMMAND...")
-    spec = json.loads(Path(argv[0]).read_text())
-    command = argv[2:]
-    # The kernel's connection file may lie anywhere (often /tmp): carry it into the private /tmp.
-    connection = None
-    if "-f" in command[:-1]:
-        at = command.index("-f") + 1
-        connection, command[at] = Path(command[at]).read_bytes(), "/tmp/kernel-connection.json"
-    enter(spec)
-    if connection is not None:
-        Path("/tmp/kernel-connection.json").write_bytes(connection)
-    command = ["setpriv", "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all", "--", *command]
-    os.execvpe(command[0], command, kernel_environment(os.environ))
-
-
 KEPT_VARIABLES = ("PATH", "HOME", "TMPDIR", "LANG", "LANGUAGE", "TZ", "PYTHONPATH", "PYTHONHASHSEED", "MPLBACKEND",
                   "MPLCONFIGDIR", "VIRTUAL_ENV", "TERM", "LD_LIBRARY_PATH")
 KEPT_PREFIXES = ("LC_", "COURSE_", "TF_", "KERAS_", "OMP_", "MKL_", "JPY_", "JUPYTER_", "CUDA_")
@@ -212,6 +198,3 @@ def kernel_environment(environment):
     return {name: value for name, value in environment.items()
             if name in KEPT_VARIABLES or name.startswith(KEPT_PREFIXES)}
 
-
-if __name__ == "__main__":
-    main()

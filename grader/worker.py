@@ -25,6 +25,7 @@ import threading
 import time
 from types import SimpleNamespace
 
+from grader import zygote
 from grader.processes import die_with_parent, kill_tree, tree_memory_bytes
 
 POLL_SECONDS = 0.2
@@ -187,6 +188,8 @@ def main():
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)   # anything else written to stdout (nbgrader, libraries) goes to stderr
     sys.stdout = sys.stderr
+    # The kernels' zygote imports TensorFlow while this process imports nbgrader.
+    _, os.environ[zygote.VARIABLE] = zygote.start(tempfile.gettempdir(), os.environ)
     import nbgrader.apps  # noqa: F401  (the import this process exists to do once)
 
     _instrument()

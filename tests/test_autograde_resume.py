@@ -87,7 +87,7 @@ def test_no_process_outlives_a_grader_killed_with_its_process_group(tmp_path):
             assert grader.poll() is None, "the grader ended before it could be killed"
             time.sleep(0.5)
             run = [psutil.Process(grader.pid), *psutil.Process(grader.pid).children(recursive=True)]
-            kernels = [p for p in run if _runs_module(p, "ipykernel_launcher")]
+            kernels = [p for p in run if _is_kernel(p)]
         assert len(kernels) == 2, "two kernels did not start"
         assert [os.getpgid(p.pid) != grader.pid for p in kernels] == [True, True]   # out of reach of killpg
         os.killpg(grader.pid, 9)
@@ -103,13 +103,14 @@ def test_no_process_outlives_a_grader_killed_with_its_process_group(tmp_path):
     assert left == [], f"{len(left)} process(es) of the killed grader still run: {left}"
 
 
-def _runs_module(process, module):
-    """Whether ``process`` is ``python -m module ...`` (not a launcher whose arguments name it)."""
+def _is_kernel(process):
+    """Whether ``process`` is a kernel forked from a job's zygote (grader/zygote.py names them)."""
+    from grader.zygote import KERNEL_PROCESS_NAME
+
     try:
-        command = process.cmdline()
+        return process.name() == KERNEL_PROCESS_NAME.decode()
     except Exception:
         return False
-    return "-m" in command and command[command.index("-m") + 1:command.index("-m") + 2] == [module]
 
 
 def _alive(process):
@@ -140,7 +141,7 @@ def test_sigterm_stops_the_grader_cleanly(tmp_path):
     run = [psutil.Process(grader.pid)]
     try:
         deadline = time.monotonic() + 600
-        while not any(_runs_module(p, "ipykernel_launcher") for p in run) and time.monotonic() < deadline:
+        while not any(_is_kernel(p) for p in run) and time.monotonic() < deadline:
             assert grader.poll() is None, "the grader ended before it could be stopped"
             time.sleep(0.5)
             run = [psutil.Process(grader.pid), *psutil.Process(grader.pid).children(recursive=True)]

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from grader import replay, sandbox
+from grader import replay, sandbox, zygote
 
 PROBE = r'''
 import json, os, subprocess, sys
@@ -49,21 +49,33 @@ def layout(tmp_path):
     return tmp_path, secret / "answer.txt", public / "data.txt", work, spec
 
 
-def run_probe(layout):
+@pytest.fixture(scope="module")
+def kernel_server(tmp_path_factory):
+    """A zygote (grader/zygote.py) without the TensorFlow preload: the probes are plain Python."""
+    folder = tmp_path_factory.mktemp("zygote")
+    process, socket_path = zygote.start(str(folder), os.environ, preload=())
+    yield socket_path
+    process.kill()
+    process.wait()
+
+
+def run_probe(layout, kernel_server):
+    """Run PROBE the way nbgrader runs a sandboxed kernel: the kernelspec's command, with the
+    probe in place of ipykernel."""
     tmp_path, secret, public, work, spec = layout
     kernelspec_env = sandbox.write_kernelspec(tmp_path, spec)
     argv = json.loads((tmp_path / "jupyter" / "kernels" / sandbox.KERNEL_NAME / "kernel.json").read_text())["argv"]
     command = argv[:argv.index("--") + 1] + [sys.executable, "-c", PROBE, str(secret), str(public), str(tmp_path)]
     result = subprocess.run(command, cwd=work, capture_output=True, text=True, timeout=60,
-                            env={**os.environ, **kernelspec_env, "AWS_SECRET_ACCESS_KEY": "instructor-secret",
-                                 "COURSE_OFFLINE": "1"})
+                            env={**os.environ, **kernelspec_env, zygote.VARIABLE: kernel_server,
+                                 "AWS_SECRET_ACCESS_KEY": "instructor-secret", "COURSE_OFFLINE": "1"})
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.skipif(not sandbox.available()[0], reason="no user namespaces (see test_autograde's availability test)")
-def test_the_sandbox_hides_protects_and_isolates(layout):
-    report = run_probe(layout)
+def test_the_sandbox_hides_protects_and_isolates(layout, kernel_server):
+    report = run_probe(layout, kernel_server)
     assert report["read_secret"] == "FileNotFoundError"       # hidden under an empty mount
     assert report["read_public"] == "allowed"                  # bound back, read-only
     assert report["write_readonly"] == "OSError"               # EROFS
@@ -76,13 +88,13 @@ def test_the_sandbox_hides_protects_and_isolates(layout):
     assert "AWS_SECRET_ACCESS_KEY" not in report["environment"] and "COURSE_OFFLINE" in report["environment"]
 
 
-def test_the_sandbox_refuses_a_kernel_folder_outside_the_plan(layout, tmp_path):
+def test_the_sandbox_refuses_a_kernel_folder_outside_the_plan(layout, tmp_path, kernel_server):
     if not sandbox.available()[0]:
         pytest.skip("no user namespaces")
     tmp_path, secret, public, work, spec = layout
     spec["cwd_under"] = str(tmp_path / "elsewhere")
     with pytest.raises(AssertionError, match="not inside"):
-        run_probe((tmp_path, secret, public, work, spec))
+        run_probe((tmp_path, secret, public, work, spec), kernel_server)
 
 
 # ---------------------------------------------------------------- recorded answers

@@ -1,0 +1,271 @@
+"""Kernels forked from a process that has imported TensorFlow already (a "zygote").
+
+Every lesson's Setup cell imports TensorFlow and Keras: 7.5 s of CPU in a fresh Python, more
+than half of what grading an 01 notebook costs. Each job's worker therefore starts one
+``python -m grader.zygote SOCKET`` that imports them once (:data:`PRELOAD`; importing starts
+no TensorFlow thread pool, so a fork is safe) and then forks one kernel per notebook:
+
+1. nbgrader starts the kernelspec's command, ``python grader/kernel_client.py SPEC -- ipykernel
+   -f CONNECTION`` (stdlib only, about 20 ms), which sends its request (spec, arguments, working
+   folder, environment) and its stdout and stderr to the zygote's Unix socket;
+2. the zygote forks a **supervisor**, which enters new user, mount and PID namespaces (when a
+   sandbox ``SPEC`` is given) and forks the **kernel**, PID 1 of its namespace;
+3. the kernel builds the sandbox's file system view (:func:`grader.sandbox.enter`), gives up all
+   capabilities, takes the kernel's environment, forgets the zygote (its ``grader`` modules, its
+   matplotlib backend) and runs ipykernel, or ``exec``s another command;
+4. the supervisor forwards the client's signals (SIGINT interrupts a cell) and reports the
+   kernel's exit; when the client goes (nbgrader killed it), the supervisor kills the kernel.
+
+Each kernel is still a fresh process for its notebook: nothing it does reaches the zygote or
+another kernel (copy-on-write memory). Every process here dies with its parent (parent-death
+signals), so nothing outlives a killed worker. A kernel's process name is ``course-kernel``.
+"""
+
+import ctypes
+import importlib
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import traceback
+
+PRELOAD = ("helpers.quiet", "ipykernel.kernelapp")   # TensorFlow, Keras, NumPy, matplotlib, ipykernel
+KERNEL_PROCESS_NAME = b"course-kernel"
+VARIABLE = "COURSE_KERNEL_SERVER"   # the socket's path, in the worker's environment
+
+_CLONE_NEWNS, _CLONE_NEWUSER, _CLONE_NEWPID = 0x00020000, 0x10000000, 0x20000000
+_PR_SET_PDEATHSIG, _PR_SET_NAME, _PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS, _PR_CAP_AMBIENT = 1, 15, 24, 38, 47
+_MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REC, _MS_PRIVATE = 2, 4, 8, 16384, 1 << 18
+
+
+def _libc():
+    from grader.sandbox import _libc as libc
+    return libc()
+
+
+def _check(result, what):
+    if result != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"{what}: {os.strerror(error)}")
+
+
+def _die_with_parent(alive_pipe=None):
+    """SIGKILL this process when its parent dies; exit now if it died already (``alive_pipe``: the
+    read end of a pipe whose write end only the parent holds)."""
+    _check(_libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PDEATHSIG)")
+    if alive_pipe is not None and select.select([alive_pipe], [], [], 0)[0]:
+        os._exit(1)
+
+
+# ---------------------------------------------------------------- the zygote
+
+def serve(socket_path, preload=PRELOAD):
+    """Import ``preload``, then fork a supervisor for every connection to ``socket_path``."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(socket_path)   # bound first: clients wait in the backlog while TensorFlow loads
+    os.chmod(socket_path, 0o600)
+    listener.listen(64)
+    for module in preload:
+        importlib.import_module(module)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)   # supervisors are reaped by the system
+    zygote = os.getpid()
+    while True:
+        connection, _ = listener.accept()
+        if os.fork() == 0:
+            listener.close()
+            code = 1
+            try:
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                _die_with_parent()
+                if os.getppid() != zygote:
+                    os._exit(1)
+                code = _supervise(connection)
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                os._exit(code)
+        connection.close()
+
+
+def _receive(connection):
+    """The client's request (a JSON line) and the two file descriptors sent with it."""
+    data, fds, _, _ = socket.recv_fds(connection, 1 << 16, 2)
+    while not data.endswith(b"\n"):
+        more = connection.recv(1 << 16)
+        if not more:
+            raise ConnectionError("the kernel client went away before its request was complete")
+        data += more
+    return json.loads(data), fds
+
+
+def _enter_namespaces():
+    """New user (this user is root there), mount and PID namespaces, like ``unshare --user
+    --map-root-user --mount --pid``; the next child is PID 1 of the new PID namespace."""
+    uid, gid = os.getuid(), os.getgid()
+    _check(_libc().unshare(_CLONE_NEWUSER | _CLONE_NEWNS | _CLONE_NEWPID), "unshare")
+    for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
+        with open(f"/proc/self/{name}", "w") as handle:
+            handle.write(text)
+
+
+def _supervise(connection):
+    """Start the kernel of one request and stand between it and its client until either ends."""
+    os.setsid()   # like a kernel nbgrader starts: out of reach of the grader's process group
+    request, fds = _receive(connection)
+    if request.get("spec"):
+        _enter_namespaces()
+    alive_read, alive_write = os.pipe()
+    kernel = os.fork()
+    if kernel == 0:
+        connection.close()
+        os.close(alive_write)
+        _run_kernel(request, fds, alive_read)   # does not return
+    for fd in (*fds, alive_read):
+        os.close(fd)
+    connection.sendall(json.dumps({"pid": kernel}).encode() + b"\n")
+    kernel_exit = os.pidfd_open(kernel)
+    buffered = b""
+    while True:
+        ready, _, _ = select.select([connection, kernel_exit], [], [])
+        if kernel_exit in ready:
+            _, status = os.waitpid(kernel, 0)
+            code = os.waitstatus_to_exitcode(status)
+            try:
+                connection.sendall(json.dumps({"exit": code}).encode() + b"\n")
+            except OSError:
+                pass
+            return 0
+        chunk = connection.recv(4096)
+        if not chunk:   # the client is gone: so is its kernel
+            os.kill(kernel, signal.SIGKILL)
+            os.waitpid(kernel, 0)
+            return 0
+        buffered += chunk
+        *lines, buffered = buffered.split(b"\n")
+        for line in lines:
+            os.kill(kernel, int(line))
+
+
+# ---------------------------------------------------------------- the kernel
+
+def _drop_privileges():
+    """What ``setpriv --no-new-privs --inh-caps=-all --bounding-set=-all`` and an exec did: no
+    capability left, none to gain."""
+    libc = _libc()
+    _check(libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
+    for capability in range(64):
+        libc.prctl(_PR_CAPBSET_DROP, capability, 0, 0, 0)   # fails past the last capability: fine
+    libc.prctl(_PR_CAP_AMBIENT, 4, 0, 0, 0)   # PR_CAP_AMBIENT_CLEAR_ALL
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)   # _LINUX_CAPABILITY_VERSION_3, this process
+    nothing = (ctypes.c_uint32 * 6)()                # effective, permitted, inheritable: empty
+    _check(libc.capset(header, nothing), "capset")
+
+
+def _forget_the_zygote(environment, arguments, cwd):
+    """Make the preloaded interpreter look like a fresh ``python -m ipykernel_launcher`` (Python's
+    and NumPy's random generators reseed themselves in a forked child)."""
+    import tempfile
+
+    os.environ.clear()
+    os.environ.update(environment)
+    sys.argv = ["ipykernel_launcher", *arguments]
+    sys.path[0] = cwd
+    for name in [name for name in sys.modules if name == "grader" or name.startswith("grader.")]:
+        del sys.modules[name]   # `import grader` now finds what the sandbox put there
+    sys.path_importer_cache.clear()
+    importlib.invalidate_caches()
+    tempfile.tempdir = None
+    if "matplotlib" in sys.modules:   # as at import: MPLBACKEND, or the inline backend ipykernel sets
+        backend = environment.get("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+        sys.modules["matplotlib"].rcParams["backend"] = backend
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+
+
+def _run_kernel(request, fds, alive_read):
+    """PID 1 of the sandbox: build its view, drop privileges, then run ipykernel or ``exec``."""
+    code = 1
+    try:
+        _die_with_parent(alive_read)
+        os.close(alive_read)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(fds[0], 1)
+        os.dup2(fds[1], 2)
+        os.closerange(3, 1 << 16)
+        os.chdir(request["cwd"])
+        command, environment = list(request["command"]), dict(request["environment"])
+        spec = request.get("spec")
+        if spec:
+            from grader import sandbox
+
+            spec = json.loads(open(spec).read())
+            libc = _libc()
+            _check(libc.mount(None, b"/", None, ctypes.c_ulong(_MS_REC | _MS_PRIVATE), None), "mount --make-rprivate /")
+            _check(libc.mount(b"proc", b"/proc", b"proc", ctypes.c_ulong(_MS_NOSUID | _MS_NODEV | _MS_NOEXEC), None),
+                   "mount /proc")
+            connection = None
+            if "-f" in command[:-1]:   # the connection file may lie anywhere: carry it into the private /tmp
+                at = command.index("-f") + 1
+                connection, command[at] = open(command[at], "rb").read(), "/tmp/kernel-connection.json"
+            sandbox.enter(spec)
+            if connection is not None:
+                with open("/tmp/kernel-connection.json", "wb") as handle:
+                    handle.write(connection)
+            _drop_privileges()
+            environment = sandbox.kernel_environment(environment)
+        if command[0] != "ipykernel":
+            os.execvpe(command[0], command, environment)
+        _libc().prctl(_PR_SET_NAME, KERNEL_PROCESS_NAME, 0, 0, 0)
+        _forget_the_zygote(environment, command[1:], os.getcwd())
+        from ipykernel.kernelapp import launch_new_instance
+
+        launch_new_instance()
+        code = 0
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+        if not isinstance(stop.code, int) and stop.code is not None:
+            print(stop.code, file=sys.stderr)
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def start(folder, environment, preload=PRELOAD):
+    """Start a zygote with its socket in ``folder`` (the caller's private temporary folder, which
+    the sandbox hides: a kernel that reached the socket could ask for an unsandboxed kernel).
+
+    The zygote gets a kernel's environment (no credentials), with its home, matplotlib and
+    temporary folders in ``folder``. Returns ``(process, socket path)``; the process dies with
+    its parent.
+    """
+    from grader.processes import die_with_parent
+    from grader.sandbox import kernel_environment
+
+    path = os.path.join(os.path.abspath(folder), "k.sock")
+    if len(path.encode()) > 100:
+        raise RuntimeError(f"the kernel server's socket path is too long for Unix sockets: {path} (set TMPDIR)")
+    home = os.path.join(folder, "home")
+    os.makedirs(home, exist_ok=True)
+    environment = {**kernel_environment(environment), "HOME": home, "TMPDIR": folder,
+                   "MPLCONFIGDIR": os.path.join(home, "matplotlib")}
+    command = [*die_with_parent(), sys.executable, "-m", "grader.zygote", path, ",".join(preload)]
+    return subprocess.Popen(command, cwd=folder, env=environment, stdin=subprocess.DEVNULL), path
+
+
+def main(argv=None):
+    """``python -m grader.zygote SOCKET [MODULE,MODULE...]`` (default :data:`PRELOAD`)"""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        raise SystemExit("usage: python -m grader.zygote SOCKET [MODULE,MODULE...]")
+    serve(argv[0], preload=[name for name in argv[1].split(",") if name] if len(argv) > 1 else PRELOAD)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""Kernels forked from a zygote (grader/zygote.py): fresh for each notebook, interruptible, and gone
+with their client."""
+
+import json
+import os
+import signal
+import time
+
+import psutil
+import pytest
+from jupyter_client import KernelManager
+
+from grader import sandbox, zygote
+
+
+@pytest.fixture(scope="module")
+def kernels(tmp_path_factory):
+    """A zygote that preloads NumPy and ipykernel, and a kernelspec that asks it for a kernel."""
+    folder = tmp_path_factory.mktemp("zygote")
+    process, socket_path = zygote.start(str(folder), os.environ, preload=("numpy", "ipykernel.kernelapp"))
+    kernel_dir = folder / "jupyter" / "kernels" / "forked"
+    kernel_dir.mkdir(parents=True)
+    (kernel_dir / "kernel.json").write_text(json.dumps({"argv": sandbox.kernel_command(), "display_name": "forked",
+                                                         "language": "python"}))
+    saved = dict(os.environ)
+    os.environ.update({"JUPYTER_PATH": str(folder / "jupyter"), zygote.VARIABLE: socket_path})
+    yield process
+    os.environ.clear()
+    os.environ.update(saved)
+    process.kill()
+    process.wait()
+
+
+def start_kernel(**environment):
+    manager = KernelManager(kernel_name="forked")
+    manager.start_kernel(env={**os.environ, **environment})
+    client = manager.client()
+    client.start_channels()
+    client.wait_for_ready(timeout=60)
+    return manager, client
+
+
+def run(client, code, timeout=30):
+    """The text the kernel printed for ``code``, or its error name."""
+    printed = []
+    reply = client.execute_interactive(code, timeout=timeout, output_hook=lambda message: printed.append(
+        message["content"].get("text", message["content"].get("ename", ""))) if message["msg_type"] in (
+        "stream", "error") else None)
+    return "".join(printed).strip(), reply["content"]["status"]
+
+
+def kernel_processes(manager):
+    """The forked kernel behind the client process nbgrader would see."""
+    return [p for p in psutil.Process(os.getpid()).children(recursive=True) if p.name() == "course-kernel"]
+
+
+def test_each_kernel_starts_fresh_and_apart(kernels, tmp_path):
+    first, first_client = start_kernel(SEEN_BY_THE_KERNEL="yes")
+    second, second_client = start_kernel()
+    try:
+        state = "import numpy, random, sys; print(numpy.random.randint(1 << 30), random.random(), sys.argv[0])"
+        draws = [run(client, state)[0].split() for client in (first_client, second_client)]
+        assert draws[0][:2] != draws[1][:2]                      # its own random state, not the zygote's
+        assert draws[0][2] == "ipykernel_launcher"
+        assert run(first_client, "import os; print(os.environ.get('SEEN_BY_THE_KERNEL'))")[0] == "yes"
+        assert run(second_client, "import os; print(os.environ.get('SEEN_BY_THE_KERNEL'))")[0] == "None"
+        run(first_client, "import numpy; numpy.LEFT_BEHIND = 1")
+        assert run(second_client, "import numpy; print(hasattr(numpy, 'LEFT_BEHIND'))")[0] == "False"
+        assert run(first_client, "import sys; print('grader.zygote' in sys.modules)")[0] == "False"
+        assert len(kernel_processes(first)) == 2
+    finally:
+        for manager, client in ((first, first_client), (second, second_client)):
+            client.stop_channels()
+            manager.shutdown_kernel(now=True)
+
+
+def test_an_interrupt_reaches_the_kernel_and_a_killed_client_takes_it_along(kernels):
+    manager, client = start_kernel()
+    try:
+        started = time.monotonic()
+        client.execute("import time; time.sleep(60)")
+        time.sleep(1.0)
+        manager.interrupt_kernel()   # SIGINT to the client, passed on by the supervisor
+        reply = client.get_shell_msg(timeout=20)
+        assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
+        assert time.monotonic() - started < 20
+        assert run(client, "print(6 * 7)")[0] == "42"             # the kernel lives on after the interrupt
+        kernel = kernel_processes(manager)
+        assert len(kernel) == 1
+        manager.provisioner.process.send_signal(signal.SIGKILL)  # the client dies as nbgrader's kill does it
+        psutil.wait_procs(kernel, timeout=10)
+        assert not kernel[0].is_running() or kernel[0].status() == psutil.STATUS_ZOMBIE
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
