@@ -21,6 +21,9 @@ def _parser():
                            help=f"nbgrader working directory: gradebook, feedback, grades.csv (default {DEFAULT_COURSE_DIR})")
     autograde.add_argument("--timeout", type=float, default=600,
                            help="wall-clock seconds to grade one notebook (nbgrader and kernel start-up included); past it the notebook scores 0 (default 600)")
+    autograde.add_argument("--cell-timeout", type=float, metavar="S",
+                           help="seconds one cell may run; past it the cell is interrupted, marked in the feedback, and the "
+                                "notebook goes on with the next cell (default a third of --timeout)")
 
     autograde.add_argument("--memory-limit", type=float, default=8.0, metavar="GIB",
                            help="memory cap of one notebook's kernel in GiB; past it the notebook scores 0 (default 8)")
@@ -84,7 +87,8 @@ def main(argv=None):
         return autograde(arguments.submissions, arguments.course_dir, timeout_seconds=arguments.timeout,
                          jobs=arguments.jobs, memory_limit_gib=arguments.memory_limit, fresh=arguments.fresh,
                          isolate=arguments.isolate, shard=arguments.shard,
-                         progress={"auto": None, "bar": True, "lines": False}[arguments.progress])
+                         progress={"auto": None, "bar": True, "lines": False}[arguments.progress],
+                         cell_timeout_seconds=arguments.cell_timeout)
     if arguments.command == "collect":
         from grader.collect import collect
 

@@ -110,18 +110,21 @@ def _run_autograde(scratch_dir, grade, notebook, limits, worker, max_scores, iso
     # cells, and let the kernel behave as outside pytest (ipykernel skips fd capture under pytest).
     environment = {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTEST_CURRENT_TEST": None}
     if isolation_plan is not None:
-        kernel_name, sandbox_environment, exchange = isolation.prepare_kernel(
+        kernel_name, sandbox_environment, exchange, kernel_config = isolation.prepare_kernel(
             scratch_dir.parent, *isolation_plan, scratch_dir / "autograded" / student_id / assignment)
     else:
-        kernel_name, sandbox_environment, exchange = isolation.plain_kernel(scratch_dir.parent)
+        kernel_name, sandbox_environment, exchange, kernel_config = isolation.plain_kernel(scratch_dir.parent)
     environment.update(sandbox_environment)
     _without_cells_after_last_test(notebook)
     capture = _with_capture_cell(notebook, assignment, exchange)
     nbformat.write(notebook, str(target_dir / f"{assignment}.ipynb"))
-    timeout_seconds, memory_limit_bytes = limits
-    # The kernel is killed after the last cell rather than asked to exit (TensorFlow takes seconds to).
-    config = {"Execute.timeout": max(1, int(timeout_seconds)), "Execute.interrupt_on_timeout": False,
-              "Execute.kernel_name": kernel_name, "Execute.shutdown_kernel": "immediate"}
+    timeout_seconds, memory_limit_bytes, cell_timeout_seconds = limits
+    # A cell past its limit is interrupted and the notebook goes on (the worker marks the cell;
+    # a kernel that ignores the interrupt runs into the notebook's limit). The kernel is killed
+    # after the last cell rather than asked to exit (TensorFlow takes seconds to).
+    config = {"Execute.timeout": max(1, int(cell_timeout_seconds)), "Execute.interrupt_on_timeout": True,
+              "Execute.raise_on_iopub_timeout": False,
+              "Execute.kernel_name": kernel_name, "Execute.shutdown_kernel": "immediate", **kernel_config}
     request = {"command": "autograde", "course_dir": str(scratch_dir), "assignment": assignment,
                "student": student_id, "environment": environment, "config": config}
     grade.phases["prepare"] += time.monotonic() - started
@@ -138,6 +141,10 @@ def _run_autograde(scratch_dir, grade, notebook, limits, worker, max_scores, iso
         grade.score = sum(grade.tests.values())
         failed = sorted(name for name, points in grade.tests.items() if points < max_scores[name])
         grade.reason = ("failed: " + ", ".join(failed)) if failed else "all tests passed"
+        stopped = call.answer.get("timed_out_cells", [])
+        if stopped:
+            grade.reason += (f"; cell {', '.join(map(str, stopped))} ran past the {cell_timeout_seconds:g} s limit "
+                             "for one cell and was interrupted")
         fooled = sorted(name for name in failed if in_kernel[name] >= max_scores[name])
         if fooled:
             grade.reason += f" (passed in the notebook but not the independent check: {', '.join(fooled)})"
@@ -183,7 +190,7 @@ def grade_submission(course_dir, template_dir, submission, limits, worker, key="
     in ``course_dir`` (and, when ``record``, its points in the course's gradebook).
 
     Returns a :class:`Grade` with the seconds of each phase; never raises for bad input.
-    ``limits`` is ``(timeout_seconds, memory_limit_bytes)``; ``isolation_plan`` see
+    ``limits`` is ``(timeout_seconds, memory_limit_bytes, cell_timeout_seconds)``; ``isolation_plan`` see
     :func:`_run_autograde`; ``worker`` is the job's :class:`grader.worker.Worker`.
     """
     started = time.monotonic()
@@ -230,20 +237,27 @@ def shard_of(student_id, shards):
     return int(hashlib.sha256(student_id.encode()).hexdigest()[:12], 16) % shards
 
 
+CELL_TIMEOUT_SHARE = 1 / 3   # --cell-timeout's default: a third of --timeout
+
+
 def autograde(submissions_path, course_dir, timeout_seconds=600.0, jobs=1, memory_limit_gib=8.0, fresh=False,
-              isolate="auto", shard=None, progress=None):
+              isolate="auto", shard=None, progress=None, cell_timeout_seconds=None):
     """Grade every submission under ``submissions_path`` (a folder or a .zip), ``jobs`` at a time.
 
     ``isolate`` is ``"auto"`` (sandbox the kernels where this machine can, else warn), ``"on"``
     (refuse to grade without the sandbox) or ``"off"``. ``shard`` is ``(k, n)`` to grade only
     the students of shard k of n (:func:`shard_of`) and leave the class reports to
     :func:`grader.collect.collect`. ``progress``: True for a progress bar, False for a line per
-    notebook, None to choose by whether stdout is a terminal. Returns the exit code: 0, or 2
-    when the grader was misused or cannot grade.
+    notebook, None to choose by whether stdout is a terminal. A cell that runs past
+    ``cell_timeout_seconds`` (default a third of ``timeout_seconds``) is interrupted and the
+    notebook goes on; ``timeout_seconds`` limits the whole notebook. Returns the exit code: 0,
+    or 2 when the grader was misused or cannot grade.
     """
     course_dir = Path(course_dir)
-    if timeout_seconds <= 0 or jobs < 1 or memory_limit_gib <= 0:
-        print("error: --timeout and --memory-limit must be positive and --jobs at least 1")
+    if cell_timeout_seconds is None:
+        cell_timeout_seconds = max(1.0, round(timeout_seconds * CELL_TIMEOUT_SHARE))
+    if timeout_seconds <= 0 or cell_timeout_seconds <= 0 or jobs < 1 or memory_limit_gib <= 0:
+        print("error: --timeout, --cell-timeout and --memory-limit must be positive and --jobs at least 1")
         return 2
     if shard is not None and not (shard[1] >= 1 and 0 <= shard[0] < shard[1]):
         print(f"error: --shard K/N needs 0 <= K < N, got {shard[0]}/{shard[1]}")
@@ -260,8 +274,8 @@ def autograde(submissions_path, course_dir, timeout_seconds=600.0, jobs=1, memor
     try:
         with SubmissionSource(submissions_path) as root:
             hidden = [course_dir.resolve(), Path(submissions_path).resolve(), Path(root).resolve()]
-            return _autograde_folder(root, course_dir, (timeout_seconds, int(memory_limit_gib * 2**30)), jobs, fresh,
-                                     sandboxed, hidden, shard, progress)
+            limits = (timeout_seconds, int(memory_limit_gib * 2**30), cell_timeout_seconds)
+            return _autograde_folder(root, course_dir, limits, jobs, fresh, sandboxed, hidden, shard, progress)
     except (ValueError, OSError, RuntimeError) as error:
         print(f"error: {error}")
         return 2

@@ -79,8 +79,8 @@ def prepare_kernel(scratch, table, hidden, kernel_folder):
     """Prepare the sandboxed kernel of one submission graded in ``scratch`` (its private folder).
 
     ``table`` is the recorded answers' path; ``hidden`` are more folders the kernel must not see
-    (the course folder, the submissions). Returns ``(extra nbgrader arguments, environment,
-    exchange folder)``. The kernel reads the recorded answers (read-only) and writes files only
+    (the course folder, the submissions). Returns ``(kernel name, environment, exchange folder,
+    nbgrader settings)``. The kernel reads the recorded answers (read-only) and writes files only
     in the exchange folder, its private ``/tmp`` and the folder its notebook runs in, which must
     be ``kernel_folder`` (nbgrader's autograded copy).
     """
@@ -94,6 +94,7 @@ def prepare_kernel(scratch, table, hidden, kernel_folder):
     exchange, answers, runtime = scratch / "exchange", scratch / "answers", scratch / "runtime"
     for folder in (exchange, answers, runtime):
         folder.mkdir()
+    ipc_config = _unix_sockets(scratch)
     shutil.copyfile(table, answers / "reference-answers.json")
     cache = cache_dir().resolve()
     data = REPO_ROOT / "data"   # the course's own files, once it has some
@@ -107,7 +108,8 @@ def prepare_kernel(scratch, table, hidden, kernel_folder):
                  [str(stub), str(REPO_ROOT / "grader"), False],
                  [str(cache), str(cache), False],
                  [str(answers), str(answers), False],
-                 [str(exchange), str(exchange), True]],
+                 [str(exchange), str(exchange), True],
+                 [str(scratch / "ipc"), str(scratch / "ipc"), True]],
         "cwd_under": str(Path(kernel_folder).resolve()),
     }
     kernel_env = {"HOME": "/tmp/home", "TMPDIR": "/tmp", "COURSE_CACHE": str(cache),
@@ -115,16 +117,27 @@ def prepare_kernel(scratch, table, hidden, kernel_folder):
                   replay.TABLE_VARIABLE: str(answers / "reference-answers.json")}
     environment = sandbox.write_kernelspec(scratch, spec, kernel_env)
     environment["JUPYTER_RUNTIME_DIR"] = str(runtime)
-    return sandbox.KERNEL_NAME, environment, exchange
+    return sandbox.KERNEL_NAME, environment, exchange, ipc_config
+
+
+def _unix_sockets(scratch):
+    """nbgrader's settings that make it talk to the kernel over Unix sockets in ``scratch/ipc``
+    (the sandboxed kernel has no network to answer TCP on); their paths must stay short."""
+    folder = Path(scratch) / "ipc"
+    folder.mkdir(exist_ok=True)
+    if len(str(folder / "k-65535").encode()) > 100:
+        raise RuntimeError(f"the kernel's socket folder {folder} is too long a path for Unix sockets (set TMPDIR)")
+    return {"KernelManager.transport": "ipc", "KernelManager.ip": str(folder / "k")}
 
 
 def plain_kernel(scratch):
     """The unsandboxed kernel of one submission graded in ``scratch``: forked from the job's zygote
-    like a sandboxed one, without the namespaces, as the grader's user. Returns ``(kernel name, environment, exchange folder)``."""
+    like a sandboxed one, without the namespaces, as the grader's user. Returns ``(kernel name,
+    environment, exchange folder, nbgrader settings)``."""
     scratch = Path(scratch).resolve()
     kernel_dir = scratch / "jupyter" / "kernels" / PLAIN_KERNEL_NAME
     kernel_dir.mkdir(parents=True, exist_ok=True)
     argv = sandbox.kernel_command()
     (kernel_dir / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "Python 3 (course)",
                                                          "language": "python"}, indent=1))
-    return PLAIN_KERNEL_NAME, {"JUPYTER_PATH": str(scratch / "jupyter")}, scratch
+    return PLAIN_KERNEL_NAME, {"JUPYTER_PATH": str(scratch / "jupyter")}, scratch, _unix_sockets(scratch)

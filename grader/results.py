@@ -42,7 +42,7 @@ def sha256(path):
 
 def result_key(submission, source_hash, limits):
     """What a saved result depends on: the submitted file, its source notebook and the limits."""
-    text = f"{sha256(submission.path)}|{source_hash}|{limits[0]}|{limits[1]}"
+    text = f"{sha256(submission.path)}|{source_hash}|" + "|".join(map(str, limits))
     return hashlib.sha256(text.encode()).hexdigest()
 
 

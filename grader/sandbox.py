@@ -4,7 +4,8 @@ A submitted notebook runs as the grader's own user, so without this it could rea
 ``grader/reference.py``, ``solutions/`` or the git history, and write to the gradebook,
 other students' folders or the Python environment. The grader therefore starts each
 kernel through a Jupyter kernelspec (``course-sandbox``) whose command asks the job's zygote
-(:mod:`grader.zygote`) for a kernel in new user, mount and PID namespaces, where
+(:mod:`grader.zygote`) for a kernel in new user, mount, PID and network namespaces (the only
+network it has is a loopback of its own; nbgrader talks to it over Unix sockets), where
 :func:`enter` then
 
 1. covers folders with empty tmpfs mounts (``hide``): the repository, the home folder,
@@ -37,7 +38,7 @@ from pathlib import Path
 from grader.processes import die_with_parent
 
 KERNEL_NAME = "course-sandbox"
-UNSHARE = ["unshare", "--user", "--map-root-user", "--mount", "--pid", "--fork", "--mount-proc", "--kill-child"]
+UNSHARE = ["unshare", "--user", "--map-root-user", "--mount", "--pid", "--net", "--fork", "--mount-proc", "--kill-child"]
 
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8
 _MS_REMOUNT, _MS_BIND, _MS_REC = 32, 4096, 16384

@@ -6,7 +6,8 @@ per notebook that was a third of grading a notebook. :class:`Worker` starts
 ``{"command": "autograde" | "feedback", "course_dir", "assignment", "student", "environment",
 "config"}``. The worker runs nbgrader's own ``autograde`` or ``generate_feedback`` (its
 Python API) in that private course folder and answers with a JSON line: ``success``, nbgrader's
-``log`` and the seconds of each phase (``nbgrader``, ``kernel_start``, ``execute``, ``kernel_stop``).
+``log``, the seconds of each phase (``nbgrader``, ``kernel_start``, ``execute``, ``kernel_stop``)
+and ``timed_out_cells``, the numbers of the cells interrupted at the limit for one cell.
 
 The caller keeps the limits: a notebook past its time or memory limit is killed with the
 whole worker (and its kernel); the next request starts a new worker. Every worker and kernel
@@ -114,11 +115,13 @@ class Worker:
 
 # ---------------------------------------------------------------- inside the worker
 
-_MARKS = {}
+_MARKS, _TIMED_OUT = {}, []
 
 
 def _instrument():
-    """Record when the kernel starts, when it is ready, and when execution ends."""
+    """Record when the kernel starts, when it is ready, and when execution ends; mark the cells
+    that ran past the limit for one cell."""
+    import nbformat
     from nbclient import NotebookClient
     from nbconvert.preprocessors import ExecutePreprocessor
 
@@ -137,6 +140,21 @@ def _instrument():
     NotebookClient.start_new_kernel_client = marked(NotebookClient.start_new_kernel_client, after="ready")
     NotebookClient._cleanup_kernel = marked(NotebookClient._cleanup_kernel, before="stopping", after="stopped")
     ExecutePreprocessor.preprocess = marked(ExecutePreprocessor.preprocess, after="executed")
+    handle_timeout = NotebookClient._async_handle_timeout
+
+    async def mark_and_interrupt(self, timeout, cell=None):
+        """nbclient interrupts the kernel and goes on; the cell gets an error output saying why,
+        so a graded test cell it stopped fails, and the feedback shows it."""
+        if cell is not None and self.interrupt_on_timeout:
+            number = next((index + 1 for index, other in enumerate(self.nb.cells) if other is cell), 0)
+            _TIMED_OUT.append(number)
+            message = (f"cell {number} ran past the {timeout:g} s limit for one cell and was interrupted; "
+                       "the notebook went on with the next cell")
+            cell.outputs.append(nbformat.v4.new_output("error", ename="CellTimeoutError", evalue=message,
+                                                       traceback=[f"CellTimeoutError: {message}"]))
+        return await handle_timeout(self, timeout, cell)
+
+    NotebookClient._async_handle_timeout = mark_and_interrupt
 
 
 def _handle(request):
@@ -152,6 +170,7 @@ def _handle(request):
         else:
             os.environ[name] = value
     _MARKS.clear()
+    _TIMED_OUT.clear()
     started = time.monotonic()
     try:
         os.chdir(course_dir)
@@ -179,7 +198,7 @@ def _handle(request):
         phases["kernel_stop"] = _MARKS["stopped"] - _MARKS["stopping"]
     phases["nbgrader"] = total - sum(phases.values())
     log = (result.get("log") or "") + ("\n" + result["error"] if result.get("error") else "")
-    return {"success": bool(result.get("success")), "log": log[-200_000:],
+    return {"success": bool(result.get("success")), "log": log[-200_000:], "timed_out_cells": list(_TIMED_OUT),
             "phases": {name: round(seconds, 3) for name, seconds in phases.items()}}
 
 

@@ -36,7 +36,7 @@ PRELOAD = ("helpers.quiet", "ipykernel.kernelapp")   # TensorFlow, Keras, NumPy,
 KERNEL_PROCESS_NAME = b"course-kernel"
 VARIABLE = "COURSE_KERNEL_SERVER"   # the socket's path, in the worker's environment
 
-_CLONE_NEWNS, _CLONE_NEWUSER, _CLONE_NEWPID = 0x00020000, 0x10000000, 0x20000000
+_CLONE_NEWNS, _CLONE_NEWUSER, _CLONE_NEWPID, _CLONE_NEWNET = 0x00020000, 0x10000000, 0x20000000, 0x40000000
 _PR_SET_PDEATHSIG, _PR_SET_NAME, _PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS, _PR_CAP_AMBIENT = 1, 15, 24, 38, 47
 _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REC, _MS_PRIVATE = 2, 4, 8, 16384, 1 << 18
 
@@ -102,10 +102,11 @@ def _receive(connection):
 
 
 def _enter_namespaces():
-    """New user (this user is root there), mount and PID namespaces, like ``unshare --user
-    --map-root-user --mount --pid``; the next child is PID 1 of the new PID namespace."""
+    """New user (this user is root there), mount, PID and network namespaces, like ``unshare
+    --user --map-root-user --mount --pid --net``; the next child is PID 1 of the new PID namespace,
+    and the only network it has is a loopback of its own."""
     uid, gid = os.getuid(), os.getgid()
-    _check(_libc().unshare(_CLONE_NEWUSER | _CLONE_NEWNS | _CLONE_NEWPID), "unshare")
+    _check(_libc().unshare(_CLONE_NEWUSER | _CLONE_NEWNS | _CLONE_NEWPID | _CLONE_NEWNET), "unshare")
     for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
         with open(f"/proc/self/{name}", "w") as handle:
             handle.write(text)
@@ -150,6 +151,18 @@ def _supervise(connection):
 
 
 # ---------------------------------------------------------------- the kernel
+
+def _loopback_up():
+    """Switch on the namespace's own loopback (``ip link set lo up``): 127.0.0.1 then answers
+    inside the sandbox, and reaches nothing outside it."""
+    import fcntl
+    import struct
+
+    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as handle:
+        flags = struct.unpack("16sH", fcntl.ioctl(handle, siocgifflags, struct.pack("16sH", b"lo", 0)))[1]
+        fcntl.ioctl(handle, siocsifflags, struct.pack("16sH", b"lo", flags | iff_up))
+
 
 def _drop_privileges():
     """What ``setpriv --no-new-privs --inh-caps=-all --bounding-set=-all`` and an exec did: no
@@ -211,6 +224,7 @@ def _run_kernel(request, fds, alive_read):
             if "-f" in command[:-1]:   # the connection file may lie anywhere: carry it into the private /tmp
                 at = command.index("-f") + 1
                 connection, command[at] = open(command[at], "rb").read(), "/tmp/kernel-connection.json"
+            _loopback_up()
             sandbox.enter(spec)
             if connection is not None:
                 with open("/tmp/kernel-connection.json", "wb") as handle:

@@ -5,7 +5,9 @@ import html
 import json
 import os
 import re
+import socket
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -15,9 +17,10 @@ from grader.course import REPO_ROOT, gradebook_url
 from grader.sandbox import available
 from helpers._cache import cache_dir
 from submissions import build
-from submissions.cases_01 import CASES, writes_everywhere
+from submissions.cases_01 import CASES, calls_home, sends_to_the_host, writes_everywhere
 
-TIMEOUT_SECONDS = 60  # a notebook takes 10-25 s here with two side by side (CI, 2 cores; training loaded from the cache); the hang case waits for it
+TIMEOUT_SECONDS = 100  # a notebook takes 5-20 s here with two side by side (CI, 2 cores; training loaded from the cache); the hang case waits for it
+CELL_TIMEOUT_SECONDS = 12   # loops_in_show_cam: the 5 cells that call show_cam are interrupted one after another
 MEMORY_LIMIT_GIB = 4
 
 
@@ -33,10 +36,31 @@ def graded_class(tmp_path_factory):
     for canary in canaries:
         canary.write_text("canary")
     build.write(writes_everywhere(canaries), submissions, "writes_everywhere")
+    listener, received = listen_on_the_host()
+    build.write(sends_to_the_host(listener.getsockname()[1]), submissions, "sends_to_the_host")
+    build.write(calls_home(), submissions, "calls_home")
     exit_code = autograde(submissions, course_dir, timeout_seconds=TIMEOUT_SECONDS, jobs=2,
-                          memory_limit_gib=MEMORY_LIMIT_GIB)
-    yield exit_code, read_grades(course_dir), course_dir, submissions, canaries
+                          memory_limit_gib=MEMORY_LIMIT_GIB, cell_timeout_seconds=CELL_TIMEOUT_SECONDS)
+    listener.close()
+    yield exit_code, read_grades(course_dir), course_dir, submissions, canaries, received
     canaries[-1].unlink()
+
+
+def listen_on_the_host():
+    """A TCP listener on this machine's 127.0.0.1; ``received`` collects what anyone sends it."""
+    listener, received = socket.create_server(("127.0.0.1", 0)), []
+
+    def serve():
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            with connection:
+                received.append(connection.recv(1 << 16) or b"(connected)")
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener, received
 
 
 def read_grades(course_dir):
@@ -47,7 +71,7 @@ def read_grades(course_dir):
 def test_grader_exits_zero_and_writes_one_row_per_submission(graded_class):
     exit_code, rows, *_ = graded_class
     assert exit_code == 0
-    assert sorted(rows) == sorted([*CASES, "writes_everywhere"])
+    assert sorted(rows) == sorted([*CASES, "writes_everywhere", "sends_to_the_host", "calls_home"])
     assert all(row["notebook"] == "01_mnist_cam" and float(row["max_score"]) == 5 for row in rows.values())
 
 
@@ -80,6 +104,41 @@ def test_a_kernel_cannot_write_outside_its_folder(graded_class):
     assert [canary.read_text() for canary in canaries] == ["canary"] * len(canaries)
     dropped = [REPO_ROOT / "helpers" / "zz_student_was_here.txt", Path(sys.prefix) / "zz_student_was_here.txt"]
     assert [path for path in dropped if path.exists()] == []
+
+
+def test_a_kernel_has_no_network(graded_class):
+    """The two network cases fail inside the kernel (their own loopback, no route out), the host's
+    listener hears nothing, and the rest of each notebook is graded normally."""
+    rows, course_dir, received = graded_class[1], graded_class[2], graded_class[5]
+    assert received == []
+    printed = {}
+    for student in ("sends_to_the_host", "calls_home"):
+        assert float(rows[student]["score"]) == 5, rows[student]
+        notebook = json.loads((course_dir / "autograded" / student / "01_mnist_cam" / "01_mnist_cam.ipynb").read_text())
+        printed[student] = [line for cell in notebook["cells"] for output in cell.get("outputs", [])
+                            for line in "".join(output.get("text", "")).splitlines() if line.startswith("NETWORK")]
+    assert [line.split(":")[:2] for line in printed["sends_to_the_host"]] == [["NETWORK", " ConnectionRefusedError"]]
+    assert [line.split(":")[:2] for line in printed["calls_home"]] == [["NETWORK", " gaierror"]]
+
+
+def test_a_runaway_cell_is_interrupted_and_marked(graded_class):
+    """The cell past the limit for one cell gets an error naming its number and the limit (the
+    feedback shows it); the next cells run: the graded tests after it keep their points."""
+    rows, course_dir = graded_class[1], graded_class[2]
+    marked = {}
+    for student in ("loops_before_tests", "loops_in_show_cam"):
+        notebook = json.loads((course_dir / "autograded" / student / "01_mnist_cam" / "01_mnist_cam.ipynb").read_text())
+        marked[student] = [(number, cell.get("metadata", {}).get("nbgrader", {}).get("grade_id"))
+                           for number, cell in enumerate(notebook["cells"], 1) for output in cell.get("outputs", [])
+                           if output.get("ename") == "CellTimeoutError"
+                           and f"cell {number} ran past the {CELL_TIMEOUT_SECONDS} s limit" in output["evalue"]]
+        page = (course_dir / "feedback" / student / "01_mnist_cam" / "01_mnist_cam.html").read_text()
+        assert f"ran past the {CELL_TIMEOUT_SECONDS} s limit for one cell" in html.unescape(page)
+    assert len(marked["loops_before_tests"]) == 1 and marked["loops_before_tests"][0][1] is None   # not a test
+    assert f"cell {marked['loops_before_tests'][0][0]} ran past" in rows["loops_before_tests"]["reason"]
+    assert [grade_id for _, grade_id in marked["loops_in_show_cam"]] == [
+        None, "test_show_cam_shape", "test_show_cam_values", "test_show_cam_predicted_class", None]  # self-check, 3 tests, capture
+    assert float(rows["loops_in_show_cam"]["seconds"]) < TIMEOUT_SECONDS
 
 
 def test_gradebook_and_grades_csv_agree(graded_class):
@@ -142,11 +201,11 @@ def test_every_student_gets_feedback_without_hidden_test_code(graded_class):
 
 
 def test_regrading_is_idempotent_and_reuses_saved_results(graded_class, capsys):
-    _, rows, course_dir, submissions, _ = graded_class
+    _, rows, course_dir, submissions, *_ = graded_class
     before = (course_dir / "grades.csv").read_text()
     capsys.readouterr()
     assert autograde(submissions, course_dir, timeout_seconds=TIMEOUT_SECONDS, jobs=2,
-                     memory_limit_gib=MEMORY_LIMIT_GIB) == 0
+                     memory_limit_gib=MEMORY_LIMIT_GIB, cell_timeout_seconds=CELL_TIMEOUT_SECONDS) == 0
     rerun = [line for line in capsys.readouterr().out.splitlines() if line.startswith("graded ")]
     assert rerun == []  # nothing was run again
     assert (course_dir / "grades.csv").read_text() == before

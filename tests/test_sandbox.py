@@ -2,6 +2,7 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -27,6 +28,13 @@ attempt("write_tmp", lambda: open("/tmp/scratch.txt", "w").write("x"))
 report["tmp"] = sorted(os.listdir("/tmp"))
 report["processes"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
 report["umount"] = subprocess.run(["umount", sys.argv[3]], capture_output=True).returncode
+import socket
+def loopback():
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        socket.create_connection(server.getsockname(), timeout=5).close()
+attempt("own_loopback", loopback)
+attempt("host_listener", lambda: socket.create_connection(("127.0.0.1", int(sys.argv[4])), timeout=5))
+attempt("outside", lambda: socket.create_connection(("192.0.2.1", 80), timeout=5))
 report["environment"] = sorted(os.environ)
 print(json.dumps(report))
 '''
@@ -65,10 +73,13 @@ def run_probe(layout, kernel_server):
     tmp_path, secret, public, work, spec = layout
     kernelspec_env = sandbox.write_kernelspec(tmp_path, spec)
     argv = json.loads((tmp_path / "jupyter" / "kernels" / sandbox.KERNEL_NAME / "kernel.json").read_text())["argv"]
-    command = argv[:argv.index("--") + 1] + [sys.executable, "-c", PROBE, str(secret), str(public), str(tmp_path)]
-    result = subprocess.run(command, cwd=work, capture_output=True, text=True, timeout=60,
-                            env={**os.environ, **kernelspec_env, zygote.VARIABLE: kernel_server,
-                                 "AWS_SECRET_ACCESS_KEY": "instructor-secret", "COURSE_OFFLINE": "1"})
+    listener = socket.create_server(("127.0.0.1", 0))   # on the host: the probe must not reach it
+    command = argv[:argv.index("--") + 1] + [sys.executable, "-c", PROBE, str(secret), str(public), str(tmp_path),
+                                             str(listener.getsockname()[1])]
+    with listener:
+        result = subprocess.run(command, cwd=work, capture_output=True, text=True, timeout=60,
+                                env={**os.environ, **kernelspec_env, zygote.VARIABLE: kernel_server,
+                                     "AWS_SECRET_ACCESS_KEY": "instructor-secret", "COURSE_OFFLINE": "1"})
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -86,6 +97,9 @@ def test_the_sandbox_hides_protects_and_isolates(layout, kernel_server):
     assert report["umount"] != 0                                # no capabilities to undo the mounts
     assert (layout[3] / "own.txt").read_text() == "x"
     assert "AWS_SECRET_ACCESS_KEY" not in report["environment"] and "COURSE_OFFLINE" in report["environment"]
+    assert report["own_loopback"] == "allowed"                  # a loopback of its own ...
+    assert report["host_listener"] == "ConnectionRefusedError"  # ... not the machine's
+    assert report["outside"] == "OSError"                       # no route out (ENETUNREACH)
 
 
 def test_the_sandbox_refuses_a_kernel_folder_outside_the_plan(layout, tmp_path, kernel_server):

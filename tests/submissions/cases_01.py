@@ -53,9 +53,17 @@ CASES = {
     "solution_cell_deleted": (lambda: build.without_cell(_student(), "show_cam"), 0, "graded", "failed"),
     # Broken kernels.
     "crash": (lambda: build.with_first_code_cell("import os\nos._exit(3)"), 0, "error", "kernel died"),
-    "hang": (lambda: build.with_first_code_cell("import time\ntime.sleep(10**6)"), 0, "timeout", "limit"),
+    # A cell that ignores the interrupt at the limit for one cell runs into the notebook's limit.
+    "hang": (lambda: build.with_first_code_cell("import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+                                                "time.sleep(10**6)"), 0, "timeout", "limit"),
+    # A runaway cell is interrupted at the limit for one cell; the tests after it earn what they earn.
+    "loops_before_tests": (lambda: _hostile("while True:\n    pass", BODIES["correct_einsum"]),
+                           5, "graded", "all tests passed; cell"),
+    "loops_in_show_cam": (lambda: _student(BODIES["correct_einsum"] + "while True:\n    pass\n"),
+                          0, "graded", "limit for one cell"),
+    # 1 GB at a time: the memory cap is crossed within seconds, well before the limit for one cell.
     "memory_hog": (lambda: build.with_first_code_cell(
-        "import numpy as np\nhog = []\nwhile True:\n    hog.append(np.ones(10**8))"), 0, "memory", "memory cap"),
+        "hog = []\nwhile True:\n    hog.append(b'x' * 10**9)"), 0, "memory", "memory cap"),
     "output_flood": (lambda: _hostile("for line in range(200_000):\n    print('x' * 100)", BODIES["correct_einsum"]),
                      5, "graded", "all tests passed"),
     # Hostile: the in-kernel tests are fooled, the independent check is not.
@@ -80,6 +88,31 @@ CASES = {
         "    cam_output = show_cam_reference(image_index, features, results, gap_weights)"),
         0, "graded", "failed"),
 }
+
+
+NETWORK_PROBE = """
+# Hostile: send what the kernel can read to {where}.
+import socket
+try:
+    with socket.create_connection({target}, timeout=10) as connection:
+        connection.sendall(b"the reference answers")
+    print("NETWORK: sent")
+except OSError as error:
+    print(f"NETWORK: {{type(error).__name__}}: {{error}}")
+"""
+
+
+def sends_to_the_host(port):
+    """A correct answer whose notebook also tries to send data to a listener on the grading
+    machine's 127.0.0.1:``port`` (full marks; the sandbox's loopback is its own)."""
+    return _hostile(NETWORK_PROBE.format(where=f"a listener on the grading machine, port {port}",
+                                         target=f'("127.0.0.1", {port})'), BODIES["correct_einsum"])
+
+
+def calls_home():
+    """A correct answer whose notebook also resolves a host name and connects out (full marks; no network)."""
+    return _hostile(NETWORK_PROBE.format(where="a server on the internet",
+                                         target='(socket.gethostbyname("pypi.org"), 443)'), BODIES["correct_einsum"])
 
 
 def writes_everywhere(canaries):
