@@ -14,9 +14,11 @@ def _parser():
     release = commands.add_parser("release", help="regenerate notebooks/ from solutions/")
     release.add_argument("--check", action="store_true", help="exit 1 when notebooks/ is stale; change nothing")
 
-    autograde = commands.add_parser("autograde", help="grade SUBMISSIONS/<student_id>/<notebook>.ipynb")
+    autograde = commands.add_parser("autograde", help="grade SUBMISSIONS/<student_id>/<notebook>.ipynb, or a "
+                                                      "Canvas or Moodle submissions download")
     autograde.add_argument("submissions", type=Path,
-                           help="folder (or .zip) of <student_id>/<notebook>.ipynb, or nbgrader's submitted/ layout")
+                           help="folder (or .zip) of <student_id>/<notebook>.ipynb, nbgrader's submitted/ layout, or "
+                                "Canvas' or Moodle's submissions download as it comes")
     autograde.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR,
                            help=f"nbgrader working directory: gradebook, feedback, grades.csv (default {DEFAULT_COURSE_DIR})")
     autograde.add_argument("--timeout", type=float, default=600,
@@ -36,6 +38,13 @@ def _parser():
     autograde.add_argument("--shard", type=_shard, metavar="K/N",
                            help="grade only shard K of N (0 <= K < N; students split by a stable hash of their id) "
                                 "and write only their results; then run `collect` (README, 'Grading on a cluster')")
+    autograde.add_argument("--lms", choices=("auto", "canvas", "moodle", "folders"), default="auto",
+                           help="what SUBMISSIONS is: Canvas' 'Download Submissions' zip (student id: Canvas user id), "
+                                "Moodle's 'Download all submissions' zip (student id: participant id), folders of "
+                                "<student_id>/, or auto (detect; an error when it cannot tell)")
+    autograde.add_argument("--worksheet", type=Path, metavar="CSV",
+                           help="Moodle only: the assignment's grading worksheet (Download grading worksheet), "
+                                "read for the late flags, which Moodle's download does not carry")
     autograde.add_argument("--progress", choices=("auto", "bar", "lines"), default="auto",
                            help="a progress bar (bar), a line per notebook (lines), or bar on a terminal (auto)")
 
@@ -88,7 +97,8 @@ def main(argv=None):
                          jobs=arguments.jobs, memory_limit_gib=arguments.memory_limit, fresh=arguments.fresh,
                          isolate=arguments.isolate, shard=arguments.shard,
                          progress={"auto": None, "bar": True, "lines": False}[arguments.progress],
-                         cell_timeout_seconds=arguments.cell_timeout)
+                         cell_timeout_seconds=arguments.cell_timeout,
+                         lms=None if arguments.lms == "auto" else arguments.lms, worksheet=arguments.worksheet)
     if arguments.command == "collect":
         from grader.collect import collect
 

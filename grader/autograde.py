@@ -1,7 +1,8 @@
 """``python -m grader autograde SUBMISSIONS --course-dir DIR``: grade a class with nbgrader.
 
-SUBMISSIONS is a folder (or a .zip of one) of ``<student_id>/<notebook>.ipynb``, or nbgrader's
-``submitted/<student_id>/<assignment>/`` layout (see :mod:`grader.submissions`). Each notebook
+SUBMISSIONS is a folder (or a .zip of one) of ``<student_id>/<notebook>.ipynb``, nbgrader's
+``submitted/<student_id>/<assignment>/`` layout (see :mod:`grader.submissions`), or Canvas' or
+Moodle's submissions download as it comes (:mod:`grader.lms`). Each notebook
 is autograded by nbgrader in a private copy of the course, with a kernel of its own (test cells
 that were edited or deleted are restored from the source), under a wall-clock limit and a
 memory cap, and scored from the gradebook; nbgrader itself runs in one long-lived process per
@@ -42,6 +43,7 @@ from grader.course import (SOLUTIONS_DIR, assignment_names, drop_cells_after_las
 from grader.feedback import add_note, redact_test_tracebacks, write_failure_page
 from grader.progress import Progress
 from grader.results import Grade, load_result, result_key, save_result, sha256
+from grader.lms import detect_layout
 from grader.submissions import SubmissionSource, find_submissions
 from grader.worker import Worker
 
@@ -196,7 +198,7 @@ def grade_submission(course_dir, template_dir, submission, limits, worker, key="
     started = time.monotonic()
     max_scores = gradebook.max_scores(template_dir, submission.assignment)
     grade = Grade(submission.student_id, submission.assignment, max_score=sum(max_scores.values()), key=key,
-                  tests={name: 0.0 for name in max_scores})
+                  tests={name: 0.0 for name in max_scores}, late=submission.late)
     notebook, problem = _read_notebook(submission.path)
     student_dirs = {step: Path(course_dir) / step / submission.student_id / submission.assignment
                     for step in ("submitted", "autograded", "feedback")}
@@ -241,7 +243,7 @@ CELL_TIMEOUT_SHARE = 1 / 3   # --cell-timeout's default: a third of --timeout
 
 
 def autograde(submissions_path, course_dir, timeout_seconds=600.0, jobs=1, memory_limit_gib=8.0, fresh=False,
-              isolate="auto", shard=None, progress=None, cell_timeout_seconds=None):
+              isolate="auto", shard=None, progress=None, cell_timeout_seconds=None, lms=None, worksheet=None):
     """Grade every submission under ``submissions_path`` (a folder or a .zip), ``jobs`` at a time.
 
     ``isolate`` is ``"auto"`` (sandbox the kernels where this machine can, else warn), ``"on"``
@@ -250,7 +252,9 @@ def autograde(submissions_path, course_dir, timeout_seconds=600.0, jobs=1, memor
     :func:`grader.collect.collect`. ``progress``: True for a progress bar, False for a line per
     notebook, None to choose by whether stdout is a terminal. A cell that runs past
     ``cell_timeout_seconds`` (default a third of ``timeout_seconds``) is interrupted and the
-    notebook goes on; ``timeout_seconds`` limits the whole notebook. Returns the exit code: 0,
+    notebook goes on; ``timeout_seconds`` limits the whole notebook. ``lms`` ("canvas", "moodle",
+    "folders", or None to detect) and ``worksheet`` (Moodle's grading worksheet, for late flags)
+    say how to read ``submissions_path`` (:mod:`grader.lms`). Returns the exit code: 0,
     or 2 when the grader was misused or cannot grade.
     """
     course_dir = Path(course_dir)
@@ -275,14 +279,17 @@ def autograde(submissions_path, course_dir, timeout_seconds=600.0, jobs=1, memor
         with SubmissionSource(submissions_path) as root:
             hidden = [course_dir.resolve(), Path(submissions_path).resolve(), Path(root).resolve()]
             limits = (timeout_seconds, int(memory_limit_gib * 2**30), cell_timeout_seconds)
-            return _autograde_folder(root, course_dir, limits, jobs, fresh, sandboxed, hidden, shard, progress)
+            return _autograde_folder(root, course_dir, limits, jobs, fresh, sandboxed, hidden, shard, progress,
+                                     lms, worksheet)
     except (ValueError, OSError, RuntimeError) as error:
         print(f"error: {error}")
         return 2
 
 
-def _autograde_folder(root, course_dir, limits, jobs, fresh, sandboxed, hidden, shard, progress):
-    submissions, refusals, notes = find_submissions(root, set(assignment_names()))
+def _autograde_folder(root, course_dir, limits, jobs, fresh, sandboxed, hidden, shard, progress, lms=None,
+                      worksheet=None):
+    lms = detect_layout(root) if lms in (None, "auto") else lms
+    submissions, refusals, notes = find_submissions(root, set(assignment_names()), lms=lms, worksheet=worksheet)
     for note in notes:
         print(f"note: {note}")
     if not submissions and not refusals:
@@ -292,7 +299,7 @@ def _autograde_folder(root, course_dir, limits, jobs, fresh, sandboxed, hidden, 
     source_hashes = {a: sha256(SOLUTIONS_DIR / f"{a}.ipynb") + ("|sandboxed" if sandboxed else "")
                      for a in assignments}
     keys = {(s.student_id, s.assignment): result_key(s, source_hashes[s.assignment], limits) for s in submissions}
-    write_class_list(course_dir, submissions, refusals, keys)
+    write_class_list(course_dir, submissions, refusals, keys, lms=lms)
     if shard is None:
         prepare_course(course_dir, assignments)   # the course's gradebook (shards leave it to collect)
     else:
@@ -307,7 +314,10 @@ def _autograde_folder(root, course_dir, limits, jobs, fresh, sandboxed, hidden, 
         print(f"shard {shard[0]}/{shard[1]}: {len(grades)} notebook(s) graded or reused; "
               f"run `python -m grader collect --course-dir {course_dir}` once every shard is done")
         return 0
-    finish(course_dir, grades + [Grade(r.student_id, r.assignment, status="refused", reason=r.reason)
+    late = {(s.student_id, s.assignment): s.late for s in submissions}
+    for grade in grades:   # a reused result takes this download's late flag
+        grade.late = late[(grade.student_id, grade.notebook)]
+    finish(course_dir, grades + [Grade(r.student_id, r.assignment, status="refused", reason=r.reason, late=r.late)
                                  for r in refusals])
     return 0
 

@@ -19,12 +19,17 @@ from helpers._cache import write_atomically
 CLASS_LIST = "class.json"
 
 
-def write_class_list(course_dir, submissions, refusals, keys):
-    """Write ``DIR/class.json``: ``keys`` maps ``(student_id, notebook)`` to the result key expected."""
-    entries = {"submissions": [{"student_id": s.student_id, "notebook": s.assignment,
-                                "key": keys[(s.student_id, s.assignment)]} for s in submissions],
-               "refusals": [{"student_id": r.student_id, "notebook": r.assignment, "reason": r.reason}
-                            for r in refusals]}
+def write_class_list(course_dir, submissions, refusals, keys, lms=None):
+    """Write ``DIR/class.json``: ``keys`` maps ``(student_id, notebook)`` to the result key expected;
+    ``lms`` is where the submissions came from ("canvas", "moodle", "folders"): ``export`` matches
+    the student ids by it. Each submission's late flag and file in the download are kept: the
+    reports take the late flag from here, so ``collect`` and ``autograde`` write the same."""
+    entries = {"lms": lms,
+               "submissions": [{"student_id": s.student_id, "notebook": s.assignment,
+                                "key": keys[(s.student_id, s.assignment)], "late": s.late, "file": s.source}
+                               for s in submissions],
+               "refusals": [{"student_id": r.student_id, "notebook": r.assignment, "reason": r.reason,
+                             "late": r.late} for r in refusals]}
     path = Path(course_dir) / CLASS_LIST
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(path, lambda temporary: Path(temporary).write_text(json.dumps(entries, indent=1)))
@@ -54,12 +59,14 @@ def collect(course_dir):
         if grade is None or grade.key != entry["key"]:
             missing.append(f"{entry['student_id']}/{entry['notebook']}")
         else:
+            grade.late = entry.get("late")   # this download's flag (class lists of old runs have none)
             grades.append(grade)
     prepare_course(course_dir, sorted({entry["notebook"] for entry in entries["submissions"]}))
     with gradebook.LOCK:
         for grade in grades:
             gradebook.sync(course_dir, grade)
-    grades += [Grade(r["student_id"], r["notebook"], status="refused", reason=r["reason"]) for r in entries["refusals"]]
+    grades += [Grade(r["student_id"], r["notebook"], status="refused", reason=r["reason"], late=r.get("late"))
+               for r in entries["refusals"]]
     finish(course_dir, grades)
     if missing:
         print(f"\n{len(missing)} submission(s) have no result yet (a shard still running, stopped or not "

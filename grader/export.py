@@ -9,12 +9,18 @@ from the LMS; ``OUT.csv`` has one row per roster student, in the roster's order:
   under the header with each assignment's points.
 - ``moodle``: the roster has ``First name``, ``Last name`` and ``Email address`` (Moodle's grade or
   participants export). ``OUT.csv`` has those three columns, then one grade column per assignment.
+  When the roster is instead an assignment's grading worksheet (``Identifier`` = "Participant
+  12345", ``Full name``, ``Grade``, ...), ``OUT.csv`` is that worksheet with each graded
+  student's ``Grade`` filled in (the sum of their notebooks), for "Upload grading worksheet";
+  its other cells are written back as Moodle wrote them (Moodle reads the feedback columns back).
 - ``csv``: the roster has ``student_id`` and ``name``. ``OUT.csv`` is ``student_id, name,
   <assignments>, total``, then the students who are not in the roster, without a name.
 
 A grader's student id matches the roster row whose id column (``SIS Login ID``, ``Email
 address``, ``student_id``, or ``--id-column``) holds the same text, ignoring case and spaces
-around it. Students with grades but no roster row are left out of the Canvas and Moodle files
+around it. When the grades came from an LMS download (``COURSE/class.json`` says which), the
+ids are the platform's: Canvas user ids match the ``ID`` column, and Moodle participant ids the
+number in a grading worksheet's ``Identifier`` (any other Moodle roster is an error). Students with grades but no roster row are left out of the Canvas and Moodle files
 (those systems reject unknown students) and listed on stderr; roster students without any grade
 keep empty cells (no submission is not a zero until the instructor says so) and are listed too.
 Every cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading
@@ -34,15 +40,20 @@ from grader.results import BASE_COLUMNS
 from helpers._cache import write_atomically
 
 FORMATS = ("canvas", "moodle", "csv")
-ID_COLUMNS = {"canvas": "SIS Login ID", "moodle": "Email address", "csv": "student_id"}
-NAME_COLUMNS = {"canvas": ["Student"], "moodle": ["First name", "Last name"], "csv": ["name"]}
-REQUIRED_COLUMNS = {"canvas": ["Student", "ID"], "moodle": ["First name", "Last name"], "csv": ["name"]}
+WORKSHEET = "moodle-worksheet"   # --format moodle with a grading worksheet as the roster
+ID_COLUMNS = {"canvas": "SIS Login ID", "moodle": "Email address", "csv": "student_id", WORKSHEET: "Identifier"}
+NAME_COLUMNS = {"canvas": ["Student"], "moodle": ["First name", "Last name"], "csv": ["name"], WORKSHEET: ["Full name"]}
+REQUIRED_COLUMNS = {"canvas": ["Student", "ID"], "moodle": ["First name", "Last name"], "csv": ["name"],
+                    WORKSHEET: ["Full name", "Grade", "Last modified (grade)"]}
 CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 ROSTER_SOURCES = {
     "canvas": "Canvas' gradebook export (Grades > Export > Export Entire Gradebook)",
     "moodle": "Moodle's grade export (Grades > Export > Plain text file, comma separated)",
     "csv": "a CSV file with the columns student_id and name",
+    WORKSHEET: "the assignment's grading worksheet (View all submissions > Grading action > Download grading worksheet)",
 }
+# The id column export matches by default for grades that came from an LMS download (grader.lms).
+DOWNLOAD_ID_COLUMNS = {("canvas", "canvas"): "ID", ("moodle", WORKSHEET): "Identifier"}
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
@@ -94,6 +105,8 @@ def read_grades(course_dir):
     scores, points = {}, {}
     try:
         for row in rows:
+            if row["notebook"] == "-":   # a file the grader could not place in any notebook: no assignment
+                continue
             scores.setdefault(row["student_id"], {})[row["notebook"]] = float(row["score"])
             points[row["notebook"]] = max(points.get(row["notebook"], 0.0), float(row["max_score"]))
     except (KeyError, TypeError, ValueError):
@@ -139,12 +152,21 @@ def _key(student_id):
     return student_id.strip().casefold()
 
 
+def _roster_key(row, id_column):
+    """The roster row's id as matched: a worksheet's "Participant 12345" is the participant id 12345."""
+    text = row[id_column]
+    if id_column == ID_COLUMNS[WORKSHEET]:
+        number = re.search(r"(\d+)\s*$", text)
+        text = number[1] if number else text
+    return _key(text)
+
+
 def match(roster, scores, id_column):
     """``(pairs, unknown)``: each roster row with its ``{notebook: score}`` (``{}`` when it has
     none), and the student ids of ``scores`` that no roster row has, sorted."""
     by_key = {_key(student_id): grades for student_id, grades in scores.items()}
-    roster_keys = {_key(row[id_column]) for row in roster}
-    pairs = [(row, by_key.get(_key(row[id_column]), {})) for row in roster]
+    roster_keys = {_roster_key(row, id_column) for row in roster}
+    pairs = [(row, by_key.get(_roster_key(row, id_column), {})) for row in roster]
     unknown = sorted(student_id for student_id in scores if _key(student_id) not in roster_keys)
     return pairs, unknown
 
@@ -176,6 +198,31 @@ def moodle_rows(pairs, points, id_column):
         yield [row[column] for column in NAME_COLUMNS["moodle"] + [id_column]] + _grade_cells(grades, assignments)
 
 
+def worksheet_rows(pairs, columns):
+    """Moodle's grading worksheet as downloaded, with ``Grade`` = the sum of each graded student's
+    notebooks; the other students' rows are left as they were."""
+    yield columns
+    for row, grades in pairs:
+        cells = dict(row, Grade=_number(sum(grades.values()))) if grades else row
+        yield [cells[column] for column in columns]
+
+
+def check_worksheet_maximum(roster, points):
+    """Warn when the worksheet's ``Maximum Grade`` is not the notebooks' points: Moodle skips a
+    grade above the maximum, and one below it means something else than intended."""
+    total = sum(points.values())
+    maxima = set()
+    for row in roster:
+        try:
+            maxima.add(float(row.get("Maximum Grade", "").replace(",", ".")))
+        except ValueError:
+            pass
+    for maximum in sorted(maxima - {total}):
+        print(f"warning: the assignment's Maximum Grade in the worksheet is {_number(maximum)} but the notebooks are "
+              f"worth {_number(total)}: set the Moodle assignment's maximum grade to {_number(total)} "
+              "(Moodle skips a grade above its maximum)", file=sys.stderr)
+
+
 def plain_rows(pairs, unknown, scores, points, id_column):
     """``student_id, name, <assignments>, total``: the roster's students, then those not in it."""
     assignments = list(points)
@@ -187,11 +234,12 @@ def plain_rows(pairs, unknown, scores, points, id_column):
         yield [student_id, name] + _grade_cells(grades, assignments) + [total]
 
 
-def write_csv(path, rows):
-    """Write ``rows`` to ``path`` atomically: UTF-8, RFC 4180 quoting, every cell neutralized."""
+def write_csv(path, rows, neutralized=True):
+    """Write ``rows`` to ``path`` atomically: UTF-8, RFC 4180 quoting, every cell neutralized
+    (unless not ``neutralized``: cells the LMS wrote and reads back)."""
     def write(temporary):
         with open(temporary, "w", newline="", encoding="utf-8") as handle:
-            csv.writer(handle).writerows([neutralize(cell) for cell in row] for row in rows)
+            csv.writer(handle).writerows([neutralize(cell) if neutralized else cell for cell in row] for row in rows)
 
     return write_atomically(path, write)
 
@@ -200,6 +248,7 @@ def report_mismatches(pairs, unknown, file_format, id_column, out_path):
     """List on stderr, one line each, the graded students not in the roster and the roster
     students without any grade."""
     fate = "listed without a name" if file_format == "csv" else f"left out of {out_path}"
+    empty = "Grade left as downloaded" if file_format == WORKSHEET else "grade cells left empty"
     for student_id in unknown:
         print(f"warning: {student_id} has grades but is not in the roster "
               f"(no {id_column} {student_id!r}): {fate}", file=sys.stderr)
@@ -207,14 +256,50 @@ def report_mismatches(pairs, unknown, file_format, id_column, out_path):
         if not grades:
             name = " ".join(row[column] for column in NAME_COLUMNS[file_format])
             print(f"warning: {name} ({id_column} {row[id_column]!r}) is in the roster but has no "
-                  f"submission: grade cells left empty", file=sys.stderr)
+                  f"submission: {empty}", file=sys.stderr)
+
+
+def submissions_source(course_dir):
+    """Where the graded submissions came from, as the last autograde run wrote in
+    ``COURSE/class.json``: "canvas", "moodle", "folders", or None (no class list, or an old one)."""
+    try:
+        return json.loads((Path(course_dir) / "class.json").read_text(encoding="utf-8")).get("lms")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _roster_columns(path):
+    """The roster's header (stripped), or [] when it cannot be read (read_roster says why)."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            return [name.strip() for name in next(csv.reader(handle), [])]
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []
+
+
+def choose_format(file_format, roster_path, course_dir, id_column):
+    """``(format, id column)``: a Moodle roster that is a grading worksheet is written back as one,
+    and grades from an LMS download match on that platform's id unless ``--id-column`` says otherwise."""
+    if file_format == "moodle" and "Identifier" in _roster_columns(roster_path):
+        file_format = WORKSHEET
+    source = submissions_source(course_dir)
+    if id_column is None and source in ("canvas", "moodle"):
+        if (source, file_format) in DOWNLOAD_ID_COLUMNS:
+            id_column = DOWNLOAD_ID_COLUMNS[(source, file_format)]
+            print(f"matching on the roster's {id_column!r}: the grades came from a {source.capitalize()} "
+                  "submissions download")
+        elif source == "moodle" and file_format == "moodle":
+            raise ExportError(f"the grades in {course_dir} are keyed by Moodle participant ids (a Moodle submissions "
+                              f"download), which {roster_path} does not have: use {ROSTER_SOURCES[WORKSHEET]} as the "
+                              "roster, then upload the file written here with Upload grading worksheet")
+    return file_format, id_column or ID_COLUMNS[file_format]
 
 
 def export(file_format, roster_path, out_path, course_dir, id_column=None):
     """Write ``out_path`` in ``file_format`` from ``course_dir``'s grades and the roster; return 0, or
     2 with a one-line error when the roster or ``grades.csv`` cannot be used."""
-    id_column = id_column or ID_COLUMNS[file_format]
     try:
+        file_format, id_column = choose_format(file_format, roster_path, course_dir, id_column)
         scores, points = read_grades(course_dir)
         roster = read_roster(roster_path, file_format, id_column)
     except ExportError as error:
@@ -225,10 +310,13 @@ def export(file_format, roster_path, out_path, course_dir, id_column=None):
         rows = canvas_rows(pairs, points)
     elif file_format == "moodle":
         rows = moodle_rows(pairs, points, id_column)
+    elif file_format == WORKSHEET:
+        check_worksheet_maximum(roster, points)
+        rows = worksheet_rows(pairs, list(roster[0]))
     else:
         rows = plain_rows(pairs, unknown, scores, points, id_column)
     try:
-        write_csv(out_path, list(rows))
+        write_csv(out_path, list(rows), neutralized=file_format != WORKSHEET)
     except OSError as error:
         print(f"error: cannot write {out_path}: {error.strerror}", file=sys.stderr)
         return 2

@@ -4,6 +4,11 @@ Each result is saved in ``COURSE/results/<student_id>__<notebook>.json`` the mom
 (written atomically), keyed by the submission's and the source's content (:func:`result_key`),
 so a rerun reuses it and a grader killed half-way loses nothing. ``grades.csv`` and the printed
 table are rebuilt from the results at the end of every run.
+
+``late`` says what the learning platform said: ``yes`` (Canvas marked the submission late, or
+Moodle's grading worksheet did), ``no``, or empty when nobody said (a folder of submissions, a
+Moodle download without its worksheet, results saved before the column existed). It never
+changes a score.
 """
 
 import csv
@@ -14,7 +19,8 @@ from pathlib import Path
 
 from helpers._cache import write_atomically
 
-BASE_COLUMNS = ["student_id", "notebook", "score", "max_score", "status", "reason", "seconds"]
+BASE_COLUMNS = ["student_id", "notebook", "score", "max_score", "status", "reason", "seconds", "late"]
+LATE_TEXT = {True: "yes", False: "no", None: ""}
 
 
 @dataclass
@@ -31,6 +37,7 @@ class Grade:
     tests: dict = field(default_factory=dict)
     key: str = ""
     note: str = ""           # said to the student at the top of the feedback page
+    late: object = None      # True / False as the LMS said, None when unknown (see the module's docstring)
     phases: dict = field(default_factory=dict, compare=False)   # seconds: prepare, nbgrader, kernel_start, execute, check, feedback
     reused: bool = field(default=False, compare=False)   # this run took the saved result (not saved itself)
 
@@ -74,7 +81,7 @@ def write_grades_csv(course_dir, grades):
             writer = csv.writer(handle)
             writer.writerow(BASE_COLUMNS + test_columns)
             for grade in sorted(grades, key=lambda g: (g.student_id, g.notebook)):
-                row = asdict(grade)
+                row = {**asdict(grade), "late": LATE_TEXT.get(grade.late, "")}
                 writer.writerow([row[c] for c in BASE_COLUMNS]
                                 + [f"{grade.tests[c]:g}" if c in grade.tests else "" for c in test_columns])
 
@@ -88,4 +95,4 @@ def print_table(grades):
     print("-" * len(header))
     for grade in sorted(grades, key=lambda g: (g.student_id, g.notebook)):
         print(f"{grade.student_id:<20} {grade.notebook:<26} {grade.score:>7g} {grade.max_score:>5g}  "
-              f"{grade.status:<8} {grade.reason}")
+              f"{grade.status:<8} {grade.reason}{' (late)' if grade.late else ''}")

@@ -1,19 +1,23 @@
-"""Find the submissions an instructor has: a folder, a .zip of it, or nbgrader's layout.
+"""Find the submissions an instructor has: a folder, a .zip of it, nbgrader's layout, or an LMS download.
 
 Accepted layouts (``ROOT`` may also be a ``.zip`` holding one of them):
 
-- ``ROOT/<student_id>/<notebook>.ipynb``
+- ``ROOT/<student_id>/<notebook>.ipynb`` ("folders")
 - ``ROOT/submitted/<student_id>/<assignment>/<notebook>.ipynb`` (nbgrader), or ``ROOT`` = that
-  ``submitted`` folder.
+  ``submitted`` folder ("folders")
+- Canvas' "Download Submissions" and Moodle's "Download all submissions", as they come
+  ("canvas", "moodle": :mod:`grader.lms`). Without ``lms`` the layout is detected.
 
 Student ids become folder names and nbgrader arguments, so they may hold letters, digits and
 ``_ . @ + -`` (numeric ids are fine). Other ids, and ids that differ only in case (they
 collide on case-insensitive disks), are refused with a message naming the folder.
 """
 
+import os
 import re
 import shutil
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +30,8 @@ class Submission:
     student_id: str
     assignment: str
     path: Path
+    late: object = None   # True or False when the LMS said so, None when nobody did
+    source: str = ""      # where the file was in an LMS download ("" for the folder layouts)
 
 
 @dataclass(frozen=True)
@@ -33,17 +39,32 @@ class Refusal:
     student_id: str
     assignment: str
     reason: str
+    late: object = None
 
 
 def extract_zip(zip_path, destination):
-    """Extract ``zip_path`` into ``destination``, refusing members that would land outside it."""
+    """Extract ``zip_path`` into ``destination``, refusing members that would land outside it.
+
+    Each file keeps the modification time the zip records (Moodle's newest-wins rule reads it),
+    and a name stored as UTF-8 without the zip's UTF-8 flag (some zip tools) is read as UTF-8.
+    """
     destination = Path(destination).resolve()
     with zipfile.ZipFile(zip_path) as archive:
-        for member in archive.infolist():
+        members = archive.infolist()
+        for member in members:
+            if not member.flag_bits & 0x800:
+                try:
+                    member.filename = member.filename.encode("cp437").decode("utf-8")
+                except UnicodeError:
+                    pass
             target = (destination / member.filename).resolve()
             if destination not in target.parents and target != destination:
                 raise ValueError(f"{zip_path}: member {member.filename!r} points outside the archive")
-        archive.extractall(destination)
+        for member in members:
+            extracted = archive.extract(member, destination)
+            if not member.is_dir():
+                seconds = time.mktime(member.date_time + (0, 0, -1))
+                os.utime(extracted, (seconds, seconds))
     return destination
 
 
@@ -83,8 +104,21 @@ def _notebooks_of(student_dir, known_assignments, notes):
     return found
 
 
-def find_submissions(root, known_assignments):
-    """Return ``(submissions, refusals, notes)`` for the folder ``root``."""
+def find_submissions(root, known_assignments, lms=None, worksheet=None):
+    """Return ``(submissions, refusals, notes)`` for the folder ``root``.
+
+    ``lms`` is "canvas", "moodle" or "folders", or None to detect it
+    (:func:`grader.lms.detect_layout`); ``worksheet`` is Moodle's grading worksheet, read for
+    the late flags (:func:`grader.lms.find_lms_submissions`).
+    """
+    from grader import lms as platforms
+
+    if lms in (None, "auto"):
+        lms = platforms.detect_layout(root)
+    if lms != "folders":
+        return platforms.find_lms_submissions(root, lms, known_assignments, worksheet=worksheet)
+    if worksheet is not None:
+        raise ValueError("--worksheet is Moodle's grading worksheet; these submissions are not a Moodle download")
     root = _submissions_root(root)
     submissions, refusals, notes = [], [], []
     student_dirs = [p for p in sorted(root.iterdir()) if not p.name.startswith(".")]

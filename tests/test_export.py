@@ -5,6 +5,7 @@ One small class: names with commas, double quotes, accents and a leading ``=``; 
 not in the roster (zed) and a roster student who handed nothing in (José Núñez).
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -175,3 +176,100 @@ def test_a_course_without_grades_csv_is_a_one_line_error(tmp_path, capsys):
     assert status == 2
     assert error == f"error: {tmp_path / 'none' / 'grades.csv'} not found: run `python -m grader autograde` " \
                     "(or `collect`) first\n"
+
+
+# ---------------------------------------------------------------- grades from an LMS download (grader.lms)
+
+def write_download_course(course_dir, lms, grades):
+    """A course whose grades came from a ``lms`` download: grades.csv, and class.json saying so."""
+    write_course(course_dir, {who: who for who, *_ in grades}, grades)
+    (course_dir / "class.json").write_text(json.dumps({"lms": lms, "submissions": [], "refusals": []}))
+    return course_dir
+
+
+# Moodle's grading worksheet of one assignment: participant ids, a grade entered by hand (5003)
+# and a feedback comment that starts with "=" (written back as it was: Moodle reads it back).
+WORKSHEET = (
+    "Identifier,Full name,Email address,Status,Grade,Maximum Grade,Grade can be changed,"
+    "Last modified (submission),Last modified (grade),Feedback comments\r\n"
+    'Participant 5001,Jane Doe,jane@example.edu,Submitted for grading,,5.00,Yes,"Sunday, 1 March 2026, 11:00 AM",-,\r\n'
+    'Participant 5002,José Núñez,jose@example.edu,Submitted for grading - 1 day 2 hours late,,5.00,Yes,'
+    '"Monday, 2 March 2026, 1:00 PM",-,\r\n'
+    'Participant 5003,Zoë Müller,zoe@example.edu,No submission,4.00,5.00,Yes,-,"Sunday, 1 March 2026, 3:00 PM",'
+    '=see me\r\n'
+)
+
+
+def test_moodle_grades_go_back_into_the_grading_worksheet(tmp_path):
+    course = write_download_course(tmp_path / "course", "moodle", [
+        ("5001", "01_mnist_cam", 5, 5, "graded"), ("5002", "01_mnist_cam", 2.5, 5, "graded"),
+        ("5002", "-", 0, 0, "refused"), ("5009", "01_mnist_cam", 1, 5, "graded")])
+    roster, out = tmp_path / "worksheet.csv", tmp_path / "graded-worksheet.csv"
+    roster.write_text(WORKSHEET, encoding="utf-8", newline="")
+    result = run_export("--format", "moodle", "--roster", roster, "--course-dir", course, out)
+    assert result.returncode == 0, result.stderr
+    assert out.read_bytes().decode("utf-8") == (
+        "Identifier,Full name,Email address,Status,Grade,Maximum Grade,Grade can be changed,"
+        "Last modified (submission),Last modified (grade),Feedback comments\r\n"
+        'Participant 5001,Jane Doe,jane@example.edu,Submitted for grading,5,5.00,Yes,"Sunday, 1 March 2026, 11:00 AM",-,\r\n'
+        'Participant 5002,José Núñez,jose@example.edu,Submitted for grading - 1 day 2 hours late,2.5,5.00,Yes,'
+        '"Monday, 2 March 2026, 1:00 PM",-,\r\n'
+        'Participant 5003,Zoë Müller,zoe@example.edu,No submission,4.00,5.00,Yes,-,"Sunday, 1 March 2026, 3:00 PM",'
+        '=see me\r\n')
+    assert "matching on the roster's 'Identifier'" in result.stdout
+    assert result.stderr.splitlines() == [
+        f"warning: 5009 has grades but is not in the roster (no Identifier '5009'): left out of {out}",
+        "warning: Zoë Müller (Identifier 'Participant 5003') is in the roster but has no submission: "
+        "Grade left as downloaded"]
+
+
+def test_a_worksheet_whose_maximum_is_not_the_points_gets_a_warning(tmp_path):
+    course = write_download_course(tmp_path / "course", "moodle", [("5001", "01_mnist_cam", 5, 5, "graded")])
+    roster, out = tmp_path / "worksheet.csv", tmp_path / "graded-worksheet.csv"
+    roster.write_text(WORKSHEET.replace("5.00", "100.00"), encoding="utf-8", newline="")
+    result = run_export("--format", "moodle", "--roster", roster, "--course-dir", course, out)
+    assert result.returncode == 0, result.stderr
+    assert "Maximum Grade in the worksheet is 100 but the notebooks are worth 5" in result.stderr
+
+
+def test_moodle_participant_ids_with_a_gradebook_roster_is_a_one_line_error(tmp_path, capsys):
+    course = write_download_course(tmp_path / "course", "moodle", [("5001", "01_mnist_cam", 5, 5, "graded")])
+    roster, out = tmp_path / "roster.csv", tmp_path / "moodle.csv"
+    roster.write_text(MOODLE_ROSTER, encoding="utf-8", newline="")
+    status = main(["export", "--format", "moodle", "--roster", str(roster), "--course-dir", str(course), str(out)])
+    error = capsys.readouterr().err
+    assert status == 2 and error.count("\n") == 1 and not out.exists()
+    assert "keyed by Moodle participant ids" in error and "Download grading worksheet" in error
+
+
+def test_canvas_user_ids_from_a_canvas_download_match_the_id_column(tmp_path):
+    """No --id-column: class.json says the ids are Canvas user ids; a PDF's refused row (notebook
+    "-") is no assignment."""
+    grades = [("101", "01_mnist_cam", 5, 5, "graded"), ("101", "03_cats_dogs_gradcam", 6.5, 7, "graded"),
+              ("102", "01_mnist_cam", 3, 5, "graded"), ("102", "03_cats_dogs_gradcam", 0, 0, "refused"),
+              ("103", "01_mnist_cam", 5, 5, "graded"), ("103", "-", 0, 0, "refused"),
+              ("105", "01_mnist_cam", 0, 5, "timeout"), ("105", "03_cats_dogs_gradcam", 7, 7, "graded")]
+    course = write_download_course(tmp_path / "course", "canvas", grades)
+    roster, out = tmp_path / "roster.csv", tmp_path / "canvas.csv"
+    roster.write_text(CANVAS_ROSTER, encoding="utf-8", newline="")
+    result = run_export("--format", "canvas", "--roster", roster, "--course-dir", course, out)
+    assert result.returncode == 0, result.stderr
+    assert out.read_bytes() == (GOLDEN / "canvas.csv").read_bytes()
+    assert "matching on the roster's 'ID': the grades came from a Canvas submissions download" in result.stdout
+
+
+def test_the_late_column_says_yes_no_or_nothing_and_old_results_load_without_it(tmp_path):
+    from grader.results import load_result, save_result
+
+    save_result(tmp_path, Grade("124", "01_mnist_cam", score=5, max_score=5, late=True))
+    old = tmp_path / "results" / "jdoe__01_mnist_cam.json"   # saved before the column existed
+    old.write_text(json.dumps({"student_id": "jdoe", "notebook": "01_mnist_cam", "score": 3.0, "max_score": 5.0}))
+    grades = [load_result(tmp_path, "124", "01_mnist_cam"), load_result(tmp_path, "jdoe", "01_mnist_cam"),
+              Grade("123", "01_mnist_cam", score=4, max_score=5, late=False)]
+    assert [grade.late for grade in grades] == [True, None, False]
+    write_grades_csv(tmp_path, grades)
+    rows = (tmp_path / "grades.csv").read_text().splitlines()
+    assert rows[0] == "student_id,notebook,score,max_score,status,reason,seconds,late"
+    assert [row.rsplit(",", 1)[1] for row in rows[1:]] == ["no", "yes", ""]
+    assert read_grades(tmp_path)[0] == {"123": {"01_mnist_cam": 4.0}, "124": {"01_mnist_cam": 5.0},
+                                        "jdoe": {"01_mnist_cam": 3.0}}   # the score is the score, late or not

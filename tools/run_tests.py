@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 GRADING_MODULES = ["tests/test_autograde.py", "tests/test_autograde_03.py", "tests/test_autograde_resume.py",
-                   "tests/test_shards.py", "tests/test_slurm.py", "tests/test_browser.py"]
+                   "tests/test_shards.py", "tests/test_slurm.py", "tests/test_browser.py", "tests/test_lms.py"]
 
 
 def commands(extra):
