@@ -29,6 +29,13 @@ def _parser():
 
     autograde.add_argument("--memory-limit", type=float, default=8.0, metavar="GIB",
                            help="memory cap of one notebook's kernel in GiB; past it the notebook scores 0 (default 8)")
+    autograde.add_argument("--disk-limit", type=float, default=1.0, metavar="GIB",
+                           help="what one kernel may write, in GiB (a private tmpfs in the sandbox; without it, "
+                                "the largest file); past it a write fails with 'No space left on device' (default 1)")
+    autograde.add_argument("--max-processes", type=int, default=256, metavar="N",
+                           help="processes and threads one kernel may run; past it a fork fails (default 256)")
+    autograde.add_argument("--max-files", type=int, default=100_000, metavar="N",
+                           help="files one sandboxed kernel may create (default 100000)")
     autograde.add_argument("--fresh", action="store_true", help="regrade everything, ignoring saved results")
     autograde.add_argument("--jobs", type=int, default=1, help="notebooks graded at the same time (default 1)")
     autograde.add_argument("--isolate", choices=("auto", "on", "off"), default="auto",
@@ -98,7 +105,9 @@ def main(argv=None):
                          isolate=arguments.isolate, shard=arguments.shard,
                          progress={"auto": None, "bar": True, "lines": False}[arguments.progress],
                          cell_timeout_seconds=arguments.cell_timeout,
-                         lms=None if arguments.lms == "auto" else arguments.lms, worksheet=arguments.worksheet)
+                         lms=None if arguments.lms == "auto" else arguments.lms, worksheet=arguments.worksheet,
+                         disk_limit_gib=arguments.disk_limit, max_processes=arguments.max_processes,
+                         max_files=arguments.max_files)
     if arguments.command == "collect":
         from grader.collect import collect
 

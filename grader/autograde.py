@@ -88,7 +88,7 @@ def _with_capture_cell(notebook, assignment, work_dir):
     if assignment not in checks.CHECKS:
         return None
     token = secrets.token_hex(8)
-    fixture_path, output_path = work_dir / f"fixture-{token}.npz", work_dir / f"capture-{token}.npz"
+    fixture_path, output_path = work_dir / f"fixture-{token}.npz", work_dir / isolation.CAPTURE_FILE
     fixture = checks.write_fixture(assignment, fixture_path)
     source = checks.capture_cell_source(checks.CHECKS[assignment], fixture_path, output_path)
     notebook.cells.append(nbformat.v4.new_code_cell(source))
@@ -111,16 +111,18 @@ def _run_autograde(scratch_dir, grade, notebook, limits, worker, max_scores, iso
     # nbgrader fails a test cell that wrote to stderr: keep TensorFlow's C++ log lines out of the
     # cells, and let the kernel behave as outside pytest (ipykernel skips fd capture under pytest).
     environment = {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTEST_CURRENT_TEST": None}
+    timeout_seconds, memory_limit_bytes, cell_timeout_seconds, *kernel_limits = limits
+    kernel_limits = dict(zip(("disk_bytes", "processes", "files"), kernel_limits))
     if isolation_plan is not None:
         kernel_name, sandbox_environment, exchange, kernel_config = isolation.prepare_kernel(
-            scratch_dir.parent, *isolation_plan, scratch_dir / "autograded" / student_id / assignment)
+            scratch_dir.parent, *isolation_plan, scratch_dir / "autograded" / student_id / assignment, kernel_limits)
     else:
-        kernel_name, sandbox_environment, exchange, kernel_config = isolation.plain_kernel(scratch_dir.parent)
+        kernel_name, sandbox_environment, exchange, kernel_config = isolation.plain_kernel(scratch_dir.parent,
+                                                                                          kernel_limits)
     environment.update(sandbox_environment)
     _without_cells_after_last_test(notebook)
     capture = _with_capture_cell(notebook, assignment, exchange)
     nbformat.write(notebook, str(target_dir / f"{assignment}.ipynb"))
-    timeout_seconds, memory_limit_bytes, cell_timeout_seconds = limits
     # A cell past its limit is interrupted and the notebook goes on (the worker marks the cell;
     # a kernel that ignores the interrupt runs into the notebook's limit). The kernel is killed
     # after the last cell rather than asked to exit (TensorFlow takes seconds to).
@@ -192,7 +194,8 @@ def grade_submission(course_dir, template_dir, submission, limits, worker, key="
     in ``course_dir`` (and, when ``record``, its points in the course's gradebook).
 
     Returns a :class:`Grade` with the seconds of each phase; never raises for bad input.
-    ``limits`` is ``(timeout_seconds, memory_limit_bytes, cell_timeout_seconds)``; ``isolation_plan`` see
+    ``limits`` is ``(timeout_seconds, memory_limit_bytes, cell_timeout_seconds, disk_limit_bytes,
+    max_processes, max_files)``; ``isolation_plan`` see
     :func:`_run_autograde`; ``worker`` is the job's :class:`grader.worker.Worker`.
     """
     started = time.monotonic()
@@ -243,7 +246,8 @@ CELL_TIMEOUT_SHARE = 1 / 3   # --cell-timeout's default: a third of --timeout
 
 
 def autograde(submissions_path, course_dir, timeout_seconds=600.0, jobs=1, memory_limit_gib=8.0, fresh=False,
-              isolate="auto", shard=None, progress=None, cell_timeout_seconds=None, lms=None, worksheet=None):
+              isolate="auto", shard=None, progress=None, cell_timeout_seconds=None, lms=None, worksheet=None,
+              disk_limit_gib=1.0, max_processes=256, max_files=100_000):
     """Grade every submission under ``submissions_path`` (a folder or a .zip), ``jobs`` at a time.
 
     ``isolate`` is ``"auto"`` (sandbox the kernels where this machine can, else warn), ``"on"``
@@ -252,7 +256,9 @@ def autograde(submissions_path, course_dir, timeout_seconds=600.0, jobs=1, memor
     :func:`grader.collect.collect`. ``progress``: True for a progress bar, False for a line per
     notebook, None to choose by whether stdout is a terminal. A cell that runs past
     ``cell_timeout_seconds`` (default a third of ``timeout_seconds``) is interrupted and the
-    notebook goes on; ``timeout_seconds`` limits the whole notebook. ``lms`` ("canvas", "moodle",
+    notebook goes on; ``timeout_seconds`` limits the whole notebook. A kernel writes at most
+    ``disk_limit_gib`` and ``max_files`` files (sandboxed; unsandboxed, no file larger than the
+    limit) and runs at most ``max_processes`` processes and threads. ``lms`` ("canvas", "moodle",
     "folders", or None to detect) and ``worksheet`` (Moodle's grading worksheet, for late flags)
     say how to read ``submissions_path`` (:mod:`grader.lms`). Returns the exit code: 0,
     or 2 when the grader was misused or cannot grade.
@@ -260,8 +266,10 @@ def autograde(submissions_path, course_dir, timeout_seconds=600.0, jobs=1, memor
     course_dir = Path(course_dir)
     if cell_timeout_seconds is None:
         cell_timeout_seconds = max(1.0, round(timeout_seconds * CELL_TIMEOUT_SHARE))
-    if timeout_seconds <= 0 or cell_timeout_seconds <= 0 or jobs < 1 or memory_limit_gib <= 0:
-        print("error: --timeout, --cell-timeout and --memory-limit must be positive and --jobs at least 1")
+    if min(timeout_seconds, cell_timeout_seconds, memory_limit_gib, disk_limit_gib) <= 0 or jobs < 1 \
+            or max_processes < 16 or max_files < 100:
+        print("error: --timeout, --cell-timeout, --memory-limit and --disk-limit must be positive, --jobs at "
+              "least 1, --max-processes at least 16 and --max-files at least 100")
         return 2
     if shard is not None and not (shard[1] >= 1 and 0 <= shard[0] < shard[1]):
         print(f"error: --shard K/N needs 0 <= K < N, got {shard[0]}/{shard[1]}")
@@ -278,7 +286,8 @@ def autograde(submissions_path, course_dir, timeout_seconds=600.0, jobs=1, memor
     try:
         with SubmissionSource(submissions_path) as root:
             hidden = [course_dir.resolve(), Path(submissions_path).resolve(), Path(root).resolve()]
-            limits = (timeout_seconds, int(memory_limit_gib * 2**30), cell_timeout_seconds)
+            limits = (timeout_seconds, int(memory_limit_gib * 2**30), cell_timeout_seconds,
+                      int(disk_limit_gib * 2**30), int(max_processes), int(max_files))
             return _autograde_folder(root, course_dir, limits, jobs, fresh, sandboxed, hidden, shard, progress,
                                      lms, worksheet)
     except (ValueError, OSError, RuntimeError) as error:

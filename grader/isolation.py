@@ -24,6 +24,7 @@ TABLES = "grader-references"
 SYSTEM_FOLDERS = {"/", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc", "/opt", "/var", "/proc", "/sys", "/dev"}
 PLAIN_KERNEL_NAME = "course-python"
 MODEL_FILES = (".h5", ".keras", ".npz", ".npy")   # what the recorded answers depend on in the cache
+CAPTURE_FILE = "capture.npz"   # in the exchange folder: the only file there the kernel may write
 
 
 def _table_key(assignment):
@@ -75,14 +76,16 @@ def reference_table(assignment, timeout_seconds=1800):
     return path
 
 
-def prepare_kernel(scratch, table, hidden, kernel_folder):
+def prepare_kernel(scratch, table, hidden, kernel_folder, limits):
     """Prepare the sandboxed kernel of one submission graded in ``scratch`` (its private folder).
 
     ``table`` is the recorded answers' path; ``hidden`` are more folders the kernel must not see
-    (the course folder, the submissions). Returns ``(kernel name, environment, exchange folder,
-    nbgrader settings)``. The kernel reads the recorded answers (read-only) and writes files only
-    in the exchange folder, its private ``/tmp`` and the folder its notebook runs in, which must
-    be ``kernel_folder`` (nbgrader's autograded copy).
+    (the course folder, the submissions); ``limits`` (``disk_bytes``, ``files``, ``processes``)
+    bound what the kernel may write and start. Returns ``(kernel name, environment, exchange
+    folder, nbgrader settings)``. The kernel reads the recorded answers and the exchange folder
+    (read-only) and writes only the exchange folder's ``capture.npz``, its private ``/tmp`` and
+    a private copy of the folder its notebook runs in, which must be ``kernel_folder`` (nbgrader's
+    autograded copy).
     """
     scratch = Path(scratch).resolve()
     stub = scratch / "view" / "grader"
@@ -94,7 +97,11 @@ def prepare_kernel(scratch, table, hidden, kernel_folder):
     exchange, answers, runtime = scratch / "exchange", scratch / "answers", scratch / "runtime"
     for folder in (exchange, answers, runtime):
         folder.mkdir()
+    capture = exchange / CAPTURE_FILE
+    capture.touch(mode=0o666)
+    capture.chmod(0o666)   # the kernel may run as nobody (see grader.zygote)
     ipc_config = _unix_sockets(scratch)
+    (scratch / "ipc").chmod(0o777)
     shutil.copyfile(table, answers / "reference-answers.json")
     cache = cache_dir().resolve()
     data = REPO_ROOT / "data"   # the course's own files, once it has some
@@ -108,9 +115,12 @@ def prepare_kernel(scratch, table, hidden, kernel_folder):
                  [str(stub), str(REPO_ROOT / "grader"), False],
                  [str(cache), str(cache), False],
                  [str(answers), str(answers), False],
-                 [str(exchange), str(exchange), True],
+                 [str(exchange), str(exchange), False],
+                 [str(capture), str(capture), True],
                  [str(scratch / "ipc"), str(scratch / "ipc"), True]],
         "cwd_under": str(Path(kernel_folder).resolve()),
+        "limits": dict(limits),
+        "read_only_after_start": [str(scratch / "ipc")],
     }
     kernel_env = {"HOME": "/tmp/home", "TMPDIR": "/tmp", "COURSE_CACHE": str(cache),
                   "MPLCONFIGDIR": "/tmp/home/.config/matplotlib",
@@ -130,14 +140,16 @@ def _unix_sockets(scratch):
     return {"KernelManager.transport": "ipc", "KernelManager.ip": str(folder / "k")}
 
 
-def plain_kernel(scratch):
+def plain_kernel(scratch, limits):
     """The unsandboxed kernel of one submission graded in ``scratch``: forked from the job's zygote
     like a sandboxed one, without the namespaces, as the grader's user. Returns ``(kernel name,
     environment, exchange folder, nbgrader settings)``."""
     scratch = Path(scratch).resolve()
     kernel_dir = scratch / "jupyter" / "kernels" / PLAIN_KERNEL_NAME
     kernel_dir.mkdir(parents=True, exist_ok=True)
-    argv = sandbox.kernel_command()
+    spec_path = scratch / "limits.json"   # no sandbox: only the file size and process limits hold
+    spec_path.write_text(json.dumps({"sandbox": False, "limits": dict(limits)}))
+    argv = sandbox.kernel_command(spec_path)
     (kernel_dir / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "Python 3 (course)",
                                                          "language": "python"}, indent=1))
     return PLAIN_KERNEL_NAME, {"JUPYTER_PATH": str(scratch / "jupyter")}, scratch, _unix_sockets(scratch)

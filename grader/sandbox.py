@@ -66,8 +66,10 @@ def write_kernelspec(folder, spec, kernel_env=None):
     """Write ``spec`` and the ``course-sandbox`` kernelspec under ``folder``.
 
     ``spec`` is a dict: ``hide`` (folders covered by a read-only tmpfs), ``hide_writable``
-    (covered by a private writable tmpfs), ``bind`` (``[source, target, writable]``) and
-    ``cwd_under`` (the kernel's working folder must lie there; it is bound back writable).
+    (covered by the kernel's private tmpfs), ``bind`` (``[source, target, writable]``),
+    ``cwd_under`` (the kernel's working folder must lie there; the kernel works in a copy of it),
+    ``limits`` (``disk_bytes``, ``files``, ``processes``) and ``read_only_after_start`` (bound
+    folders the kernel may write only while it starts: its sockets' folder).
     Returns the environment variables nbgrader needs to find the kernelspec.
     """
     folder = Path(folder)
@@ -135,29 +137,52 @@ def _outermost(paths):
 
 
 def enter(spec):
-    """Build the kernel's view of the file system from ``spec`` (see :func:`write_kernelspec`)."""
+    """Build the kernel's view of the file system from ``spec`` (see :func:`write_kernelspec`).
+
+    Everything the kernel may write lies in one private tmpfs of ``limits.disk_bytes`` bytes and
+    ``limits.files`` files, mounted on the first ``hide_writable`` folder: the other ones and a copy
+    of the kernel's working folder are folders in it (files the kernel leaves there are not copied
+    back). Besides, only the ``bind`` entries marked writable can be written (a single file each,
+    bounded by the file size limit, or a folder made read-only once the kernel has started). The
+    process ends as the namespace's root: the grader's user, or nobody when the grader is root.
+    """
     _libc()  # find the C library while /tmp and the tools it may need are still there
     cwd = os.path.realpath(os.getcwd())
     root = os.path.realpath(spec["cwd_under"])
     if cwd != root and not cwd.startswith(root.rstrip("/") + "/"):
         raise SystemExit(f"sandbox: the kernel's folder {cwd} is not inside {root}")
+    limits = spec.get("limits", {})
     binds = [(os.path.realpath(s), os.path.realpath(t), bool(w)) for s, t, w in spec["bind"] if os.path.exists(s)]
-    binds.append((cwd, cwd, True))
     handles = {source: os.open(source, os.O_PATH) for source, _, _ in binds}
     is_folder = {source: os.path.isdir(source) for source, _, _ in binds}   # decided before anything is hidden
-    writable_hidden = set(_outermost(spec.get("hide_writable", [])))
-    for folder in _outermost(list(writable_hidden) + spec["hide"]):
-        if os.path.isdir(folder):
-            _mount("tmpfs", folder, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=0755,size=2g")
-    for source, target, _ in binds:
-        if is_folder[source]:
-            os.makedirs(target, exist_ok=True)
-        else:
-            os.makedirs(os.path.dirname(target), exist_ok=True)
+    working_files = _snapshot(cwd)
+    # The namespace's root from here on: the grader's user, or nobody when the grader is root (what
+    # the real root reads has been opened above); the mounts need only the namespace's capabilities.
+    os.setresgid(0, 0, 0)
+    os.setresuid(0, 0, 0)
+    writable_hidden = _outermost(spec.get("hide_writable", []))
+    for folder in _outermost(writable_hidden + spec["hide"]):
+        if os.path.isdir(folder) and folder not in writable_hidden:
+            _mount("tmpfs", folder, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=0755,uid=0,gid=0,size=1m")
+    private = writable_hidden[0]
+    _mount("tmpfs", private, "tmpfs", _MS_NOSUID | _MS_NODEV, f"mode=1777,uid=0,gid=0,size={limits.get('disk_bytes', 2**31)},"
+           f"nr_inodes={limits.get('files', 10**6)}")
+    for source, target, _ in binds + [(cwd, cwd, True)]:
+        os.makedirs(target if is_folder.get(source, True) else os.path.dirname(target), exist_ok=True)
+        if not is_folder.get(source, True):
             open(target, "a").close()
-        _mount(f"/proc/self/fd/{handles[source]}", target, None, _MS_BIND | _MS_REC)
-        os.close(handles[source])
-    writable = {target for _, target, w in binds if w} | writable_hidden
+        if source in handles:
+            _mount(f"/proc/self/fd/{handles[source]}", target, None, _MS_BIND | _MS_REC)
+            os.close(handles.pop(source))
+    inside = os.path.join(private, ".sandbox")
+    _restore(working_files, os.path.join(inside, "work"))
+    private_binds = [(os.path.join(inside, "work"), cwd)]
+    private_binds += [(os.path.join(inside, str(n)), folder) for n, folder in enumerate(writable_hidden[1:])
+                      if os.path.isdir(folder)]
+    for source, target in private_binds:
+        os.makedirs(source, mode=0o1777, exist_ok=True)
+        _mount(source, target, None, _MS_BIND)
+    writable = {target for _, target, w in binds if w} | {target for _, target in private_binds} | {private}
     for point in _mount_points():
         if point in writable or point == "/proc" or point.startswith("/proc/"):
             continue
@@ -165,10 +190,39 @@ def enter(spec):
             _mount(None, point, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _locked_flags(point))
         except OSError:
             pass  # a mount point hidden under a tmpfs: its replacement is remounted instead
-    _refuse_writable_mounts(writable, writable_hidden, {target for _, target, _ in binds})
+    _refuse_writable_mounts(writable, {private}, {target for _, target, _ in binds})
     os.chdir(cwd)  # re-resolve the working folder through the new mounts
-    home = os.environ.get("HOME", "/tmp/home")
-    os.makedirs(home, exist_ok=True)
+    os.makedirs(os.environ.get("HOME", "/tmp/home"), exist_ok=True)
+
+
+def _snapshot(folder):
+    """``[(relative path, bytes or None for a folder)]`` of everything under ``folder``."""
+    entries = []
+    for parent, folders, files in os.walk(folder):
+        relative = os.path.relpath(parent, folder)
+        entries += [(os.path.join(relative, name), None) for name in folders]
+        for name in files:
+            with open(os.path.join(parent, name), "rb") as handle:
+                entries.append((os.path.join(relative, name), handle.read()))
+    return entries
+
+
+def _restore(entries, folder):
+    """Write a :func:`_snapshot` into ``folder``."""
+    os.makedirs(folder, exist_ok=True)
+    for relative, data in entries:
+        path = os.path.join(folder, relative)
+        if data is None:
+            os.makedirs(path, exist_ok=True)
+        else:
+            with open(path, "wb") as handle:
+                handle.write(data)
+
+
+def make_read_only(folders):
+    """Remount ``folders`` (bind mounts made by :func:`enter`) read-only."""
+    for folder in folders:
+        _mount(None, folder, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _locked_flags(folder))
 
 
 def _refuse_writable_mounts(writable, private, targets):

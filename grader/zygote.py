@@ -32,9 +32,12 @@ import subprocess
 import sys
 import traceback
 
+from grader import sandbox
+
 PRELOAD = ("helpers.quiet", "ipykernel.kernelapp")   # TensorFlow, Keras, NumPy, matplotlib, ipykernel
 KERNEL_PROCESS_NAME = b"course-kernel"
 VARIABLE = "COURSE_KERNEL_SERVER"   # the socket's path, in the worker's environment
+NOBODY = 65534   # the kernel's user outside its namespace when the grader runs as root
 
 _CLONE_NEWNS, _CLONE_NEWUSER, _CLONE_NEWPID, _CLONE_NEWNET = 0x00020000, 0x10000000, 0x20000000, 0x40000000
 _PR_SET_PDEATHSIG, _PR_SET_NAME, _PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS, _PR_CAP_AMBIENT = 1, 15, 24, 38, 47
@@ -42,8 +45,7 @@ _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REC, _MS_PRIVATE = 2, 4, 8, 16384, 1 << 1
 
 
 def _libc():
-    from grader.sandbox import _libc as libc
-    return libc()
+    return sandbox._libc()   # imported with this module: the kernel no longer finds grader.sandbox
 
 
 def _check(result, what):
@@ -101,38 +103,81 @@ def _receive(connection):
     return json.loads(data), fds
 
 
-def _enter_namespaces():
-    """New user (this user is root there), mount, PID and network namespaces, like ``unshare
-    --user --map-root-user --mount --pid --net``; the next child is PID 1 of the new PID namespace,
-    and the only network it has is a loopback of its own."""
-    uid, gid = os.getuid(), os.getgid()
+def _unshare():
+    """New user, mount, PID and network namespaces for this process (like ``unshare --user --mount
+    --pid --net``); its next child is PID 1 of the new PID namespace, and the only network there
+    is a loopback of its own."""
     _check(_libc().unshare(_CLONE_NEWUSER | _CLONE_NEWNS | _CLONE_NEWPID | _CLONE_NEWNET), "unshare")
+
+
+def _map_ids(pid):
+    """Map root of ``pid``'s new user namespace to this user, or to ``nobody`` when this user is root
+    (the kernel then is no real root, and its process limit holds: the system exempts real root)."""
+    uid, gid = (os.getuid(), os.getgid()) if os.getuid() != 0 else (NOBODY, NOBODY)
     for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
-        with open(f"/proc/self/{name}", "w") as handle:
+        with open(f"/proc/{pid}/{name}", "w") as handle:
             handle.write(text)
 
 
+def _read_request_files(request):
+    """The spec and the connection file, read while this process is still the grader's user."""
+    spec = json.loads(open(request["spec"]).read()) if request.get("spec") else {"sandbox": False}
+    command = list(request["command"])
+    connection = None
+    if spec.get("sandbox", True) and "-f" in command[:-1]:   # carried into the private /tmp
+        at = command.index("-f") + 1
+        connection, command[at] = open(command[at], "rb").read(), "/tmp/kernel-connection.json"
+    return spec, command, connection
+
+
 def _supervise(connection):
-    """Start the kernel of one request and stand between it and its client until either ends."""
+    """Start the kernel of one request and stand between it and its client until either ends.
+
+    Sandboxed, the kernel is the grandchild: the child enters the namespaces, this process (still
+    in the grader's namespaces) maps its ids, and the child forks the kernel, PID 1 of the new PID
+    namespace, then waits for it (like ``unshare --fork``)."""
     os.setsid()   # like a kernel nbgrader starts: out of reach of the grader's process group
     request, fds = _receive(connection)
-    if request.get("spec"):
-        _enter_namespaces()
+    spec, command, connection_file = _read_request_files(request)
+    sandboxed = spec.get("sandbox", True)
     alive_read, alive_write = os.pipe()
-    kernel = os.fork()
-    if kernel == 0:
+    ready_read, ready_write = os.pipe()
+    child = os.fork()
+    if child == 0:
         connection.close()
-        os.close(alive_write)
-        _run_kernel(request, fds, alive_read)   # does not return
-    for fd in (*fds, alive_read):
+        for fd in (alive_write, ready_read):
+            os.close(fd)
+        if not sandboxed:
+            _run_kernel(request, spec, command, connection_file, fds, alive_read)   # does not return
+        _die_with_parent(alive_read)
+        _unshare()
+        os.write(ready_write, b"unshared\n")
+        if not os.read(alive_read, 1):   # the ids are mapped, or the supervisor died (EOF)
+            os._exit(1)
+        inner_read, inner_write = os.pipe()
+        kernel = os.fork()
+        if kernel == 0:
+            os.close(inner_write)
+            _run_kernel(request, spec, command, connection_file, fds, inner_read)
+        os.close(inner_read)
+        os.write(ready_write, f"{kernel}\n".encode())
+        os._exit(os.waitstatus_to_exitcode(os.waitpid(kernel, 0)[1]) % 256)
+    for fd in (*fds, alive_read, ready_write):
         os.close(fd)
+    kernel = child
+    if sandboxed:
+        replies = os.fdopen(ready_read)
+        if replies.readline():
+            _map_ids(child)
+            os.write(alive_write, b"m")
+            kernel = int(replies.readline() or child)
     connection.sendall(json.dumps({"pid": kernel}).encode() + b"\n")
-    kernel_exit = os.pidfd_open(kernel)
+    child_exit = os.pidfd_open(child)
     buffered = b""
     while True:
-        ready, _, _ = select.select([connection, kernel_exit], [], [])
-        if kernel_exit in ready:
-            _, status = os.waitpid(kernel, 0)
+        ready, _, _ = select.select([connection, child_exit], [], [])
+        if child_exit in ready:
+            _, status = os.waitpid(child, 0)
             code = os.waitstatus_to_exitcode(status)
             try:
                 connection.sendall(json.dumps({"exit": code}).encode() + b"\n")
@@ -141,8 +186,9 @@ def _supervise(connection):
             return 0
         chunk = connection.recv(4096)
         if not chunk:   # the client is gone: so is its kernel
-            os.kill(kernel, signal.SIGKILL)
-            os.waitpid(kernel, 0)
+            for pid in {kernel, child}:
+                os.kill(pid, signal.SIGKILL)
+            os.waitpid(child, 0)
             return 0
         buffered += chunk
         *lines, buffered = buffered.split(b"\n")
@@ -198,8 +244,25 @@ def _forget_the_zygote(environment, arguments, cwd):
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
 
 
-def _run_kernel(request, fds, alive_read):
-    """PID 1 of the sandbox: build its view, drop privileges, then run ipykernel or ``exec``."""
+def _limit_resources(limits, sandboxed):
+    """No file larger than the disk limit (and 1 MiB); at most ``processes`` processes and threads
+    (counted in the sandbox's user namespace; unsandboxed, among all of the user's, and not at all
+    for root)."""
+    import resource
+
+    if limits.get("disk_bytes"):   # a little above: in the sandbox its tmpfs says "No space left" first
+        largest = limits["disk_bytes"] + 2**20
+        resource.setrlimit(resource.RLIMIT_FSIZE, (largest, largest))
+    processes = limits.get("processes")
+    if processes and not sandboxed:
+        processes += sum(1 for name in os.listdir("/proc") if name.isdigit())   # the user's others (roughly)
+    if processes:
+        resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
+
+
+def _run_kernel(request, spec, command, connection_file, fds, alive_read):
+    """The kernel's process (PID 1 of the sandbox): build its view, limit it, drop privileges, then
+    run ipykernel or ``exec`` the command."""
     code = 1
     try:
         _die_with_parent(alive_read)
@@ -210,41 +273,41 @@ def _run_kernel(request, fds, alive_read):
         os.dup2(fds[1], 2)
         os.closerange(3, 1 << 16)
         os.chdir(request["cwd"])
-        command, environment = list(request["command"]), dict(request["environment"])
-        spec = request.get("spec")
-        if spec:
-            from grader import sandbox
-
-            spec = json.loads(open(spec).read())
+        environment = dict(request["environment"])
+        sandboxed = spec.get("sandbox", True)
+        if sandboxed:
             libc = _libc()
             _check(libc.mount(None, b"/", None, ctypes.c_ulong(_MS_REC | _MS_PRIVATE), None), "mount --make-rprivate /")
             _check(libc.mount(b"proc", b"/proc", b"proc", ctypes.c_ulong(_MS_NOSUID | _MS_NODEV | _MS_NOEXEC), None),
                    "mount /proc")
-            connection = None
-            if "-f" in command[:-1]:   # the connection file may lie anywhere: carry it into the private /tmp
-                at = command.index("-f") + 1
-                connection, command[at] = open(command[at], "rb").read(), "/tmp/kernel-connection.json"
             _loopback_up()
             sandbox.enter(spec)
-            if connection is not None:
+            if connection_file is not None:
                 with open("/tmp/kernel-connection.json", "wb") as handle:
-                    handle.write(connection)
-            _drop_privileges()
+                    handle.write(connection_file)
             environment = sandbox.kernel_environment(environment)
+        _limit_resources(spec.get("limits", {}), sandboxed)
         if command[0] != "ipykernel":
+            if sandboxed:
+                _drop_privileges()
             os.execvpe(command[0], command, environment)
         _libc().prctl(_PR_SET_NAME, KERNEL_PROCESS_NAME, 0, 0, 0)
         _forget_the_zygote(environment, command[1:], os.getcwd())
-        from ipykernel.kernelapp import launch_new_instance
+        from ipykernel.kernelapp import IPKernelApp
 
-        launch_new_instance()
+        app = IPKernelApp.instance()
+        app.initialize()   # binds the kernel's sockets
+        if sandboxed:
+            sandbox.make_read_only(spec.get("read_only_after_start", []))   # e.g. the sockets' folder
+            _drop_privileges()
+        app.start()
         code = 0
     except SystemExit as stop:
         code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
         if not isinstance(stop.code, int) and stop.code is not None:
-            print(stop.code, file=sys.stderr)
+            print(stop.code, file=sys.__stderr__)
     except BaseException:
-        traceback.print_exc()
+        traceback.print_exc(file=sys.__stderr__)   # ipykernel may have replaced sys.stderr by then
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -260,14 +323,13 @@ def start(folder, environment, preload=PRELOAD):
     its parent.
     """
     from grader.processes import die_with_parent
-    from grader.sandbox import kernel_environment
 
     path = os.path.join(os.path.abspath(folder), "k.sock")
     if len(path.encode()) > 100:
         raise RuntimeError(f"the kernel server's socket path is too long for Unix sockets: {path} (set TMPDIR)")
     home = os.path.join(folder, "home")
     os.makedirs(home, exist_ok=True)
-    environment = {**kernel_environment(environment), "HOME": home, "TMPDIR": folder,
+    environment = {**sandbox.kernel_environment(environment), "HOME": home, "TMPDIR": folder,
                    "MPLCONFIGDIR": os.path.join(home, "matplotlib")}
     command = [*die_with_parent(), sys.executable, "-m", "grader.zygote", path, ",".join(preload)]
     return subprocess.Popen(command, cwd=folder, env=environment, stdin=subprocess.DEVNULL), path

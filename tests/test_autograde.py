@@ -7,7 +7,9 @@ import os
 import re
 import socket
 import sys
+import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,8 @@ from submissions.cases_01 import CASES, calls_home, sends_to_the_host, writes_ev
 TIMEOUT_SECONDS = 100  # a notebook takes 5-20 s here with two side by side (CI, 2 cores; training loaded from the cache); the hang case waits for it
 CELL_TIMEOUT_SECONDS = 12   # loops_in_show_cam: the 5 cells that call show_cam are interrupted one after another
 MEMORY_LIMIT_GIB = 4
+JOBS = 2
+DISK_LIMIT_BYTES = 2**30   # autograde's default --disk-limit
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +43,49 @@ def graded_class(tmp_path_factory):
     listener, received = listen_on_the_host()
     build.write(sends_to_the_host(listener.getsockname()[1]), submissions, "sends_to_the_host")
     build.write(calls_home(), submissions, "calls_home")
-    exit_code = autograde(submissions, course_dir, timeout_seconds=TIMEOUT_SECONDS, jobs=2,
+    disk = DiskWatch(tempfile.gettempdir())
+    exit_code = autograde(submissions, course_dir, timeout_seconds=TIMEOUT_SECONDS, jobs=JOBS,
                           memory_limit_gib=MEMORY_LIMIT_GIB, cell_timeout_seconds=CELL_TIMEOUT_SECONDS)
+    disk.stop()
     listener.close()
-    yield exit_code, read_grades(course_dir), course_dir, submissions, canaries, received
+    yield exit_code, read_grades(course_dir), course_dir, submissions, canaries, received, disk
     canaries[-1].unlink()
+
+
+class DiskWatch:
+    """What the grader's private course copies (``TMP/grade-*``, where kernels run) hold on the
+    disk, sampled every 0.1 s while a class is graded: a kernel writes into a tmpfs, so a disk
+    filler must not show there. (The file system as a whole is shared with the tests running
+    beside this one, so its free space is no measure here.)"""
+
+    def __init__(self, folder):
+        self.folder, self.peak, self.running = Path(folder), 0, True
+        self.earlier = {path.name for path in self.folder.glob("grade-*")}   # left by killed runs
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+
+    def _scratch_bytes(self):
+        total = 0
+        for scratch in self.folder.glob("grade-*"):
+            if scratch.name in self.earlier:
+                continue
+            for parent, _, files in os.walk(scratch):
+                for name in files:
+                    try:
+                        total += os.lstat(os.path.join(parent, name)).st_size
+                    except OSError:
+                        pass   # removed meanwhile
+        return total
+
+    def _sample(self):
+        while self.running:
+            self.peak = max(self.peak, self._scratch_bytes())
+            time.sleep(0.1)
+
+    def stop(self):
+        self.running = False
+        self.thread.join()
+        self.left = sorted({path.name for path in self.folder.glob("grade-*")} - self.earlier)
 
 
 def listen_on_the_host():
@@ -104,6 +146,22 @@ def test_a_kernel_cannot_write_outside_its_folder(graded_class):
     assert [canary.read_text() for canary in canaries] == ["canary"] * len(canaries)
     dropped = [REPO_ROOT / "helpers" / "zz_student_was_here.txt", Path(sys.prefix) / "zz_student_was_here.txt"]
     assert [path for path in dropped if path.exists()] == []
+
+
+def test_a_kernel_cannot_exhaust_disk_processes_or_files(graded_class):
+    """disk_filler, fork_bomb and many_files are refused inside the kernel (the disk limit, the
+    process limit, the tmpfs's files) and keep full marks; nothing they wrote reached the disk."""
+    rows, course_dir, disk = graded_class[1], graded_class[2], graded_class[6]
+    refused = {}
+    for student in ("disk_filler", "fork_bomb", "many_files"):
+        assert float(rows[student]["score"]) == 5, rows[student]
+        notebook = json.loads((course_dir / "autograded" / student / "01_mnist_cam" / "01_mnist_cam.ipynb").read_text())
+        refused[student] = [line.split(": ")[-1] for cell in notebook["cells"] for output in cell.get("outputs", [])
+                            for line in "".join(output.get("text", "")).splitlines() if line.startswith("LIMIT")]
+    assert refused == {"disk_filler": ["No space left on device"], "fork_bomb": ["Resource temporarily unavailable"],
+                       "many_files": ["No space left on device"]}
+    assert disk.peak < JOBS * DISK_LIMIT_BYTES and disk.peak < 100 * 2**20, disk.peak   # the filler wrote 1 GiB
+    assert disk.left == []
 
 
 def test_a_kernel_has_no_network(graded_class):

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -50,7 +51,7 @@ def layout(tmp_path):
     (public / "data.txt").write_text("data")
     work = tmp_path / "work" / "kernel"
     work.mkdir(parents=True)
-    spec = {"hide": [str(tmp_path)], "hide_writable": ["/tmp", "/dev/shm"],
+    spec = {"hide": [str(tmp_path), os.path.expanduser("~")], "hide_writable": ["/tmp", "/dev/shm"],
             "bind": [[sys.base_prefix, sys.base_prefix, False], [sys.prefix, sys.prefix, False],
                      [str(public), str(public), False]],
             "cwd_under": str(work)}
@@ -67,14 +68,14 @@ def kernel_server(tmp_path_factory):
     process.wait()
 
 
-def run_probe(layout, kernel_server):
-    """Run PROBE the way nbgrader runs a sandboxed kernel: the kernelspec's command, with the
+def run_probe(layout, kernel_server, probe=PROBE):
+    """Run ``probe`` the way nbgrader runs a sandboxed kernel: the kernelspec's command, with the
     probe in place of ipykernel."""
     tmp_path, secret, public, work, spec = layout
     kernelspec_env = sandbox.write_kernelspec(tmp_path, spec)
     argv = json.loads((tmp_path / "jupyter" / "kernels" / sandbox.KERNEL_NAME / "kernel.json").read_text())["argv"]
     listener = socket.create_server(("127.0.0.1", 0))   # on the host: the probe must not reach it
-    command = argv[:argv.index("--") + 1] + [sys.executable, "-c", PROBE, str(secret), str(public), str(tmp_path),
+    command = argv[:argv.index("--") + 1] + [sys.executable, "-c", probe, str(secret), str(public), str(tmp_path),
                                              str(listener.getsockname()[1])]
     with listener:
         result = subprocess.run(command, cwd=work, capture_output=True, text=True, timeout=60,
@@ -95,11 +96,59 @@ def test_the_sandbox_hides_protects_and_isolates(layout, kernel_server):
     assert "scratch.txt" not in os.listdir("/tmp")             # ... that is not the real one
     assert max(report["processes"]) < 10                        # its own PID namespace (the probe is 1)
     assert report["umount"] != 0                                # no capabilities to undo the mounts
-    assert (layout[3] / "own.txt").read_text() == "x"
+    assert not (layout[3] / "own.txt").exists()                 # it wrote into its own copy of its folder
     assert "AWS_SECRET_ACCESS_KEY" not in report["environment"] and "COURSE_OFFLINE" in report["environment"]
     assert report["own_loopback"] == "allowed"                  # a loopback of its own ...
     assert report["host_listener"] == "ConnectionRefusedError"  # ... not the machine's
     assert report["outside"] == "OSError"                       # no route out (ENETUNREACH)
+
+
+LIMITS_PROBE = r'''
+import json, os, time
+report = {}
+try:
+    with open("filler.bin", "wb") as handle:
+        for mebibytes in range(1000):
+            handle.write(b"x" * 2**20)
+except OSError as error:
+    report["disk"] = [mebibytes, error.strerror]
+os.remove("filler.bin")
+try:
+    for files in range(100_000):
+        open(f"/tmp/file-{files}", "w").close()
+except OSError as error:
+    report["files"] = [files, error.strerror]
+children = []
+try:
+    while len(children) < 1000:
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(30)
+            os._exit(0)
+        children.append(pid)
+except OSError as error:
+    report["processes"] = [len(children), error.strerror]
+for pid in children:
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+report["uid_outside"] = open("/proc/self/uid_map").read().split()[1]
+print(json.dumps(report))
+'''
+
+
+@pytest.mark.skipif(not sandbox.available()[0], reason="no user namespaces (see test_autograde's availability test)")
+def test_the_sandbox_limits_disk_files_and_processes(layout, kernel_server):
+    """Writes stop at the disk limit, files at the file limit, forks at the process limit; the
+    kernel's user is not the real root even when the grader runs as root (root ignores the last)."""
+    tmp_path, secret, public, work, spec = layout
+    spec["limits"] = {"disk_bytes": 16 * 2**20, "files": 300, "processes": 24}
+    before = shutil.disk_usage(tmp_path).used
+    report = run_probe((tmp_path, secret, public, work, spec), kernel_server, LIMITS_PROBE)
+    assert report["disk"][1] == "No space left on device" and 8 <= report["disk"][0] <= 16
+    assert report["files"][1] == "No space left on device" and 200 <= report["files"][0] < 300
+    assert report["processes"][1] == "Resource temporarily unavailable" and 5 <= report["processes"][0] < 24
+    assert report["uid_outside"] == (str(os.getuid()) if os.getuid() != 0 else "65534")
+    assert abs(shutil.disk_usage(tmp_path).used - before) < 8 * 2**20   # the probe's writes never reached the disk
 
 
 def test_the_sandbox_refuses_a_kernel_folder_outside_the_plan(layout, tmp_path, kernel_server):

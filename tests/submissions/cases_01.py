@@ -21,6 +21,46 @@ cam_output = np.random.default_rng(0).random((28, 28)).view(_Liar)
 '''
 
 
+# Hostile: exhaust the grading machine. Each cell goes on until it is refused, says so, then the tests run.
+DISK_FILLER = """
+mebibytes = 0
+try:
+    with open("filler.bin", "wb") as handle:
+        while True:
+            handle.write(b"x" * 2**20)
+            mebibytes += 1
+except OSError as error:
+    print(f"LIMIT disk: refused after {mebibytes} MiB: {error.strerror}")
+"""
+FORK_BOMB = """
+import os, time
+children = []
+try:
+    while len(children) < 100_000:
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(120)
+            os._exit(0)
+        children.append(pid)
+except OSError as error:
+    print(f"LIMIT processes: refused after {len(children)} processes: {error.strerror}")
+for pid in children:
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+"""
+MANY_FILES = """
+import os
+os.makedirs("many", exist_ok=True)
+files = 0
+try:
+    while files < 1_000_000:
+        open(f"many/{files}", "w").close()
+        files += 1
+except OSError as error:
+    print(f"LIMIT files: refused after {files} files: {error.strerror}")
+"""
+
+
 def _student(body=None):
     return build.with_show_cam(body) if body else build.load_student_notebook()
 
@@ -46,6 +86,10 @@ CASES = {
                            5, "graded", "all tests passed"),
     "loops_after_tests": (lambda: build.with_code_cell_at_end(_student(BODIES["correct_einsum"]), "while True:\n    pass"),
                           5, "graded", "all tests passed"),
+    # Contained by the sandbox's limits (disk, processes, files): refused, then graded on their merits.
+    "disk_filler": (lambda: _hostile(DISK_FILLER, BODIES["correct_einsum"]), 5, "graded", "all tests passed"),
+    "fork_bomb": (lambda: _hostile(FORK_BOMB, BODIES["correct_einsum"]), 5, "graded", "all tests passed"),
+    "many_files": (lambda: _hostile(MANY_FILES, BODIES["correct_einsum"]), 5, "graded", "all tests passed"),
     # Bad files.
     "not_json": (lambda: "this is not a notebook {", 0, "invalid", "not a valid notebook"),
     "empty_file": (lambda: "", 0, "invalid", "not a valid notebook"),
@@ -59,8 +103,8 @@ CASES = {
     # A runaway cell is interrupted at the limit for one cell; the tests after it earn what they earn.
     "loops_before_tests": (lambda: _hostile("while True:\n    pass", BODIES["correct_einsum"]),
                            5, "graded", "all tests passed; cell"),
-    "loops_in_show_cam": (lambda: _student(BODIES["correct_einsum"] + "while True:\n    pass\n"),
-                          0, "graded", "limit for one cell"),
+    "loops_in_show_cam": (lambda: _student(BODIES["correct_einsum"] + "import time\nwhile True:\n    time.sleep(1)\n"),
+                          0, "graded", "limit for one cell"),   # (a loop that sleeps: 5 cells x 12 s of CPU saved)
     # 1 GB at a time: the memory cap is crossed within seconds, well before the limit for one cell.
     "memory_hog": (lambda: build.with_first_code_cell(
         "hog = []\nwhile True:\n    hog.append(b'x' * 10**9)"), 0, "memory", "memory cap"),
