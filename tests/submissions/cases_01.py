@@ -44,9 +44,10 @@ try:
         children.append(pid)
 except OSError as error:
     print(f"LIMIT processes: refused after {len(children)} processes: {error.strerror}")
-for pid in children:
-    os.kill(pid, 9)
-    os.waitpid(pid, 0)
+finally:   # also when the limit for one cell interrupts the forking (a busy machine)
+    for pid in children:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
 """
 MANY_FILES = """
 import os
