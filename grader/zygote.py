@@ -151,6 +151,7 @@ def _supervise(connection):
             _run_kernel(request, spec, command, connection_file, fds, alive_read)   # does not return
         _die_with_parent(alive_read)
         _unshare()
+        _die_with_parent(alive_read)   # again, in case entering the user namespace cleared it
         os.write(ready_write, b"unshared\n")
         if not os.read(alive_read, 1):   # the ids are mapped, or the supervisor died (EOF)
             os._exit(1)
@@ -266,12 +267,12 @@ def _run_kernel(request, spec, command, connection_file, fds, alive_read):
     code = 1
     try:
         _die_with_parent(alive_read)
-        os.close(alive_read)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(fds[0], 1)
         os.dup2(fds[1], 2)
-        os.closerange(3, 1 << 16)
+        alive_read = os.dup2(alive_read, 3)
+        os.closerange(4, 1 << 16)
         os.chdir(request["cwd"])
         environment = dict(request["environment"])
         sandboxed = spec.get("sandbox", True)
@@ -282,10 +283,12 @@ def _run_kernel(request, spec, command, connection_file, fds, alive_read):
                    "mount /proc")
             _loopback_up()
             sandbox.enter(spec)
+            _die_with_parent(alive_read)   # again: becoming the namespace's root cleared the parent-death signal
             if connection_file is not None:
                 with open("/tmp/kernel-connection.json", "wb") as handle:
                     handle.write(connection_file)
             environment = sandbox.kernel_environment(environment)
+        os.close(alive_read)
         _limit_resources(spec.get("limits", {}), sandboxed)
         if command[0] != "ipykernel":
             if sandboxed:

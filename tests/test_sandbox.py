@@ -37,6 +37,10 @@ attempt("own_loopback", loopback)
 attempt("host_listener", lambda: socket.create_connection(("127.0.0.1", int(sys.argv[4])), timeout=5))
 attempt("outside", lambda: socket.create_connection(("192.0.2.1", 80), timeout=5))
 report["environment"] = sorted(os.environ)
+import ctypes
+signal_number = ctypes.c_int()
+ctypes.CDLL(None).prctl(2, ctypes.byref(signal_number), 0, 0, 0)   # PR_GET_PDEATHSIG
+report["parent_death_signal"] = signal_number.value
 print(json.dumps(report))
 '''
 
@@ -96,6 +100,7 @@ def test_the_sandbox_hides_protects_and_isolates(layout, kernel_server):
     assert "scratch.txt" not in os.listdir("/tmp")             # ... that is not the real one
     assert max(report["processes"]) < 10                        # its own PID namespace (the probe is 1)
     assert report["umount"] != 0                                # no capabilities to undo the mounts
+    assert report["parent_death_signal"] == 9                  # dies with its parent (kill -9 of the grader)
     assert not (layout[3] / "own.txt").exists()                 # it wrote into its own copy of its folder
     assert "AWS_SECRET_ACCESS_KEY" not in report["environment"] and "COURSE_OFFLINE" in report["environment"]
     assert report["own_loopback"] == "allowed"                  # a loopback of its own ...
