@@ -41,7 +41,7 @@ KERNEL_NAME = "course-sandbox"
 UNSHARE = ["unshare", "--user", "--map-root-user", "--mount", "--pid", "--net", "--fork", "--mount-proc", "--kill-child"]
 
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8
-_MS_REMOUNT, _MS_BIND, _MS_REC = 32, 4096, 16384
+_MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 32, 4096, 16384, 1 << 18
 _MS_NOATIME, _MS_NODIRATIME, _MS_RELATIME = 1024, 2048, 1 << 21
 
 
@@ -217,6 +217,13 @@ def _restore(entries, folder):
         else:
             with open(path, "wb") as handle:
                 handle.write(data)
+
+
+def mount_private_proc():
+    """Make every mount private to this mount namespace and mount a /proc of this PID namespace
+    (what ``unshare --mount-proc`` does)."""
+    _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
+    _mount("proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
 
 
 def make_read_only(folders):

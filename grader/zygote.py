@@ -8,8 +8,9 @@ no TensorFlow thread pool, so a fork is safe) and then forks one kernel per note
 1. nbgrader starts the kernelspec's command, ``python grader/kernel_client.py SPEC -- ipykernel
    -f CONNECTION`` (stdlib only, about 20 ms), which sends its request (spec, arguments, working
    folder, environment) and its stdout and stderr to the zygote's Unix socket;
-2. the zygote forks a **supervisor**, which enters new user, mount and PID namespaces (when a
-   sandbox ``SPEC`` is given) and forks the **kernel**, PID 1 of its namespace;
+2. the zygote forks a **supervisor**; with a sandbox ``SPEC``, the supervisor's child enters new
+   user, mount, PID and network namespaces, the supervisor maps its ids from outside, and the
+   child forks the **kernel**, PID 1 of its namespace (without one, the child is the kernel);
 3. the kernel builds the sandbox's file system view (:func:`grader.sandbox.enter`), gives up all
    capabilities, takes the kernel's environment, forgets the zygote (its ``grader`` modules, its
    matplotlib backend) and runs ipykernel, or ``exec``s another command;
@@ -41,7 +42,6 @@ NOBODY = 65534   # the kernel's user outside its namespace when the grader runs 
 
 _CLONE_NEWNS, _CLONE_NEWUSER, _CLONE_NEWPID, _CLONE_NEWNET = 0x00020000, 0x10000000, 0x20000000, 0x40000000
 _PR_SET_PDEATHSIG, _PR_SET_NAME, _PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS, _PR_CAP_AMBIENT = 1, 15, 24, 38, 47
-_MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REC, _MS_PRIVATE = 2, 4, 8, 16384, 1 << 18
 
 
 def _libc():
@@ -277,10 +277,7 @@ def _run_kernel(request, spec, command, connection_file, fds, alive_read):
         environment = dict(request["environment"])
         sandboxed = spec.get("sandbox", True)
         if sandboxed:
-            libc = _libc()
-            _check(libc.mount(None, b"/", None, ctypes.c_ulong(_MS_REC | _MS_PRIVATE), None), "mount --make-rprivate /")
-            _check(libc.mount(b"proc", b"/proc", b"proc", ctypes.c_ulong(_MS_NOSUID | _MS_NODEV | _MS_NOEXEC), None),
-                   "mount /proc")
+            sandbox.mount_private_proc()
             _loopback_up()
             sandbox.enter(spec)
             _die_with_parent(alive_read)   # again: becoming the namespace's root cleared the parent-death signal
