@@ -25,6 +25,9 @@ SYSTEM_FOLDERS = {"/", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc", "/opt"
 PLAIN_KERNEL_NAME = "course-python"
 MODEL_FILES = (".h5", ".keras", ".npz", ".npy")   # what the recorded answers depend on in the cache
 CAPTURE_FILE = "capture.npz"   # in the exchange folder: the only file there the kernel may write
+# Where the machine's services keep their Unix sockets: hidden, with the folder of every socket
+# bound now (a network namespace does not cover sockets reached by a path).
+SOCKET_FOLDERS = ("/run", "/var/run", "/var/spool")
 
 
 def _table_key(assignment):
@@ -105,9 +108,11 @@ def prepare_kernel(scratch, table, hidden, kernel_folder, limits):
     shutil.copyfile(table, answers / "reference-answers.json")
     cache = cache_dir().resolve()
     data = REPO_ROOT / "data"   # the course's own files, once it has some
+    socket_folders, socket_files = _machine_sockets()
     spec = {
-        "hide": [folder for folder in [str(REPO_ROOT), str(Path.home()), *map(str, hidden)]
+        "hide": [folder for folder in [str(REPO_ROOT), str(Path.home()), *map(str, hidden), *socket_folders]
                  if os.path.realpath(folder) not in SYSTEM_FOLDERS],
+        "cover": socket_files,
         "hide_writable": ["/tmp", "/var/tmp", "/dev/shm", tempfile.gettempdir()],
         "bind": [[sys.base_prefix, sys.base_prefix, False], [sys.prefix, sys.prefix, False],
                  [str(REPO_ROOT / "helpers"), str(REPO_ROOT / "helpers"), False],
@@ -128,6 +133,29 @@ def prepare_kernel(scratch, table, hidden, kernel_folder, limits):
     environment = sandbox.write_kernelspec(scratch, spec, kernel_env)
     environment["JUPYTER_RUNTIME_DIR"] = str(runtime)
     return sandbox.KERNEL_NAME, environment, exchange, ipc_config
+
+
+def _machine_sockets():
+    """``(folders to hide, socket files to cover)``: the folders of the Unix sockets bound on this
+    machine now (``/proc/net/unix``, this network namespace's), or the socket file itself where
+    its folder is a system folder the kernel needs (``/dev/log``)."""
+    folders, files = list(SOCKET_FOLDERS), []
+    try:
+        with open("/proc/net/unix") as handle:
+            lines = handle.read().splitlines()[1:]
+    except OSError:
+        return folders, files
+    for line in lines:
+        fields = line.split(None, 7)
+        if len(fields) < 8 or not fields[7].startswith("/"):
+            continue   # unnamed, or abstract (@...): the network namespace covers those
+        path = os.path.realpath(fields[7])
+        parent = os.path.dirname(path)
+        if parent in SYSTEM_FOLDERS:
+            files.append(path)
+        else:
+            folders.append(parent)
+    return folders, files
 
 
 def _unix_sockets(scratch):

@@ -2,6 +2,7 @@
 a limit is crossed (Jupyter kernels start new sessions, so the whole process tree is tracked)."""
 
 import collections
+import os
 import shutil
 import subprocess
 import sys
@@ -31,14 +32,71 @@ def process_tree(pid):
 
 def tree_memory_bytes(pid):
     """Memory of ``pid`` and its descendants, in bytes: the sum of their proportional set sizes
-    (PSS), so pages that forked kernels share with their zygote are counted once, not per process."""
-    total = 0
-    for process in process_tree(pid):
+    (PSS), so pages that forked kernels share with their zygote are counted once, not per process,
+    and the memory they hold outside their address space (:func:`held_outside_bytes`)."""
+    total, processes = 0, process_tree(pid)
+    for process in processes:
         try:
             total += process.memory_full_info().pss
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             pass
-    return total
+    return total + held_outside_bytes([process.pid for process in processes])
+
+
+def held_outside_bytes(pids):
+    """Bytes that ``pids`` hold in files of memory rather than in their pages: every memfd they have
+    open or mapped (``memfd_create``; counted once each, mapped pages perhaps twice), and the
+    private tmpfs (``/tmp``, ``/dev/shm``) of each sandbox they run in, that is of each mount
+    namespace other than this process's. (System V memory is switched off in the sandbox.)"""
+    memfds, tmpfs = {}, {}
+    own_namespace, own_tmp = _inode("/proc/self/ns/mnt"), _device("/tmp")
+    for pid in pids:
+        for path in _memfd_paths(pid):
+            try:
+                info = os.stat(path)
+                memfds[(info.st_dev, info.st_ino)] = info.st_blocks * 512
+            except OSError:
+                pass
+        if _inode(f"/proc/{pid}/ns/mnt") not in (own_namespace, None):
+            device = _device(f"/proc/{pid}/root/tmp")
+            if device not in (own_tmp, None) and device not in tmpfs:
+                try:
+                    usage = os.statvfs(f"/proc/{pid}/root/tmp")
+                    tmpfs[device] = (usage.f_blocks - usage.f_bfree) * usage.f_frsize
+                except OSError:
+                    pass
+    return sum(memfds.values()) + sum(tmpfs.values())
+
+
+def _memfd_paths(pid):
+    """``/proc`` paths through which the memfds of ``pid`` can be stat'ed: its descriptors and its
+    mappings (a memfd closed after ``mmap`` lives on in the mapping)."""
+    paths = []
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("/memfd:"):
+                paths.append(f"/proc/{pid}/fd/{fd}")
+        with open(f"/proc/{pid}/maps") as handle:
+            for line in handle:
+                if "/memfd:" in line:
+                    paths.append(f"/proc/{pid}/map_files/{line.split()[0]}")
+    except OSError:
+        pass
+    return paths
+
+
+def _inode(path):
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
+
+
+def _device(path):
+    try:
+        return os.stat(path).st_dev
+    except OSError:
+        return None
 
 
 def kill_tree(pid):

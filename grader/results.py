@@ -40,6 +40,16 @@ class Grade:
     late: object = None      # True / False as the LMS said, None when unknown (see the module's docstring)
     phases: dict = field(default_factory=dict, compare=False)   # seconds: prepare, nbgrader, kernel_start, execute, check, feedback
     reused: bool = field(default=False, compare=False)   # this run took the saved result (not saved itself)
+    clean: bool = field(default=False, compare=False)    # graded by a worker no other notebook had run in
+
+
+INFRASTRUCTURE_FAILURES = ("error", "timeout", "memory")   # what a hostile neighbour could have caused
+
+
+def needs_clean_retry(grade):
+    """True when ``grade`` looks like the grading machine's failure (a kernel that died, a lost
+    worker, a timeout, the memory cap) and was not graded by a clean worker: it must not be final."""
+    return grade.status in INFRASTRUCTURE_FAILURES and not grade.clean
 
 
 def sha256(path):

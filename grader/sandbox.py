@@ -30,11 +30,13 @@ import ctypes.util
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from functools import lru_cache
 from pathlib import Path
 
+from grader.kernel_client import kernel_environment  # noqa: F401  (what a kernel keeps of the environment)
 from grader.processes import die_with_parent
 
 KERNEL_NAME = "course-sandbox"
@@ -182,6 +184,7 @@ def enter(spec):
     for source, target in private_binds:
         os.makedirs(source, mode=0o1777, exist_ok=True)
         _mount(source, target, None, _MS_BIND)
+    _cover_sockets(spec.get("cover", []))
     writable = {target for _, target, w in binds if w} | {target for _, target in private_binds} | {private}
     for point in _mount_points():
         if point in writable or point == "/proc" or point.startswith("/proc/"):
@@ -193,6 +196,17 @@ def enter(spec):
     _refuse_writable_mounts(writable, {private}, {target for _, target, _ in binds})
     os.chdir(cwd)  # re-resolve the working folder through the new mounts
     os.makedirs(os.environ.get("HOME", "/tmp/home"), exist_ok=True)
+
+
+def _cover_sockets(paths):
+    """Bind ``/dev/null`` over each Unix socket file in ``paths`` that is still reachable (one in a
+    system folder the kernel needs, such as ``/dev/log``): connecting to it is then refused."""
+    for path in paths:
+        try:
+            if stat.S_ISSOCK(os.stat(path).st_mode):
+                _mount("/dev/null", path, None, _MS_BIND)
+        except FileNotFoundError:
+            pass   # hidden by a folder above it, or gone
 
 
 def _snapshot(folder):
@@ -247,16 +261,4 @@ def _refuse_writable_mounts(writable, private, targets):
             continue  # hidden: no longer reachable
         if not read_only:
             raise SystemExit(f"sandbox: {point} could not be made read-only; refusing to run the kernel")
-
-
-KEPT_VARIABLES = ("PATH", "HOME", "TMPDIR", "LANG", "LANGUAGE", "TZ", "PYTHONPATH", "PYTHONHASHSEED", "MPLBACKEND",
-                  "MPLCONFIGDIR", "VIRTUAL_ENV", "TERM", "LD_LIBRARY_PATH")
-KEPT_PREFIXES = ("LC_", "COURSE_", "TF_", "KERAS_", "OMP_", "MKL_", "JPY_", "JUPYTER_", "CUDA_")
-
-
-def kernel_environment(environment):
-    """The variables a kernel keeps: the course's and the libraries' settings, not the instructor's
-    credentials or anything else their shell holds."""
-    return {name: value for name, value in environment.items()
-            if name in KEPT_VARIABLES or name.startswith(KEPT_PREFIXES)}
 

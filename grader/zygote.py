@@ -41,6 +41,12 @@ VARIABLE = "COURSE_KERNEL_SERVER"   # the socket's path, in the worker's environ
 NOBODY = 65534   # the kernel's user outside its namespace when the grader runs as root
 
 _CLONE_NEWNS, _CLONE_NEWUSER, _CLONE_NEWPID, _CLONE_NEWNET = 0x00020000, 0x10000000, 0x20000000, 0x40000000
+_CLONE_NEWIPC = 0x08000000
+_SYS_KEYCTL = {"x86_64": 250, "aarch64": 219}.get(os.uname().machine)
+_KEYCTL_JOIN_SESSION_KEYRING = 1
+# System V IPC is switched off in the kernel's own IPC namespace (no course code uses it): shared
+# memory and message queues that outlive their process would hold memory no limit counts.
+_IPC_LIMITS = {"shmmax": "0", "shmall": "0", "shmmni": "0", "msgmni": "0", "sem": "0 0 0 0"}
 _PR_SET_PDEATHSIG, _PR_SET_NAME, _PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS, _PR_CAP_AMBIENT = 1, 15, 24, 38, 47
 
 
@@ -104,10 +110,10 @@ def _receive(connection):
 
 
 def _unshare():
-    """New user, mount, PID and network namespaces for this process (like ``unshare --user --mount
-    --pid --net``); its next child is PID 1 of the new PID namespace, and the only network there
-    is a loopback of its own."""
-    _check(_libc().unshare(_CLONE_NEWUSER | _CLONE_NEWNS | _CLONE_NEWPID | _CLONE_NEWNET), "unshare")
+    """New user, mount, PID, network and IPC namespaces for this process (like ``unshare --user
+    --mount --pid --net --ipc``); its next child is PID 1 of the new PID namespace, the only network
+    there is a loopback of its own, and its System V objects go away with it."""
+    _check(_libc().unshare(_CLONE_NEWUSER | _CLONE_NEWNS | _CLONE_NEWPID | _CLONE_NEWNET | _CLONE_NEWIPC), "unshare")
 
 
 def _map_ids(pid):
@@ -211,6 +217,25 @@ def _loopback_up():
         fcntl.ioctl(handle, siocsifflags, struct.pack("16sH", b"lo", flags | iff_up))
 
 
+def _new_session_keyring():
+    """Leave the grader's session keyring for a new, empty one (``keyctl new_session``): the keys
+    the grader's login holds are no longer the kernel's to read."""
+    if _SYS_KEYCTL is None:
+        raise OSError(f"no keyctl system call known for {os.uname().machine}")
+    _libc().syscall.restype = ctypes.c_long
+    if _libc().syscall(ctypes.c_long(_SYS_KEYCTL), ctypes.c_long(_KEYCTL_JOIN_SESSION_KEYRING), None) < 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"keyctl(JOIN_SESSION_KEYRING): {os.strerror(error)}")
+
+
+def _switch_off_system_v_ipc():
+    """Set the IPC namespace's limits so that no System V shared memory segment, message queue or
+    semaphore set can be made (the namespace's root may, while it has its capabilities)."""
+    for name, value in _IPC_LIMITS.items():
+        with open(f"/proc/sys/kernel/{name}", "w") as handle:
+            handle.write(value)
+
+
 def _drop_privileges():
     """What ``setpriv --no-new-privs --inh-caps=-all --bounding-set=-all`` and an exec did: no
     capability left, none to gain."""
@@ -272,14 +297,16 @@ def _run_kernel(request, spec, command, connection_file, fds, alive_read):
         os.dup2(fds[0], 1)
         os.dup2(fds[1], 2)
         alive_read = os.dup2(alive_read, 3)
-        os.closerange(4, 1 << 16)
+        os.closerange(4, 2**31 - 1)   # nothing of the zygote's, the supervisor's or the grader's
         os.chdir(request["cwd"])
         environment = dict(request["environment"])
         sandboxed = spec.get("sandbox", True)
+        _new_session_keyring()
         if sandboxed:
             sandbox.mount_private_proc()
             _loopback_up()
             sandbox.enter(spec)
+            _switch_off_system_v_ipc()   # as the namespace's root, which owns its limits
             _die_with_parent(alive_read)   # again: becoming the namespace's root cleared the parent-death signal
             if connection_file is not None:
                 with open("/tmp/kernel-connection.json", "wb") as handle:

@@ -6,6 +6,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -211,3 +212,134 @@ def test_a_mount_left_writable_stops_the_kernel(tmp_path, monkeypatch):
     sandbox._refuse_writable_mounts(writable=set(), private={str(tmp_path)}, targets=set())
     with pytest.raises(SystemExit):
         sandbox._refuse_writable_mounts(writable=set(), private={str(tmp_path)}, targets={str(hidden_old_mount)})
+
+
+# ---------------------------------------------------------------- the machine's other ways in
+
+KEYCTL = {"x86_64": 250, "aarch64": 219}[os.uname().machine]   # system call numbers (no keyutils needed)
+ADD_KEY = {"x86_64": 248, "aarch64": 217}[os.uname().machine]
+
+KEYRING_ZYGOTE = r'''
+import ctypes, json, os, sys
+from grader import zygote
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+assert libc.syscall(ctypes.c_long(int(sys.argv[2])), ctypes.c_long(1), None) > 0   # a session keyring of its own
+serial = libc.syscall(ctypes.c_long(int(sys.argv[3])), b"user", b"course-canary", b"canary-key-7f3c", ctypes.c_size_t(15),
+                      ctypes.c_long(-3))   # KEY_SPEC_SESSION_KEYRING
+assert serial > 0, ctypes.get_errno()
+process, path = zygote.start(sys.argv[1], os.environ, preload=())
+print(json.dumps({"serial": serial, "socket": path, "zygote": process.pid}), flush=True)
+process.wait()
+'''
+
+
+@pytest.fixture(scope="module")
+def keyring_kernel_server(tmp_path_factory):
+    """A zygote started by a process whose session keyring holds a key (as an instructor's login
+    may): ``(socket path, key serial, zygote pid)``."""
+    folder = tmp_path_factory.mktemp("keyring-zygote")
+    wrapper = subprocess.Popen([sys.executable, "-c", KEYRING_ZYGOTE, str(folder), str(KEYCTL), str(ADD_KEY)],
+                               stdout=subprocess.PIPE, text=True, cwd=sandbox.Path(__file__).parents[1])
+    started = json.loads(wrapper.stdout.readline())
+    yield started["socket"], started["serial"], started["zygote"]
+    wrapper.kill()
+    wrapper.wait()
+
+
+APART_PROBE = r'''
+import ctypes, json, mmap, os, socket, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+report = {}
+buffer = ctypes.create_string_buffer(4096)
+def keyctl(*arguments):
+    result = libc.syscall(*[ctypes.c_long(a) if isinstance(a, int) else a for a in arguments])
+    return result if result >= 0 else -ctypes.get_errno()
+keyctl_number, serial = int(sys.argv[5]), int(sys.argv[6])
+report["read_key"] = keyctl(keyctl_number, 11, serial, buffer, 4096)            # KEYCTL_READ of the grader's key
+report["session_keys"] = keyctl(keyctl_number, 11, -3, buffer, 4096)           # what @s holds (bytes of key ids)
+report["shmget"] = libc.shmget(0, 2**20, 0o1600) if True else 0
+report["shmget_errno"] = ctypes.get_errno()
+report["msgget"] = libc.msgget(0, 0o1600)
+report["semget"] = libc.semget(0, 1, 0o1600)
+def connect(path):
+    with socket.socket(socket.AF_UNIX) as client:
+        client.settimeout(5)
+        client.connect(path)
+        client.sendall(b"hello from a kernel")
+for name, path in json.loads(sys.argv[7]).items():
+    try:
+        connect(path)
+        report[name] = "connected"
+    except OSError as error:
+        report[name] = type(error).__name__
+memfd = os.memfd_create("hoard")
+os.write(memfd, b"m" * (48 * 2**20))
+with open("/tmp/hoard.bin", "wb") as handle:
+    handle.write(b"t" * (40 * 2**20))
+print(json.dumps(report), flush=True)
+time.sleep(8)   # while the test counts what it holds
+'''
+
+
+def _unix_listener(path, heard):
+    """A Unix socket listener at ``path`` (a service of the grading machine); ``heard`` collects."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(path)
+    os.chmod(path, 0o666)   # anyone may connect, as to a session bus or an agent
+    listener.listen()
+
+    def serve():
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            with connection:
+                heard.append(connection.recv(100))
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener
+
+
+@pytest.mark.skipif(not sandbox.available()[0], reason="no user namespaces (see test_autograde's availability test)")
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to put listeners in /run and /dev, as services do (CI runs as root)")
+def test_the_sandbox_keeps_the_machines_keys_sockets_ipc_and_memory_apart(layout, keyring_kernel_server):
+    """A kernel reads no key of the grader's session keyring, makes no System V object, reaches no
+    Unix socket of the machine (under /run, in a service's folder, in /dev), and what it holds in a
+    memfd and its private /tmp counts toward the memory limit (grader.processes)."""
+    from grader import isolation
+    from grader.processes import held_outside_bytes, process_tree
+
+    socket_path, serial, zygote_pid = keyring_kernel_server
+    tag = f"course-test-{os.getpid()}"
+    sockets = {"run": f"/run/{tag}.sock", "service": f"/var/lib/{tag}/service.sock", "dev": f"/dev/{tag}.sock"}
+    heard = []
+    listeners = [_unix_listener(path, heard) for path in sockets.values()]
+    try:
+        tmp_path, secret, public, work, spec = layout
+        folders, files = isolation._machine_sockets()
+        assert f"/var/lib/{tag}" in folders and f"/dev/{tag}.sock" in files and "/run" in folders
+        spec = {**spec, "hide": spec["hide"] + folders, "cover": files}
+        kernelspec_env = sandbox.write_kernelspec(tmp_path, spec)
+        argv = json.loads((tmp_path / "jupyter" / "kernels" / sandbox.KERNEL_NAME / "kernel.json").read_text())["argv"]
+        command = argv[:argv.index("--") + 1] + [sys.executable, "-c", APART_PROBE, "-", "-", "-", "-", str(KEYCTL),
+                                                 str(serial), json.dumps(sockets)]
+        client = subprocess.Popen(command, cwd=work, stdout=subprocess.PIPE, text=True,
+                                  env={**os.environ, **kernelspec_env, zygote.VARIABLE: socket_path})
+        report = json.loads(client.stdout.readline())
+        held = held_outside_bytes([process.pid for process in process_tree(zygote_pid)])
+        client.wait(timeout=30)
+    finally:
+        for listener, path in zip(listeners, sockets.values()):
+            listener.close()
+            os.unlink(path)
+        os.rmdir(f"/var/lib/{tag}")
+    assert report["read_key"] < 0 and report["session_keys"] == 0, report   # a new, empty session keyring
+    assert (report["shmget"], report["msgget"], report["semget"]) == (-1, -1, -1), report
+    assert {name: report[name] for name in sockets} == {"run": "FileNotFoundError", "service": "FileNotFoundError",
+                                                        "dev": "ConnectionRefusedError"}, report
+    assert heard == []
+    assert 88 * 2**20 <= held < 100 * 2**20, held   # the 48 MiB memfd and the 40 MiB in its /tmp

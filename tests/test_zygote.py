@@ -55,15 +55,20 @@ def kernel_processes(manager):
 
 
 def test_each_kernel_starts_fresh_and_apart(kernels, tmp_path):
-    first, first_client = start_kernel(SEEN_BY_THE_KERNEL="yes")
+    first, first_client = start_kernel(COURSE_SEEN_BY_THE_KERNEL="yes", GRADER_CANARY_SECRET="canary-4b1d",
+                                       COURSE_API_TOKEN="canary-5e2a")
     second, second_client = start_kernel()
     try:
         state = "import numpy, random, sys; print(numpy.random.randint(1 << 30), random.random(), sys.argv[0])"
         draws = [run(client, state)[0].split() for client in (first_client, second_client)]
         assert draws[0][:2] != draws[1][:2]                      # its own random state, not the zygote's
         assert draws[0][2] == "ipykernel_launcher"
-        assert run(first_client, "import os; print(os.environ.get('SEEN_BY_THE_KERNEL'))")[0] == "yes"
-        assert run(second_client, "import os; print(os.environ.get('SEEN_BY_THE_KERNEL'))")[0] == "None"
+        assert run(first_client, "import os; print(os.environ.get('COURSE_SEEN_BY_THE_KERNEL'))")[0] == "yes"
+        assert run(second_client, "import os; print(os.environ.get('COURSE_SEEN_BY_THE_KERNEL'))")[0] == "None"
+        # Only the kernel's variables reach the zygote: nothing else is anywhere in the kernel's memory.
+        search = ("import gc; print(sum(isinstance(o, dict) and any(('canary' '-4b1d') in str(v) or ('canary' '-5e2a') "
+                  "in str(v) for v in o.values()) for o in gc.get_objects()))")   # the needles split: not in this source
+        assert run(first_client, search)[0] == "0"
         run(first_client, "import numpy; numpy.LEFT_BEHIND = 1")
         assert run(second_client, "import numpy; print(hasattr(numpy, 'LEFT_BEHIND'))")[0] == "False"
         assert run(first_client, "import sys; print('grader.zygote' in sys.modules)")[0] == "False"
