@@ -40,7 +40,7 @@ from grader import checks, gradebook, isolation, sandbox
 from grader.collect import finish, write_class_list
 from grader.course import (SOLUTIONS_DIR, assignment_names, drop_cells_after_last_test, nbgrader_environment,
                            prepare_course, tail, write_config)
-from grader.feedback import add_note, redact_test_tracebacks, write_failure_page
+from grader.feedback import add_note, bound_page, prepare_for_feedback, write_failure_page
 from grader.progress import Progress
 from grader.results import Grade, load_result, result_key, save_result, sha256
 from grader.lms import detect_layout
@@ -172,10 +172,12 @@ def _write_feedback_page(scratch_dir, grade, autograded, worker):
     """nbgrader's feedback page of one graded notebook, written in its private course folder.
 
     The private gradebook first gets the final points (the independent check may have taken
-    some away), and the graded tests' tracebacks are cut to their last line. Returns the page.
+    some away), and the autograded notebook is made safe to show (:func:`prepare_for_feedback`:
+    no hidden test lines, no active HTML, tracebacks of graded tests cut to their last line).
+    A page past its size bound keeps only the points (:func:`bound_page`). Returns the page.
     """
     gradebook.record(scratch_dir, grade)
-    redact_test_tracebacks(autograded)
+    prepare_for_feedback(autograded, scratch_dir, grade.notebook)
     request = {"command": "feedback", "course_dir": str(scratch_dir), "assignment": grade.notebook,
                "student": grade.student_id, "environment": {}, "config": {}}
     call = worker.call(request, timeout_seconds=300)
@@ -184,6 +186,7 @@ def _write_feedback_page(scratch_dir, grade, autograded, worker):
         print(f"warning: nbgrader could not write the feedback of {grade.student_id}/{grade.notebook}: "
               f"{tail((call.answer or {}).get('log', '') or call.output, 1)}")
         return None
+    bound_page(page, grade, gradebook.max_scores(scratch_dir, grade.notebook))
     return page
 
 

@@ -3,29 +3,197 @@
 nbgrader writes the page of a graded notebook (each test's points and message, hidden test
 code left out); a notebook that could not be graded gets a short page with the reason; a
 test that passed in the notebook but not the independent check gets a box at the top.
+
+Before nbgrader writes it, :func:`prepare_for_feedback` rewrites the autograded notebook (the
+one kept in ``COURSE/autograded`` too, so a page made again from it is the same): no line of a
+hidden test in any output, a submission's HTML, JavaScript, SVG and markdown (outputs, and the
+markdown cells it wrote) shown as text, graded tests' tracebacks cut to their last line. A page
+larger than :data:`FEEDBACK_PAGE_MAX_BYTES` is replaced by one with the points only (:func:`bound_page`).
 """
 
 import html
+import json
 import os
 import re
 from pathlib import Path
 
 import nbformat
 
+from grader import gradebook
 from grader.course import run_nbgrader, tail
 
+# A line of a hidden test counts from 12 characters (stripped): shorter lines are the common
+# stuff of any code (")", "try:", "else:", "finally:", "return cam", "plt.show()") and say nothing
+# of a test, while every hidden line of the course that students do not have already (the
+# released notebook's lines are left out) has 21 or more. An output line that contains one is
+# replaced, whole, by HIDDEN_LINE_MARK.
+HIDDEN_LINE_MIN_CHARACTERS = 12
+HIDDEN_LINE_MARK = "[a line of a hidden test was removed]"
+# What a display keeps: text and the two image formats whose base64 the page embeds in an <img>.
+SHOWN_MIMETYPES = ("text/plain", "image/png", "image/jpeg")
+BASE64 = re.compile(r"[A-Za-z0-9+/=\s]*")
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+# The grader's own note at the end of a notebook whose last cells were not run (grader/autograde.py):
+# rendered as markdown; its words may change, but not into anything markdown or HTML would act on.
+GRADER_NOTE = re.compile(r"\*The grader stopped after the last graded test: [\w ,.()]*\*")
+SHOWN_AS_TEXT = re.compile(r"\*A (markdown|raw) cell you wrote or changed, shown as text:\*\n\n(`{3,})\n(.*)\n\2", re.S)
+# A feedback page above 20 MB (images included: the page embeds them) is replaced by one with the
+# points only. Each cell keeps at most 2 MB of output (grader/output_limit.py), so only a notebook
+# with many full cells, or huge cells of its own, gets there; the solutions' pages are 0.7-1.6 MB.
+FEEDBACK_PAGE_MAX_BYTES = 20_000_000
 
-def redact_test_tracebacks(path):
-    """Keep only ``ExceptionName: message`` of errors in graded test cells of the notebook at
-    ``path``: a traceback's context lines would show hidden test code in the feedback."""
-    notebook = nbformat.read(str(path), as_version=4)
+
+def redact_test_tracebacks(notebook):
+    """Keep only ``ExceptionName: message`` of errors in graded test cells of ``notebook``:
+    a traceback's context lines would show hidden test code in the feedback."""
     for cell in notebook.cells:
         if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):
             for output in cell.outputs:
                 if output.output_type == "error":
                     output.traceback = [f"{output.ename}: {output.evalue}"]
+
+
+def hidden_test_lines(source, release):
+    """The stripped lines between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS`` of the
+    ``source`` notebook that students do not have (not a line of the ``release`` notebook) and
+    have at least :data:`HIDDEN_LINE_MIN_CHARACTERS` characters."""
+    public = {line.strip() for cell in release.cells for line in cell.source.splitlines()}
+    hidden, inside = set(), False
+    for cell in source.cells:
+        for line in cell.source.splitlines():
+            if "### BEGIN HIDDEN TESTS" in line or "### END HIDDEN TESTS" in line:
+                inside = "BEGIN" in line
+            elif inside and len(line.strip()) >= HIDDEN_LINE_MIN_CHARACTERS and line.strip() not in public:
+                hidden.add(line.strip())
+        inside = False
+    return hidden
+
+
+def redact_text(text, hidden_lines):
+    """``text`` with each line that contains one of ``hidden_lines`` (ANSI colours ignored)
+    replaced by :data:`HIDDEN_LINE_MARK`."""
+    if not hidden_lines or not isinstance(text, str):
+        return text
+    plain = ANSI_ESCAPE.sub("", text)
+    if not any(line in plain for line in hidden_lines):
+        return text
+    return "\n".join(HIDDEN_LINE_MARK if any(hidden in ANSI_ESCAPE.sub("", line) for hidden in hidden_lines)
+                     else line for line in text.split("\n"))
+
+
+def redact_hidden_lines(notebook, hidden_lines):
+    """Pass every output of every cell through :func:`redact_text`: stream text, every text of a
+    display or result, an error's name, value and traceback."""
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            if output.output_type == "stream":
+                output.text = redact_text(output.text, hidden_lines)
+            elif output.output_type == "error":
+                output.ename = redact_text(output.ename, hidden_lines)
+                output.evalue = redact_text(output.evalue, hidden_lines)
+                output.traceback = [redact_text(line, hidden_lines) for line in output.traceback]
+            else:
+                for mimetype, value in output.get("data", {}).items():
+                    if mimetype not in ("image/png", "image/jpeg"):
+                        output.data[mimetype] = redact_text(value, hidden_lines)
+
+
+def _is_shown(mimetype, value):
+    """Whether a display keeps ``mimetype``: its text, and images whose data is only base64."""
+    return mimetype == "text/plain" or (mimetype in SHOWN_MIMETYPES and isinstance(value, str)
+                                        and bool(BASE64.fullmatch(value)))
+
+
+def _as_text(output):
+    """Reduce a display or result to :data:`SHOWN_MIMETYPES`; without text of its own, the source of
+    what was dropped (HTML, SVG, JavaScript, ...) becomes its text. Its metadata keeps only the
+    images' numeric width and height (the page writes them into the <img> tag unquoted)."""
+    data = output.get("data", {})
+    kept = {mimetype: value for mimetype, value in data.items() if _is_shown(mimetype, value)}
+    dropped = [value for mimetype, value in data.items() if mimetype not in kept]
+    text = kept.get("text/plain", dropped[0] if dropped else None)
+    if text is not None:
+        kept["text/plain"] = text if isinstance(text, str) else json.dumps(text, default=str)
+    metadata = output.get("metadata", {})
+    output.data = kept
+    output.metadata = {mimetype: {name: value for name, value in metadata[mimetype].items()
+                                  if name in ("width", "height") and type(value) in (int, float)}
+                       for mimetype in kept
+                       if mimetype.startswith("image/") and isinstance(metadata.get(mimetype), dict)}
+
+
+def outputs_as_text(notebook):
+    """Every display and result of ``notebook`` through :func:`_as_text`; widgets' state dropped."""
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            if output.output_type in ("display_data", "execute_result"):
+                _as_text(output)
+    notebook.metadata.pop("widgets", None)
+
+
+def _cell_key(cell):
+    return cell.cell_type, cell.source, json.dumps(cell.get("attachments", {}), sort_keys=True)
+
+
+def _longest_backticks(text):
+    return max((len(run) for run in re.findall(r"`+", text)), default=0)
+
+
+def _shown_as_text(source):
+    """Whether a markdown cell's ``source`` is already one of :func:`students_cells_as_text`'s
+    (an italic line, then one code block no line of its text can close), so it stays as it is."""
+    match = SHOWN_AS_TEXT.fullmatch(source)
+    return bool(match) and _longest_backticks(match.group(3)) < len(match.group(2))
+
+
+def students_cells_as_text(notebook, *course_notebooks):
+    """Each markdown or raw cell of ``notebook`` that is not a cell of ``course_notebooks`` (the
+    source and the released notebook) nor the grader's note becomes a markdown cell that shows its
+    text in a code block: its HTML, scripts, links and headings do nothing in the feedback."""
+    known = {_cell_key(cell) for course_notebook in course_notebooks for cell in course_notebook.cells}
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type == "code" or _cell_key(cell) in known:
+            continue
+        if cell.cell_type == "markdown" and (GRADER_NOTE.fullmatch(cell.source) or _shown_as_text(cell.source)):
+            continue
+        fence = "`" * max(3, 1 + _longest_backticks(cell.source))
+        text = f"*A {cell.cell_type} cell you wrote or changed, shown as text:*\n\n{fence}\n{cell.source}\n{fence}"
+        notebook.cells[index] = nbformat.v4.new_markdown_cell(text)
+        if "id" in cell:
+            notebook.cells[index].id = cell.id
+
+
+def prepare_for_feedback(path, course_dir, assignment):
+    """Rewrite the autograded notebook at ``path`` for the feedback (see the module's docstring);
+    ``course_dir`` holds the assignment's ``source/`` and ``release/`` notebooks. Idempotent."""
+    notebook = nbformat.read(str(path), as_version=4)
+    source, release = (nbformat.read(str(Path(course_dir) / step / assignment / f"{assignment}.ipynb"), as_version=4)
+                       for step in ("source", "release"))
+    redact_test_tracebacks(notebook)
+    outputs_as_text(notebook)
+    students_cells_as_text(notebook, source, release)
+    redact_hidden_lines(notebook, hidden_test_lines(source, release))
     os.chmod(path, 0o644)  # nbgrader leaves autograded notebooks read-only
     nbformat.write(notebook, str(path))
+
+
+def bound_page(page, grade, max_scores, limit=None):
+    """Replace the feedback ``page`` by one with ``grade``'s score and each test's points
+    (``max_scores``: test -> points) when it is larger than ``limit`` bytes (default
+    :data:`FEEDBACK_PAGE_MAX_BYTES`); return whether it was."""
+    limit = FEEDBACK_PAGE_MAX_BYTES if limit is None else limit
+    size = Path(page).stat().st_size
+    if size <= limit:
+        return False
+    rows = "".join(f"<tr><td><code>{html.escape(name)}</code></td>"
+                   f"<td>{grade.tests.get(name, 0.0):g} / {points:g}</td></tr>" for name, points in max_scores.items())
+    Path(page).write_text(
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Feedback</title></head><body>"
+        f"<h1>{html.escape(grade.notebook)}: {grade.score:g} / {grade.max_score:g}</h1>"
+        f"<p>Your feedback page would have been {size / 1e6:.1f} MB, more than the {limit / 1e6:g} MB a page may "
+        "hold (your notebook's outputs or cells are too large to show), so it shows only your points.</p>"
+        f"<table><tr><th>test</th><th>points</th></tr>{rows}</table></body></html>\n")
+    return True
 
 
 def _feedback_page(course_dir, grade):
@@ -66,9 +234,17 @@ def write_feedback(course_dir, grades):
         if all(_feedback_page(course_dir, g).is_file() for g in graded):
             continue
         regenerated.add(assignment)
+        for grade in graded:   # done when it was graded; again for notebooks graded before the grader did it
+            autograded = Path(course_dir) / "autograded" / grade.student_id / assignment / f"{assignment}.ipynb"
+            if autograded.is_file():
+                prepare_for_feedback(autograded, course_dir, assignment)
         result = run_nbgrader(["generate_feedback", assignment, "--force"], course_dir, timeout_seconds=900)
         if result.returncode != 0:
             print(f"warning: nbgrader could not write feedback for {assignment}: {tail(result.stdout, 1)}")
+        max_scores = gradebook.max_scores(course_dir, assignment)
+        for grade in graded:
+            if _feedback_page(course_dir, grade).is_file():
+                bound_page(_feedback_page(course_dir, grade), grade, max_scores)
     for grade in grades:
         if grade.status not in ("graded", "refused"):
             write_failure_page(course_dir, grade)

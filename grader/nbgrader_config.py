@@ -11,6 +11,9 @@ c.Execute.timeout = 600
 # A cell past the limit fails the whole notebook (it scores 0), it is not skipped.
 c.Execute.interrupt_on_timeout = False
 c.LimitOutput.max_lines = 1000
+# (Each cell also keeps at most 2 MB of output: grader/output_limit.py, in the worker.) Widgets' state is not
+# kept in the autograded notebook: it is output no limit counts, and the feedback shows no widgets.
+c.Execute.store_widget_state = False
 c.ClearOutput.enabled = True
 # Feedback shows each test's points and its failure message, not the hidden tests' code.
 c.GenerateFeedback.preprocessors = [
@@ -18,3 +21,6 @@ c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+# A submission's HTML, JavaScript, SVG and markdown outputs and its own markdown cells reach the
+# page as text (grader/feedback.py, prepare_for_feedback); nbconvert's sanitizer is a second guard.
+c.HTMLExporter.sanitize_html = True

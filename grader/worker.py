@@ -120,10 +120,14 @@ _MARKS, _TIMED_OUT = {}, []
 
 def _instrument():
     """Record when the kernel starts, when it is ready, and when execution ends; mark the cells
-    that ran past the limit for one cell."""
+    that ran past the limit for one cell; keep at most 2 MB of output per cell (:mod:`grader.output_limit`)."""
     import nbformat
     from nbclient import NotebookClient
     from nbconvert.preprocessors import ExecutePreprocessor
+
+    from grader.output_limit import limit_outputs
+
+    limit_outputs(NotebookClient)
 
     def marked(function, before=None, after=None):
         def wrapper(*args, **kwargs):

@@ -1,0 +1,144 @@
+"""A byte limit on what each cell of a graded notebook keeps of its output, applied as nbclient
+receives it in the job's worker (:func:`grader.worker._instrument` calls :func:`limit_outputs`).
+
+nbgrader's ``LimitOutput`` counts lines only, and only after the notebook has run: one printed
+line of 300 MB became a 300 MB autograded notebook and feedback page. Here a cell keeps at most
+:data:`CELL_OUTPUT_MAX_BYTES` of output, text and images together; what goes past it is left
+out, and one stdout line says so with the limit. Outputs that decide a grade are never all
+dropped: past the limit a cell still keeps its first error and its first stderr text, cut short
+(nbgrader fails a test cell that has either), so filling the limit cannot turn a failing test
+into a passing one.
+"""
+
+import json
+
+import nbformat
+
+# 2 MB of output per cell, text and images (their base64 text) together: four times the largest
+# output of any cell of the course's solutions (0.52 MB, a figure of 05), so no honest cell is
+# cut. A cell's text is then also cut at 1,000 lines (LimitOutput in nbgrader_config.py).
+CELL_OUTPUT_MAX_BYTES = 2_000_000
+# Past the limit, a cell's first error (its value) and first stderr text keep this much.
+FAILURE_KEPT_BYTES = 1_000
+NOTICE = ("[output cut at {limit}: a cell keeps at most {limit} of output (text and images together); "
+          "the rest of this cell's output was left out]\n")
+
+
+def _text_bytes(text):
+    """UTF-8 bytes of ``text`` (at least its length in characters, which is enough past the limit)."""
+    text = text if isinstance(text, str) else json.dumps(text, default=str)
+    return len(text) if len(text) > CELL_OUTPUT_MAX_BYTES else len(text.encode("utf-8", "replace"))
+
+
+def _data_bytes(data):
+    """Bytes of a display's mimebundle: every representation, images as their base64 text."""
+    return sum(_text_bytes(value) for value in (data or {}).values())
+
+
+def output_bytes(output):
+    """Bytes of one output: a stream's text, an error's name, value and traceback, a display's data."""
+    kind = output.get("output_type")
+    if kind == "stream":
+        return _text_bytes(output.get("text", ""))
+    if kind == "error":
+        parts = [output.get("ename", ""), output.get("evalue", ""), *output.get("traceback", [])]
+        return sum(_text_bytes(str(part)) for part in parts)
+    return _data_bytes(output.get("data"))
+
+
+def cut_text(text, limit):
+    """The start of ``text``, at most ``limit`` bytes of UTF-8 (a character cut in two is dropped)."""
+    return text[:max(0, limit)].encode("utf-8", "replace")[:max(0, limit)].decode("utf-8", "ignore")
+
+
+def fails_a_test(output):
+    """Whether nbgrader fails a test cell for ``output``: an error, or text written to stderr."""
+    return output.get("output_type") == "error" or (output.get("output_type") == "stream"
+                                                    and output.get("name") == "stderr")
+
+
+def _cut_output(output, room):
+    """What of ``output`` fits in ``room`` bytes: a stream's or an error's text cut short (an error
+    keeps its name and a one-line traceback), None for a display that does not fit whole."""
+    if output.output_type == "stream":
+        output.text = cut_text(output.text, room)
+        return output if output.text else None
+    if output.output_type == "error":
+        output.ename = cut_text(str(output.ename), FAILURE_KEPT_BYTES)
+        output.evalue = cut_text(str(output.evalue), room)
+        output.traceback = [f"{output.ename}: {output.evalue}"]
+        return output
+    return None
+
+
+class CellBudget:
+    """What one cell's outputs have used of :data:`CELL_OUTPUT_MAX_BYTES`."""
+
+    def __init__(self, limit=CELL_OUTPUT_MAX_BYTES):
+        self.limit, self.used, self.cut, self.failure_kept = limit, 0, False, False
+
+    def admit(self, output):
+        """The outputs the cell keeps for ``output``: itself when it fits, else what of it fits
+        (an error or stderr text: at least its start, once) and, the first time, the notice."""
+        size, fails = output_bytes(output), fails_a_test(output)
+        if not self.cut and self.used + size <= self.limit:
+            self.used += size
+            self.failure_kept |= fails
+            return [output]
+        room = self.limit - self.used
+        if fails and not self.failure_kept:
+            room = max(room, FAILURE_KEPT_BYTES)
+        kept = _cut_output(output, room) if room > 0 else None
+        self.failure_kept |= bool(kept) and fails
+        self.used = self.limit
+        notice = [] if self.cut else [nbformat.v4.new_output(
+            "stream", name="stdout", text=NOTICE.format(limit=f"{self.limit / 1e6:g} MB"))]
+        self.cut = True
+        return ([kept] if kept else []) + notice
+
+    def has_room(self, grown):
+        """Whether ``grown`` more bytes (a display updated in place) fit."""
+        return not self.cut and self.used + grown <= self.limit
+
+
+def _budgets(client):
+    """The client's budget of each cell (by index) of the notebook it runs now."""
+    if client.__dict__.get("_grader_budgets_of") is not client.nb:
+        client.__dict__.update(_grader_budgets_of=client.nb, _grader_cell_budgets={})
+    return client.__dict__["_grader_cell_budgets"]
+
+
+def limit_outputs(client_class):
+    """Wrap ``client_class.output`` (nbclient's ``NotebookClient``, or a subclass in a test) so
+    each cell keeps at most :data:`CELL_OUTPUT_MAX_BYTES`, and ``_update_display_id`` so a
+    display updated in place (``update_display``, a repeated ``display_id``) stays within its
+    cell's budget; an update that does not fit is left out."""
+    output, update_display = client_class.output, client_class._update_display_id
+
+    def limited_output(self, outs, msg, display_id, cell_index):
+        out = output(self, outs, msg, display_id, cell_index)
+        if out is None or not outs or outs[-1] is not out:
+            return out   # an Output widget took it, or nbclient kept nothing
+        if len(outs) == 1:   # the cell's first output, or the first since clear_output
+            _budgets(self)[cell_index] = CellBudget()
+        outs.pop()
+        admitted = _budgets(self).setdefault(cell_index, CellBudget()).admit(out)
+        outs.extend(admitted)
+        return out if any(kept is out for kept in admitted) else None
+
+    def limited_update(self, display_id, msg):
+        size = _data_bytes(msg.get("content", {}).get("data"))
+        growth = {}
+        for cell_index, indices in self._display_id_map.get(display_id, {}).items():
+            outputs = self.nb["cells"][cell_index]["outputs"]
+            growth[cell_index] = sum(size - output_bytes(outputs[i]) for i in indices if i < len(outputs))
+        budgets = {index: _budgets(self).setdefault(index, CellBudget()) for index in growth}
+        if not all(budgets[index].has_room(grown) for index, grown in growth.items()):
+            self.log.warning("a display update past the output limit of its cell was left out")
+            return None
+        for index, grown in growth.items():
+            budgets[index].used += grown
+        return update_display(self, display_id, msg)
+
+    client_class.output = limited_output
+    client_class._update_display_id = limited_update
