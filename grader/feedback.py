@@ -25,8 +25,8 @@ from grader.course import run_nbgrader, tail
 # A line of a hidden test counts from 12 characters (stripped): shorter lines are the common
 # stuff of any code (")", "try:", "else:", "finally:", "return cam", "plt.show()") and say nothing
 # of a test, while every hidden line of the course that students do not have already (the
-# released notebook's lines are left out) has 21 or more. An output line that contains one is
-# replaced, whole, by HIDDEN_LINE_MARK.
+# released notebook's lines are left out) has 20 or more, the BEGIN/END markers included. An
+# output line that contains one is replaced, whole, by HIDDEN_LINE_MARK.
 HIDDEN_LINE_MIN_CHARACTERS = 12
 HIDDEN_LINE_MARK = "[a line of a hidden test was removed]"
 # What a display keeps: text and the two image formats whose base64 the page embeds in an <img>.
@@ -54,18 +54,18 @@ def redact_test_tracebacks(notebook):
 
 
 def hidden_test_lines(source, release):
-    """The stripped lines between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS`` of the
-    ``source`` notebook that students do not have (not a line of the ``release`` notebook) and
-    have at least :data:`HIDDEN_LINE_MIN_CHARACTERS` characters."""
+    """The stripped lines from ``### BEGIN HIDDEN TESTS`` to ``### END HIDDEN TESTS`` (these two
+    included) of the ``source`` notebook that students do not have (not a line of the ``release``
+    notebook) and have at least :data:`HIDDEN_LINE_MIN_CHARACTERS` characters."""
     public = {line.strip() for cell in release.cells for line in cell.source.splitlines()}
-    hidden, inside = set(), False
+    hidden = set()
     for cell in source.cells:
-        for line in cell.source.splitlines():
-            if "### BEGIN HIDDEN TESTS" in line or "### END HIDDEN TESTS" in line:
-                inside = "BEGIN" in line
-            elif inside and len(line.strip()) >= HIDDEN_LINE_MIN_CHARACTERS and line.strip() not in public:
-                hidden.add(line.strip())
         inside = False
+        for line in cell.source.splitlines():
+            inside = inside or "### BEGIN HIDDEN TESTS" in line
+            if inside and len(line.strip()) >= HIDDEN_LINE_MIN_CHARACTERS and line.strip() not in public:
+                hidden.add(line.strip())
+            inside = inside and "### END HIDDEN TESTS" not in line
     return hidden
 
 

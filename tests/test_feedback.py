@@ -188,9 +188,9 @@ def test_case_9_a_cell_keeps_two_megabytes_of_output_and_says_so(graded):
 def test_case_10_no_line_of_a_hidden_test_in_the_feedback(graded):
     page = html.unescape(graded["page"])
     assert "LEAK:" in page and "double(1) should be 2" in page   # the leak ran; visible test lines stay
-    for line in HIDDEN:
+    for line in HIDDEN + ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
         assert line not in page
-    assert page.count(feedback.HIDDEN_LINE_MARK) >= len(HIDDEN)
+    assert page.count(feedback.HIDDEN_LINE_MARK) >= len(HIDDEN) + 4
     # The autograded notebook kept for the instructors is the one the page was made from.
     autograded = nbformat.read(str(graded["autograded"]), as_version=4)
     outputs = json.dumps([cell.get("outputs", []) for cell in autograded.cells])
@@ -270,7 +270,8 @@ def test_hidden_lines_of_the_course_notebooks():
                                         read(NOTEBOOKS_DIR / "01_mnist_cam.ipynb"))
     assert "from grader import reference" in hidden and "for index in (2, 3, 4):" in hidden
     assert 'plt.close("all")' not in hidden   # also a line of the visible tests: students have it
-    assert min(map(len, hidden)) >= feedback.HIDDEN_LINE_MIN_CHARACTERS and len(hidden) == 13
+    assert min(map(len, hidden)) >= feedback.HIDDEN_LINE_MIN_CHARACTERS and len(hidden) == 15
+    assert {"### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"} <= hidden   # where the hidden tests are, too
     text = "ok\n\x1b[0;32mfrom\x1b[0m grader import reference  # found\nok too"
     assert feedback.redact_text(text, hidden) == f"ok\n{feedback.HIDDEN_LINE_MARK}\nok too"
 
