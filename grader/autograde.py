@@ -36,7 +36,7 @@ from pathlib import Path
 
 import nbformat
 
-from grader import checks, gradebook, isolation, sandbox
+from grader import checks, gradebook, isolation, notebook_file, sandbox
 from grader.collect import finish, write_class_list
 from grader.course import (SOLUTIONS_DIR, assignment_names, drop_cells_after_last_test, nbgrader_environment,
                            prepare_course, tail, write_config)
@@ -49,12 +49,11 @@ from grader.worker import Worker
 
 
 def _read_notebook(path):
-    """Return ``(notebook, None)`` or ``(None, reason)`` when the file is not a readable notebook."""
+    """Return ``(notebook, None)`` or ``(None, reason)`` when the file is not a readable notebook
+    (:func:`grader.notebook_file.read_notebook`: size, UTF-8, JSON, nesting, types, nbformat's schema)."""
     try:
-        notebook = nbformat.read(str(path), as_version=4)
-        nbformat.validate(notebook)
-        return notebook, None
-    except Exception as error:  # JSON errors, schema errors, unreadable files
+        return notebook_file.read_notebook(path), None
+    except Exception as error:  # NotANotebook, schema errors: never more than this submission's reason
         message = str(error).strip().splitlines()[0] if str(error).strip() else error.__class__.__name__
         return None, f"not a valid notebook ({message[:200]})"
 

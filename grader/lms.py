@@ -30,6 +30,9 @@ submission; English interface). Without one a Moodle submission's lateness is un
 Anything that cannot be placed becomes a :class:`~grader.submissions.Refusal` with its reason:
 a file whose name the platform did not write (student ``-``), a file that is not a notebook of
 this course (notebook ``-``), every file of an id that two differently named students claim.
+Content is read only through :mod:`grader.notebook_file`: a malformed file (too large, not
+UTF-8, not JSON, nested too deep, wrong JSON types, too many cells) is one such reason, or, when
+its name says which notebook it is, a submission that gets an "invalid" row with the reason.
 """
 
 import csv
@@ -38,6 +41,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader import notebook_file
 from grader.course import SOLUTIONS_DIR
 
 LAYOUTS = ("canvas", "moodle", "folders")
@@ -145,13 +149,12 @@ def _title(cells):
 def recognize(path, file_name, signatures):
     """``(assignment, how)`` for the file at ``path`` (called ``file_name`` by the student), or
     ``(None, why)``. ``how`` is "cells", "title" or "name"; content goes first, so a renamed
-    notebook is still recognized."""
+    notebook is still recognized. The content is read by :func:`grader.notebook_file.load`, so a
+    malformed file is never more than a reason."""
     try:
-        cells = json.loads(Path(path).read_text(encoding="utf-8"))["cells"]
-        if not isinstance(cells, list):
-            raise ValueError
-    except (OSError, ValueError, KeyError, TypeError):
-        cells = None
+        cells, problem = notebook_file.load(path)["cells"], None
+    except notebook_file.NotANotebook as error:   # too large, not UTF-8, not JSON, wrong types...
+        cells, problem = None, str(error)
     is_notebook_name = file_name.lower().endswith(".ipynb")
     if cells is not None:
         ids = _grade_ids(cells)
@@ -166,7 +169,9 @@ def recognize(path, file_name, signatures):
     if is_notebook_name:
         base, _ = _copy_number(file_name[:-len(".ipynb")])
         if base in signatures:
-            return base, "name"
+            return base, "name"   # and graded: an unreadable one gets an "invalid" row that says why
+        if problem:
+            return None, f"not a valid notebook ({problem})"
         return None, ("a notebook of no assignment of this course (neither its cells, its title nor its name "
                       f"match one of {', '.join(sorted(signatures))})")
     if cells is not None:
