@@ -42,7 +42,7 @@ from grader.course import (SOLUTIONS_DIR, assignment_names, drop_cells_after_las
                            prepare_course, tail, write_config)
 from grader.feedback import add_note, bound_page, prepare_for_feedback, write_failure_page
 from grader.progress import Progress
-from grader.results import Grade, load_result, result_key, save_result, sha256
+from grader.results import INFRASTRUCTURE_FAILURES, Grade, load_result, needs_clean_retry, result_key, save_result, sha256
 from grader.lms import detect_layout
 from grader.submissions import SubmissionSource, find_submissions
 from grader.worker import Worker
@@ -364,7 +364,7 @@ def _grade_all(submissions, course_dir, template_dirs, keys, limits, jobs, fresh
             return None
         key = keys[(submission.student_id, submission.assignment)]
         previous = None if fresh else load_result(course_dir, submission.student_id, submission.assignment)
-        if previous is not None and previous.key == key:
+        if previous is not None and previous.key == key and not needs_clean_retry(previous):
             if record:
                 with gradebook.LOCK:
                     gradebook.sync(course_dir, previous)
@@ -373,10 +373,16 @@ def _grade_all(submissions, course_dir, template_dirs, keys, limits, jobs, fresh
             return previous
         worker = workers.get()
         try:
-            if not worker.alive():   # killed with a runaway notebook: a new one takes its place
-                worker = new_worker()
-            grade = grade_submission(course_dir, template_dirs[submission.assignment], submission, limits, worker,
-                                     key=key, isolation_plan=plans[submission.assignment], record=record)
+            grade = None
+            while grade is None or needs_clean_retry(grade):   # at most twice: the second worker is clean
+                if not worker.alive():   # killed with a runaway notebook: a new one takes its place
+                    worker = new_worker()
+                clean = worker.notebooks == 0
+                grade = grade_submission(course_dir, template_dirs[submission.assignment], submission, limits,
+                                         worker, key=key, isolation_plan=plans[submission.assignment], record=record)
+                grade.clean = clean
+                if grade.status in INFRASTRUCTURE_FAILURES:   # with whatever its kernel could have poisoned
+                    worker.kill()
         except Exception as error:   # the grader's own fault: this row says so, the class goes on, a rerun retries
             worker.kill()
             grade = Grade(submission.student_id, submission.assignment, status="error",

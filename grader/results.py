@@ -17,6 +17,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from grader.notebook_file import MAX_NOTEBOOK_BYTES
 from helpers._cache import write_atomically
 
 BASE_COLUMNS = ["student_id", "notebook", "score", "max_score", "status", "reason", "seconds", "late"]
@@ -52,14 +53,23 @@ def needs_clean_retry(grade):
     return grade.status in INFRASTRUCTURE_FAILURES and not grade.clean
 
 
-def sha256(path):
-    """SHA-256 hex digest of the file at ``path``."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+def sha256(path, largest=None):
+    """SHA-256 hex digest of the file at ``path``, read 1 MiB at a time. A file of more than
+    ``largest`` bytes (a submission too large to be a notebook) is known by its size alone."""
+    digest, path = hashlib.sha256(), Path(path)
+    size = path.stat().st_size
+    if largest is not None and size > largest:
+        digest.update(f"{size} bytes".encode())
+        return digest.hexdigest()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(2**20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def result_key(submission, source_hash, limits):
     """What a saved result depends on: the submitted file, its source notebook and the limits."""
-    text = f"{sha256(submission.path)}|{source_hash}|" + "|".join(map(str, limits))
+    text = f"{sha256(submission.path, largest=MAX_NOTEBOOK_BYTES)}|{source_hash}|" + "|".join(map(str, limits))
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -14,7 +14,9 @@ network it has is a loopback of its own; nbgrader talks to it over Unix sockets)
 2. bind-mounts back what the kernel needs (``bind``): Python, the venv, ``helpers/``,
    ``data/`` (when the course has one), the model cache, and in place of ``grader/`` a stub package whose
    ``reference`` module only replays recorded answers (:mod:`grader.replay`);
-3. makes every mount read-only except the kernel's working folder, the capture folder
+3. binds ``/dev/null`` over the Unix sockets that lie in system folders (``cover``; the folders
+   of the others, and ``/run``, are hidden);
+4. makes every mount read-only except the kernel's working folder, the capture folder
    and its private ``/tmp``.
 
 The kernel then gives up all capabilities (it cannot undo the mounts), sees only its own
@@ -68,7 +70,8 @@ def write_kernelspec(folder, spec, kernel_env=None):
     """Write ``spec`` and the ``course-sandbox`` kernelspec under ``folder``.
 
     ``spec`` is a dict: ``hide`` (folders covered by a read-only tmpfs), ``hide_writable``
-    (covered by the kernel's private tmpfs), ``bind`` (``[source, target, writable]``),
+    (covered by the kernel's private tmpfs), ``cover`` (socket files covered by ``/dev/null``),
+    ``bind`` (``[source, target, writable]``),
     ``cwd_under`` (the kernel's working folder must lie there; the kernel works in a copy of it),
     ``limits`` (``disk_bytes``, ``files``, ``processes``) and ``read_only_after_start`` (bound
     folders the kernel may write only while it starts: its sockets' folder).

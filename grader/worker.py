@@ -31,6 +31,7 @@ from grader.processes import die_with_parent, kill_tree, tree_memory_bytes
 
 POLL_SECONDS = 0.2
 STARTUP_SECONDS = 300
+KEPT_ERROR_BYTES = 256 * 1024   # of the worker's stderr, for the reasons of failed notebooks
 
 
 # ---------------------------------------------------------------- the grader's side
@@ -43,20 +44,36 @@ class Worker:
         self.temporary = tempfile.mkdtemp(prefix="grader-worker-")
         self.process = subprocess.Popen(
             [*die_with_parent(), sys.executable, "-m", "grader.worker"], env={**environment, "TMPDIR": self.temporary},
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.answers = queue.Queue()
-        self.errors = collections.deque(maxlen=200)   # the last lines of the worker's and its kernels' stderr
-        threading.Thread(target=self._read, args=(self.process.stdout, self.answers.put, True), daemon=True).start()
-        threading.Thread(target=self._read, args=(self.process.stderr, self.errors.append), daemon=True).start()
+        # The end of the worker's and its kernels' stderr (each kernel's relayed by its client, at
+        # most 64 KiB): bytes, bounded in bytes, decoded only when read.
+        self.errors, self.error_bytes, self.errors_lock = collections.deque(), 0, threading.Lock()
+        threading.Thread(target=self._read_answers, daemon=True).start()
+        threading.Thread(target=self._read_errors, daemon=True).start()
         self.ready = None   # seconds the worker took to start, once known
+        self.notebooks = 0   # notebooks sent to it: a worker is clean until its first kernel has run
 
-    @staticmethod
-    def _read(stream, put, end_marker=False):
-        for line in stream:
-            put(line)
-        if end_marker:   # the answers' reader says when the worker has gone
-            put(None)
+    def _read_answers(self):
+        """One answer (a JSON line) at a time; None when the worker has gone."""
+        for line in self.process.stdout:
+            self.answers.put(line.decode("utf-8", errors="replace"))
+        self.answers.put(None)
+
+    def _read_errors(self, kept_bytes=KEPT_ERROR_BYTES):
+        """Keep the last ``kept_bytes`` of the worker's stderr, whatever its bytes are."""
+        for chunk in iter(lambda: self.process.stderr.read1(1 << 16), b""):
+            with self.errors_lock:
+                self.errors.append(chunk)
+                self.error_bytes += len(chunk)
+                while self.error_bytes - len(self.errors[0]) >= kept_bytes:
+                    self.error_bytes -= len(self.errors.popleft())
+
+    def error_output(self):
+        """The end of the worker's stderr, as text (invalid UTF-8 replaced)."""
+        with self.errors_lock:
+            kept = b"".join(self.errors)
+        return kept[-KEPT_ERROR_BYTES:].decode("utf-8", errors="replace")
 
     def alive(self):
         return self.process.poll() is None
@@ -87,15 +104,17 @@ class Worker:
             answer, failure = self._answer(time.monotonic() + STARTUP_SECONDS, None)
             if failure:
                 self.kill()
-                return SimpleNamespace(answer=None, failure="died", output="".join(self.errors))
+                return SimpleNamespace(answer=None, failure="died", output=self.error_output())
             self.ready = answer["seconds"]
-        self.process.stdin.write(json.dumps(request) + "\n")
+        if request.get("command") == "autograde":
+            self.notebooks += 1
+        self.process.stdin.write(json.dumps(request).encode() + b"\n")
         self.process.stdin.flush()
         limit = time.monotonic() + (timeout_seconds if timeout_seconds is not None else float("inf"))
         answer, failure = self._answer(limit, memory_limit_bytes)
         if failure:
             self.kill()
-        return SimpleNamespace(answer=answer, failure=failure, output="".join(self.errors))
+        return SimpleNamespace(answer=answer, failure=failure, output=self.error_output())
 
     def kill(self):
         kill_tree(self.process.pid)

@@ -9,16 +9,19 @@ no TensorFlow thread pool, so a fork is safe) and then forks one kernel per note
    -f CONNECTION`` (stdlib only, about 20 ms), which sends its request (spec, arguments, working
    folder, environment) and its stdout and stderr to the zygote's Unix socket;
 2. the zygote forks a **supervisor**; with a sandbox ``SPEC``, the supervisor's child enters new
-   user, mount, PID and network namespaces, the supervisor maps its ids from outside, and the
+   user, mount, PID, network and IPC namespaces, the supervisor maps its ids from outside, and the
    child forks the **kernel**, PID 1 of its namespace (without one, the child is the kernel);
-3. the kernel builds the sandbox's file system view (:func:`grader.sandbox.enter`), gives up all
-   capabilities, takes the kernel's environment, forgets the zygote (its ``grader`` modules, its
-   matplotlib backend) and runs ipykernel, or ``exec``s another command;
+3. the kernel joins a new session keyring, builds the sandbox's file system view
+   (:func:`grader.sandbox.enter`), switches System V IPC off, gives up all capabilities, takes
+   the kernel's environment, forgets the zygote (its ``grader`` modules, its matplotlib backend)
+   and runs ipykernel, or ``exec``s another command;
 4. the supervisor forwards the client's signals (SIGINT interrupts a cell) and reports the
    kernel's exit; when the client goes (nbgrader killed it), the supervisor kills the kernel.
 
 Each kernel is still a fresh process for its notebook: nothing it does reaches the zygote or
-another kernel (copy-on-write memory). Every process here dies with its parent (parent-death
+another kernel (copy-on-write memory). Nothing of the grader's is in its memory either: the client
+sends only the kernel's variables, and its stdout and stderr are pipes of its own that the client
+relays (:mod:`grader.kernel_client`); it keeps no descriptor but those. Every process here dies with its parent (parent-death
 signals), so nothing outlives a killed worker. A kernel's process name is ``course-kernel``.
 """
 

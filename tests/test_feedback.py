@@ -6,7 +6,7 @@ grader's rewriting of the autograded notebook (grader/feedback.py), and the stud
 nbgrader writes is checked; the other tests run the same functions on hand-made outputs.
 """
 
-import html.parser
+import html
 import json
 import re
 import shutil
@@ -18,6 +18,7 @@ from nbclient import NotebookClient
 from grader import feedback, output_limit
 from grader.course import NOTEBOOKS_DIR, SOLUTIONS_DIR, write_config
 from grader.results import Grade
+from submissions.build import ActiveParts
 
 ASSIGNMENT, STUDENT = "tiny", "mallory"
 HIDDEN = ('assert double(21) == 42, "the secret check of twenty-one"', "for value in (7, 8, 9):",
@@ -97,45 +98,6 @@ def _nbgrader(course_dir, command, *arguments):
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     result = getattr(api, command)(*arguments)
     assert result["success"], result.get("log", "") + result.get("error", "")
-
-
-class ActiveParts(html.parser.HTMLParser):
-    """What of a page could act or pose as the grader: scripts (their src or text), on* attributes,
-    javascript: URLs, frames and embeds, and the text of headings."""
-
-    HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
-
-    def __init__(self, text):
-        super().__init__()
-        self.scripts, self.handlers, self.urls, self.frames, self.headings = [], [], [], [], []
-        self._in_script = self._in_heading = False
-        self.feed(text)
-
-    def handle_starttag(self, tag, attributes):
-        if tag == "script":
-            self._in_script = True
-            self.scripts.append(dict(attributes).get("src") or "")
-        elif tag in self.HEADINGS:
-            self._in_heading = True
-            self.headings.append("")
-        elif tag in ("iframe", "frame", "object", "embed"):
-            self.frames.append(tag)
-        self.handlers += [f"{name}={value}" for name, value in attributes if name.startswith("on")]
-        self.urls += [value for name, value in attributes
-                      if name in ("href", "src", "action", "formaction", "xlink:href") and value
-                      and re.sub(r"\s", "", value).lower().startswith(("javascript:", "vbscript:"))]
-
-    def handle_endtag(self, tag):
-        if tag == "script":
-            self._in_script = False
-        elif tag in self.HEADINGS:
-            self._in_heading = False
-
-    def handle_data(self, data):
-        if self._in_script:
-            self.scripts[-1] += data
-        elif self._in_heading:
-            self.headings[-1] += data
 
 
 @pytest.fixture(scope="module")

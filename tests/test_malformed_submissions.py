@@ -216,3 +216,30 @@ def test_a_file_over_the_limit_is_not_read(tmp_path, monkeypatch):
     too_large = r"^the file has 20,971,521 bytes, more than the 20,971,520 \(20 MiB\) a notebook may have$"
     with pytest.raises(notebook_file.NotANotebook, match=too_large):
         notebook_file.load(path)
+
+
+def test_a_zip_bomb_in_a_download_is_a_row_and_never_reaches_the_disk(tmp_path):
+    """A Canvas member of 1 GiB of zeros (1 MiB in the zip) is not extracted: a sparse file of its
+    declared size stands in, the reader refuses it from its size, and its result key is made
+    without reading it. The good student beside it is found."""
+    import hashlib
+    import zipfile
+
+    from grader.results import sha256
+
+    bomb = tmp_path / "canvas.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("good_200_7000_01_mnist_cam.ipynb", _student())
+        with archive.open("bomb_201_7001_01_mnist_cam.ipynb", "w", force_zip64=True) as member:
+            zeros = bytes(2**24)
+            for _ in range(64):
+                member.write(zeros)
+    assert bomb.stat().st_size < 2 * 2**20
+    with SubmissionSource(bomb) as root:
+        submissions, refusals, _ = find_submissions(root, KNOWN)
+        stand_in = next(s.path for s in submissions if s.student_id == "201")
+        assert stand_in.stat().st_size == 2**30 and stand_in.stat().st_blocks * 512 < 2**20
+        assert sha256(stand_in, largest=notebook_file.MAX_NOTEBOOK_BYTES) == hashlib.sha256(
+            f"{2**30} bytes".encode()).hexdigest()   # known by its size, not read
+        rows = {s.student_id: _read_notebook(s.path)[1] for s in submissions}
+    assert rows["200"] is None and "20 MiB" in rows["201"] and refusals == [], rows

@@ -1,6 +1,8 @@
 """Build submissions from the course's student (or solution) notebooks; the bodies of 01's show_cam."""
 
+import html.parser
 import json
+import re
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -205,3 +207,44 @@ def expected_row_01(student_id, kind):
     score, status, reason, points = _ROWS_01[kind]
     return {"student_id": student_id, "notebook": "01_mnist_cam", "score": score, "max_score": "5.0",
             "status": status, "reason": reason, "late": "", **{test: str(p) for test, p in zip(_TESTS_01, points)}}
+
+
+# ---------------------------------------------------------------- reading feedback pages
+
+class ActiveParts(html.parser.HTMLParser):
+    """What of a page could act or pose as the grader: scripts (their src or text), on* attributes,
+    javascript: URLs, frames and embeds, and the text of headings."""
+
+    HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
+
+    def __init__(self, text):
+        super().__init__()
+        self.scripts, self.handlers, self.urls, self.frames, self.headings = [], [], [], [], []
+        self._in_script = self._in_heading = False
+        self.feed(text)
+
+    def handle_starttag(self, tag, attributes):
+        if tag == "script":
+            self._in_script = True
+            self.scripts.append(dict(attributes).get("src") or "")
+        elif tag in self.HEADINGS:
+            self._in_heading = True
+            self.headings.append("")
+        elif tag in ("iframe", "frame", "object", "embed"):
+            self.frames.append(tag)
+        self.handlers += [f"{name}={value}" for name, value in attributes if name.startswith("on")]
+        self.urls += [value for name, value in attributes
+                      if name in ("href", "src", "action", "formaction", "xlink:href") and value
+                      and re.sub(r"\s", "", value).lower().startswith(("javascript:", "vbscript:"))]
+
+    def handle_endtag(self, tag):
+        if tag == "script":
+            self._in_script = False
+        elif tag in self.HEADINGS:
+            self._in_heading = False
+
+    def handle_data(self, data):
+        if self._in_script:
+            self.scripts[-1] += data
+        elif self._in_heading:
+            self.headings[-1] += data
