@@ -5,7 +5,6 @@ import html
 import json
 import os
 import re
-import socket
 import sys
 import tempfile
 import threading
@@ -19,6 +18,7 @@ from grader.course import REPO_ROOT, gradebook_url
 from grader.sandbox import available
 from helpers._cache import cache_dir
 from submissions import build
+from submissions.listeners import tcp_listener
 from submissions.cases_01 import CASES, calls_home, sends_to_the_host, writes_everywhere
 
 TIMEOUT_SECONDS = 130  # a notebook takes 5-30 s here with two side by side (CI, 2 cores; training loaded from the cache); the hang case waits for it
@@ -43,7 +43,8 @@ def graded_class(tmp_path_factory):
     for canary in canaries:
         canary.write_text("canary")
     build.write(writes_everywhere(canaries), submissions, "writes_everywhere")
-    listener, received = listen_on_the_host()
+    received = []
+    listener = tcp_listener(received)
     build.write(sends_to_the_host(listener.getsockname()[1]), submissions, "sends_to_the_host")
     build.write(calls_home(), submissions, "calls_home")
     disk = DiskWatch(tempfile.gettempdir())
@@ -89,23 +90,6 @@ class DiskWatch:
         self.running = False
         self.thread.join()
         self.left = sorted({path.name for path in self.folder.glob("grade-*")} - self.earlier)
-
-
-def listen_on_the_host():
-    """A TCP listener on this machine's 127.0.0.1; ``received`` collects what anyone sends it."""
-    listener, received = socket.create_server(("127.0.0.1", 0)), []
-
-    def serve():
-        while True:
-            try:
-                connection, _ = listener.accept()
-            except OSError:
-                return
-            with connection:
-                received.append(connection.recv(1 << 16) or b"(connected)")
-
-    threading.Thread(target=serve, daemon=True).start()
-    return listener, received
 
 
 def read_grades(course_dir):

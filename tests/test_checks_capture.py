@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from grader import checks, reference
+from submissions.hostile_01 import BOMB_SAVEZ
 
 ROOT = Path(__file__).resolve().parents[1]
 CAM = "01_mnist_cam"
@@ -216,12 +217,9 @@ def test_the_grader_stays_small_on_a_deflated_bomb(tmp_path):
     """The incident: 256 MiB of zeros deflated to ~260 KB, declared uint8 (numpy's float64 conversion
     then takes 2 GiB more). The grader's peak stays within 300 MB of its baseline."""
     bomb = tmp_path / "capture.npz"
-    chunk = bytes(2**20)
-    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
-        with archive.open("case_0.npy", "w", force_zip64=True) as member:
-            np.lib.format.write_array_header_2_0(member, {"descr": "|u1", "fortran_order": False, "shape": (2**28,)})
-            for _ in range(256):
-                member.write(chunk)
+    written = {}
+    exec(BOMB_SAVEZ, written)   # what the battery's capture_bomb puts in place of numpy.savez
+    written["_bomb_savez"](bomb)
     assert bomb.stat().st_size < 400_000
     environment = {**os.environ, "PYTHONPATH": str(ROOT)}
     result = subprocess.run([sys.executable, "-c", MEASURE, str(bomb), str(tmp_path / "fixture.npz")], cwd=ROOT,

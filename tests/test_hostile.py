@@ -15,7 +15,6 @@ import json
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import threading
@@ -29,6 +28,7 @@ from grader.course import REPO_ROOT
 from grader.sandbox import available
 from submissions.hostile_01 import CANARY_PREFIX, CASES, CORRECT_STUDENTS, Probe, notebook_bytes
 from submissions import build
+from submissions.listeners import unix_listener
 
 KEYCTL, ADD_KEY = {"x86_64": (250, 248)}.get(os.uname().machine, (None, None))
 TIMEOUT_SECONDS, CELL_TIMEOUT_SECONDS, MEMORY_LIMIT_GIB = 130, 40, 4
@@ -48,27 +48,6 @@ print(serial, flush=True)
 sys.stdin.read()   # the test writes the download, then closes our stdin
 os.execv(sys.executable, [sys.executable, *sys.argv[5:]])
 '''
-
-
-def _unix_listener(path, heard):
-    """A service of the grading machine listening on a Unix socket anyone may connect to."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    listener = socket.socket(socket.AF_UNIX)
-    listener.bind(path)
-    os.chmod(path, 0o666)
-    listener.listen()
-
-    def serve():
-        while True:
-            try:
-                connection, _ = listener.accept()
-            except OSError:
-                return
-            with connection:
-                heard.append(connection.recv(100))
-
-    threading.Thread(target=serve, daemon=True).start()
-    return listener
 
 
 def _shm_keys():
@@ -108,7 +87,7 @@ def hostile_class(tmp_path_factory):
     if os.getuid() == 0:   # where services keep their sockets (only root may put one there)
         tag = f"course-hostile-{os.getpid()}"
         sockets = {"run": f"/run/{tag}.sock", "service": f"/var/lib/{tag}/service.sock", "dev": f"/dev/{tag}.sock"}
-        listeners = [_unix_listener(path, heard) for path in sockets.values()]
+        listeners = [unix_listener(path, heard) for path in sockets.values()]
     keys_before = _shm_keys()
     # The grader's session keyring gets its canary key before any notebook exists: the serial is
     # known only then, and the keyring reader asks for it by number.

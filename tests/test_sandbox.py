@@ -6,12 +6,12 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 
 import numpy as np
 import pytest
 
 from grader import replay, sandbox, zygote
+from submissions.listeners import unix_listener
 
 PROBE = r'''
 import json, os, subprocess, sys
@@ -283,27 +283,6 @@ time.sleep(8)   # while the test counts what it holds
 '''
 
 
-def _unix_listener(path, heard):
-    """A Unix socket listener at ``path`` (a service of the grading machine); ``heard`` collects."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    listener = socket.socket(socket.AF_UNIX)
-    listener.bind(path)
-    os.chmod(path, 0o666)   # anyone may connect, as to a session bus or an agent
-    listener.listen()
-
-    def serve():
-        while True:
-            try:
-                connection, _ = listener.accept()
-            except OSError:
-                return
-            with connection:
-                heard.append(connection.recv(100))
-
-    threading.Thread(target=serve, daemon=True).start()
-    return listener
-
-
 @pytest.mark.skipif(not sandbox.available()[0], reason="no user namespaces (see test_autograde's availability test)")
 @pytest.mark.skipif(os.getuid() != 0, reason="needs root to put listeners in /run and /dev, as services do (CI runs as root)")
 def test_the_sandbox_keeps_the_machines_keys_sockets_ipc_and_memory_apart(layout, keyring_kernel_server):
@@ -317,7 +296,7 @@ def test_the_sandbox_keeps_the_machines_keys_sockets_ipc_and_memory_apart(layout
     tag = f"course-test-{os.getpid()}"
     sockets = {"run": f"/run/{tag}.sock", "service": f"/var/lib/{tag}/service.sock", "dev": f"/dev/{tag}.sock"}
     heard = []
-    listeners = [_unix_listener(path, heard) for path in sockets.values()]
+    listeners = [unix_listener(path, heard) for path in sockets.values()]
     try:
         tmp_path, secret, public, work, spec = layout
         folders, files = isolation._machine_sockets()

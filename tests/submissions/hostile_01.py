@@ -147,7 +147,7 @@ time.sleep(600)
 """
 
 # 7. The capture file: numpy.savez replaced, so the grader reads a small file that declares 256 MiB.
-CAPTURE_BOMB = r"""
+BOMB_SAVEZ = r"""
 import numpy, zipfile
 def _bomb_savez(file, *args, **arrays):   # one member whose header declares 2**28 bytes: 256 MiB of zeros, ~260 KB
     zeros = bytes(2**20)
@@ -156,9 +156,8 @@ def _bomb_savez(file, *args, **arrays):   # one member whose header declares 2**
             numpy.lib.format.write_array_header_2_0(member, {"descr": "|u1", "fortran_order": False, "shape": (2**28,)})
             for _ in range(256):
                 member.write(zeros)
-numpy.savez = _bomb_savez
-print("CAPTURE: numpy.savez replaced")
 """
+CAPTURE_BOMB = BOMB_SAVEZ + 'numpy.savez = _bomb_savez\nprint("CAPTURE: numpy.savez replaced")\n'
 
 # 8. One line of 1 GiB, no newline, on stderr.
 STDERR_LINE = r"""
