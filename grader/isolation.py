@@ -25,9 +25,10 @@ SYSTEM_FOLDERS = {"/", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc", "/opt"
 PLAIN_KERNEL_NAME = "course-python"
 MODEL_FILES = (".h5", ".keras", ".npz", ".npy")   # what the recorded answers depend on in the cache
 CAPTURE_FILE = "capture.npz"   # in the exchange folder: the only file there the kernel may write
-# Where the machine's services keep their Unix sockets: hidden, with the folder of every socket
-# bound now (a network namespace does not cover sockets reached by a path).
-SOCKET_FOLDERS = ("/run", "/var/run", "/var/spool")
+# Where the machine's services and its other users keep Unix sockets: hidden, with the folder of
+# every socket bound now (a network namespace does not cover sockets reached by a path). What the
+# kernel needs from these (the venv, the repository's helpers, the cache) is bound back.
+SOCKET_FOLDERS = ("/run", "/var/run", "/var/spool", "/home", "/mnt", "/media", "/srv")
 
 
 def _table_key(assignment):
