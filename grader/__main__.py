@@ -51,7 +51,10 @@ def _parser():
                                 "<student_id>/, or auto (detect; an error when it cannot tell)")
     autograde.add_argument("--worksheet", type=Path, metavar="CSV",
                            help="Moodle only: the assignment's grading worksheet (Download grading worksheet), "
-                                "read for the late flags, which Moodle's download does not carry")
+                                "read for the late flags and, when students submit in groups, who is in each group")
+    autograde.add_argument("--groups", type=Path, metavar="CSV",
+                           help="Canvas only: the export of the assignment's group set (People > the group set > "
+                                "Export): a group's file is graded once and its grade goes to every member")
     autograde.add_argument("--progress", choices=("auto", "bar", "lines"), default="auto",
                            help="a progress bar (bar), a line per notebook (lines), or bar on a terminal (auto)")
 
@@ -107,7 +110,7 @@ def main(argv=None):
                          cell_timeout_seconds=arguments.cell_timeout,
                          lms=None if arguments.lms == "auto" else arguments.lms, worksheet=arguments.worksheet,
                          disk_limit_gib=arguments.disk_limit, max_processes=arguments.max_processes,
-                         max_files=arguments.max_files)
+                         max_files=arguments.max_files, groups=arguments.groups)
     if arguments.command == "collect":
         from grader.collect import collect
 

@@ -249,7 +249,7 @@ CELL_TIMEOUT_SHARE = 1 / 3   # --cell-timeout's default: a third of --timeout
 
 def autograde(submissions_path, course_dir, timeout_seconds=600.0, jobs=1, memory_limit_gib=8.0, fresh=False,
               isolate="auto", shard=None, progress=None, cell_timeout_seconds=None, lms=None, worksheet=None,
-              disk_limit_gib=1.0, max_processes=256, max_files=100_000):
+              disk_limit_gib=1.0, max_processes=256, max_files=100_000, groups=None):
     """Grade every submission under ``submissions_path`` (a folder or a .zip), ``jobs`` at a time.
 
     ``isolate`` is ``"auto"`` (sandbox the kernels where this machine can, else warn), ``"on"``
@@ -261,8 +261,9 @@ def autograde(submissions_path, course_dir, timeout_seconds=600.0, jobs=1, memor
     notebook goes on; ``timeout_seconds`` limits the whole notebook. A kernel writes at most
     ``disk_limit_gib`` and ``max_files`` files (sandboxed; unsandboxed, no file larger than the
     limit) and runs at most ``max_processes`` processes and threads. ``lms`` ("canvas", "moodle",
-    "folders", or None to detect) and ``worksheet`` (Moodle's grading worksheet, for late flags)
-    say how to read ``submissions_path`` (:mod:`grader.lms`). Returns the exit code: 0,
+    "folders", or None to detect), ``worksheet`` (Moodle's grading worksheet: late flags, teams)
+    and ``groups`` (Canvas's group set export) say how to read ``submissions_path``
+    (:mod:`grader.lms`). Returns the exit code: 0,
     or 2 when the grader was misused or cannot grade.
     """
     course_dir = Path(course_dir)
@@ -291,16 +292,17 @@ def autograde(submissions_path, course_dir, timeout_seconds=600.0, jobs=1, memor
             limits = (timeout_seconds, int(memory_limit_gib * 2**30), cell_timeout_seconds,
                       int(disk_limit_gib * 2**30), int(max_processes), int(max_files))
             return _autograde_folder(root, course_dir, limits, jobs, fresh, sandboxed, hidden, shard, progress,
-                                     lms, worksheet)
+                                     lms, worksheet, groups)
     except (ValueError, OSError, RuntimeError) as error:
         print(f"error: {error}")
         return 2
 
 
 def _autograde_folder(root, course_dir, limits, jobs, fresh, sandboxed, hidden, shard, progress, lms=None,
-                      worksheet=None):
+                      worksheet=None, groups=None):
     lms = detect_layout(root) if lms in (None, "auto") else lms
-    submissions, refusals, notes = find_submissions(root, set(assignment_names()), lms=lms, worksheet=worksheet)
+    submissions, refusals, notes = find_submissions(root, set(assignment_names()), lms=lms, worksheet=worksheet,
+                                                    groups=groups)
     for note in notes:
         print(f"note: {note}")
     if not submissions and not refusals:

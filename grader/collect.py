@@ -23,10 +23,12 @@ def write_class_list(course_dir, submissions, refusals, keys, lms=None):
     """Write ``DIR/class.json``: ``keys`` maps ``(student_id, notebook)`` to the result key expected;
     ``lms`` is where the submissions came from ("canvas", "moodle", "folders"): ``export`` matches
     the student ids by it. Each submission's late flag and file in the download are kept: the
-    reports take the late flag from here, so ``collect`` and ``autograde`` write the same."""
+    reports take the late flag from here, so ``collect`` and ``autograde`` write the same. A group's
+    submission keeps its group and members: ``export`` gives each member its grade."""
     entries = {"lms": lms,
                "submissions": [{"student_id": s.student_id, "notebook": s.assignment,
-                                "key": keys[(s.student_id, s.assignment)], "late": s.late, "file": s.source}
+                                "key": keys[(s.student_id, s.assignment)], "late": s.late, "file": s.source,
+                                "group": s.group, "members": list(s.members)}
                                for s in submissions],
                "refusals": [{"student_id": r.student_id, "notebook": r.assignment, "reason": r.reason,
                              "late": r.late} for r in refusals]}

@@ -1,92 +1,109 @@
 """Submissions as Canvas and Moodle hand them out: their bulk downloads, read as they come.
 
-- **Canvas** (Assignment > Download Submissions): one flat zip of files named
-  ``<name>_<user id>_<file id>_<file name>``, where ``<name>`` is the student's sortable name
-  with everything but letters and digits removed, lowercased (``doejane``, ``müllerzoë``);
-  ``_LATE`` (or ``_late``) follows the name when Canvas counts the submission late, and a file
-  handed in again under the same name gets ``-1``, ``-2`` (``01_mnist_cam-1.ipynb``). The
-  student id is the **Canvas user id** (the ``ID`` column of Canvas' gradebook export): the
-  name part is neither stable (it changes with the name) nor unique (two Jane Does).
-- **Moodle** (Assignment > View all submissions > Download all submissions): a zip of folders
-  ``<Full Name>_<participant id>_assignsubmission_file_/`` holding each student's files (or, with
-  "Download submissions in folders" off, flat files ``<Full Name>_<participant id>_assignsubmission_file_<file name>``).
-  The student id is the **participant id**: Moodle's number for that student in that assignment,
-  the one its grading worksheet lists as ``Participant <id>`` and reads back on upload.
+- **Canvas** (Assignment > Download Submissions): one flat zip. canvas-lms ``lib/content_zipper.rb``
+  names each file ``ContentZipper#get_filename`` + ``_<attachment id>_<file name>``
+  (``add_upload_submission``), where ``get_filename`` joins ``[name, "LATE", id]`` with ``_`` and
+  drops every non-word character: ``doejane_LATE_123_4567_01_mnist_cam.ipynb``. ``name`` is the
+  student's sortable name squeezed and lowercased (``get_user_name``), or the group's name for a
+  group assignment, whose one file per group sits under a representative's user id
+  (``Assignment#representatives``). With anonymous grading there is no name and the id is
+  ``anon_<anonymous id>`` (5 base58 characters, ``lib/anonymity.rb``):
+  ``LATE_anon_Kq7Zp_78002_01_mnist_cam.ipynb``. A text entry or a URL is
+  ``<prefix>_text.html`` / ``<prefix>_link.html`` (``add_text_or_url``). The student id is the
+  **Canvas user id** (the ``ID`` column of the gradebook export), or ``anon_<id>``.
+- **Moodle** (View all submissions > Download all submissions): ``mod/assign/classes/downloader.php``
+  (``get_student_prefix``, ``load_submissionplugin_filelist``) makes a folder
+  ``<Full Name>_<participant id>_assignsubmission_file/`` per student (Moodle 4.1 and later;
+  up to 4.0 the folder ended in ``_file_/``), or, with "Download submissions in folders" off, flat
+  files ``<Full Name>_<participant id>_assignsubmission_file_<file name>``. Blind marking writes
+  "Participant" for the name. When students submit in groups, the prefix is
+  ``<group name>_<group id>`` and ``Default group`` (no id) for students in no group. The student
+  id is the **participant id**: the number the grading worksheet lists as ``Participant <id>``.
 
 Which notebook a file is: its cells' nbgrader ids (``grade_id``, kept in every copy a student
-makes of the notebook) or, when they are gone, its title heading, compared with each solution
-notebook; only when its content says nothing, its file name without the platform's ``-1`` or
-`` (1)`` suffix. So ``jdoe_123_456_MyHomework-1.ipynb`` is graded as 01 when it is 01.
-
-Several files of one student for one notebook: the newest is graded, the others are listed in
-a note. Canvas: the highest file id (Canvas numbers uploads in order; the ``-N`` suffix breaks
-a tie). Moodle: the latest modification time recorded in the zip (then the higher `` (N)`` or
-``-N`` suffix, then the name).
+makes) or, when they are gone, its title heading, compared with each solution notebook; only when
+its content says nothing, its file name without the platform's ``-1`` or `` (1)`` suffix. Both
+platforms' downloads hold only each student's current attempt, so no timestamp decides anything:
+two files of one submission that are the same notebook are a refused row naming both, and the
+instructor decides. A zip inside a submission is opened (one level) and its files are the
+submission's. Group submissions (:mod:`grader.lms_groups`) are graded once, under one member's id,
+and list their members for ``export``.
 
 Late: Canvas marks it in the name; Moodle's download does not say, so late flags come from the
-assignment's grading worksheet (``--worksheet``: its ``Status`` reads "... late" for a late
-submission; English interface). Without one a Moodle submission's lateness is unknown (None).
+grading worksheet (``--worksheet``, :mod:`grader.moodle_worksheet`). Without one a Moodle
+submission's lateness is unknown (None).
 
-Anything that cannot be placed becomes a :class:`~grader.submissions.Refusal` with its reason:
-a file whose name the platform did not write (student ``-``), a file that is not a notebook of
-this course (notebook ``-``), every file of an id that two differently named students claim.
-Content is read only through :mod:`grader.notebook_file`: a malformed file (too large, not
-UTF-8, not JSON, nested too deep, wrong JSON types, too many cells) is one such reason, or, when
-its name says which notebook it is, a submission that gets an "invalid" row with the reason.
+Anything that cannot be placed becomes a :class:`~grader.submissions.Refusal` with its reason.
+Content is read only through :mod:`grader.notebook_file`: a malformed file is one such reason, or,
+when its name says which notebook it is, a submission that gets an "invalid" row with the reason.
 """
 
-import csv
+import atexit
 import json
 import re
-from dataclasses import dataclass
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from grader import notebook_file
+from grader import lms_groups, notebook_file
 from grader.course import SOLUTIONS_DIR
 
 LAYOUTS = ("canvas", "moodle", "folders")
 
-# <name>[_LATE]_<user id>_<file id>_<file name>; the name is empty for anonymous grading.
-CANVAS_FILE = re.compile(r"^(?:(?P<name>.*?)_)??(?:(?P<late>late)_)?(?P<student>\d+)_(?P<order>\d+)_(?P<file>.+)$",
-                         re.IGNORECASE)
-# A text entry or a URL: <name>[_LATE]_<user id>_text.html / _link.html.
-CANVAS_ENTRY = re.compile(r"^(?:(?P<name>.*?)_)??(?:(?P<late>late)_)?(?P<student>\d+)_(?P<file>text|link)\.html$",
-                          re.IGNORECASE)
-# <Full Name>_<participant id>_assignsubmission_<plugin>_[<file name>]
-MOODLE_ENTRY = re.compile(r"^(?P<name>.*)_(?P<student>\d+)_assignsubmission_(?P<plugin>[A-Za-z0-9]+)_(?P<file>.*)$")
+# ContentZipper#get_filename: [name, "LATE", user id | "anon_<anonymous id>"] joined with "_".
+CANVAS_ID = r"(?P<student>\d+|anon_[1-9A-HJ-NP-Za-km-z]{5})"
+CANVAS_FILE = re.compile(rf"^(?:(?P<name>.*?)_)??(?:(?P<late>LATE)_)?{CANVAS_ID}_(?P<file_id>\d+)_(?P<file>.+)$")
+CANVAS_ENTRY = re.compile(rf"^(?:(?P<name>.*?)_)??(?:(?P<late>LATE)_)?{CANVAS_ID}_(?P<file>text|link)\.html$")
+# downloader.php: <prefix>_assignsubmission_<plugin>[/ or _<file name>]; the prefix ends in _<id>
+# except for the default team.
+MOODLE_ENTRY = re.compile(r"^(?P<name>.*)_(?P<student>\d+)_assignsubmission_(?P<plugin>[a-z0-9]+)(?:_(?P<file>.*))?$")
+MOODLE_DEFAULT_TEAM = re.compile(r"^(?P<name>[^_]+)_assignsubmission_(?P<plugin>[a-z0-9]+)(?:_(?P<file>.*))?$")
 # The suffix a platform adds to a file name it already has: "-1" (Canvas), " (1)" (Moodle's file picker).
-COPY_SUFFIX = re.compile(r"^(?P<base>.*?)(?:-(?P<dash>\d+)| \((?P<paren>\d+)\))$")
+COPY_SUFFIX = re.compile(r"^(?P<base>.*?)(?:-\d+| \(\d+\))$")
 
 CANVAS_NAME_FORM = "<name>_<user id>_<file id>_<file name>"
-MOODLE_NAME_FORM = "<Full Name>_<participant id>_assignsubmission_file_"
+MOODLE_NAME_FORM = "<Full Name>_<participant id>_assignsubmission_file"
 
 
 @dataclass
 class DownloadedFile:
     """One file of a download, with what its name says."""
 
-    student_id: str
-    name: str            # the student's name as the platform wrote it ("" when anonymous)
+    student_id: str      # Canvas user id or anon_<id>; Moodle participant id (a group id or "" in team mode)
+    name: str            # the name part of the file or folder ("" when anonymous)
     path: Path
     source: str          # its path inside the download
-    late: object         # True, False, or None (unknown)
-    order: tuple         # newest-wins key: a higher one is newer
+    file_name: str       # the file's name as the student gave it
+    late: object = None  # True, False, or None (unknown)
+    group: str = ""      # the group whose submission this is
+    members: tuple = ()  # the group's members (student ids), the graded one included
 
 
 def _visible(folder):
     return [path for path in sorted(Path(folder).iterdir()) if not path.name.startswith((".", "__MACOSX"))]
 
 
-def _looks_like_download(path):
-    return bool(MOODLE_ENTRY.match(path.name)) or (
-        path.is_file() and bool(CANVAS_FILE.match(path.name) or CANVAS_ENTRY.match(path.name)))
+def moodle_match(path):
+    """The name match of a Moodle download entry (a student's or team's folder or flat file), or None.
+    A folder ends in ``_file`` (4.1+) or ``_file_`` (up to 4.0); a flat file goes on with its name."""
+    match = MOODLE_ENTRY.match(path.name) or MOODLE_DEFAULT_TEAM.match(path.name)
+    if match is None or path.is_dir() != (not match["file"]):
+        return None
+    return match
+
+
+def canvas_match(path):
+    """The name match of a Canvas download file, or None."""
+    return (CANVAS_FILE.match(path.name) or CANVAS_ENTRY.match(path.name)) if path.is_file() else None
 
 
 def download_root(root):
     """``root``, or its lone sub-folder when the download was unpacked or zipped inside one."""
     visible = _visible(root)
-    if len(visible) == 1 and visible[0].is_dir() and not MOODLE_ENTRY.match(visible[0].name):
-        if any(_looks_like_download(path) for path in _visible(visible[0])):
+    if len(visible) == 1 and visible[0].is_dir() and not moodle_match(visible[0]):
+        if any(moodle_match(path) or canvas_match(path) for path in _visible(visible[0])):
             return visible[0]
     return Path(root)
 
@@ -94,12 +111,10 @@ def download_root(root):
 def detect_layout(root):
     """``"canvas"``, ``"moodle"`` or ``"folders"`` (``<student_id>/<notebook>.ipynb``) for the
     folder ``root``; a ValueError when it holds entries of more than one kind."""
-    root = download_root(root)
-    entries = _visible(root)
-    moodle = [path.name for path in entries if MOODLE_ENTRY.match(path.name)]
-    canvas = [path.name for path in entries if path.is_file() and not MOODLE_ENTRY.match(path.name)
-              and (CANVAS_FILE.match(path.name) or CANVAS_ENTRY.match(path.name))]
-    folders = [path.name + "/" for path in entries if path.is_dir() and not MOODLE_ENTRY.match(path.name)]
+    entries = _visible(download_root(root))
+    moodle = [path.name for path in entries if moodle_match(path)]
+    canvas = [path.name for path in entries if canvas_match(path) and not moodle_match(path)]
+    folders = [path.name + "/" for path in entries if path.is_dir() and not moodle_match(path)]
     kinds = {"canvas": canvas, "moodle": moodle, "folders": folders}
     present = [kind for kind, names in kinds.items() if names]
     if len(present) > 1:
@@ -109,12 +124,10 @@ def detect_layout(root):
     return present[0] if present else "folders"
 
 
-def _copy_number(stem):
-    """``(stem without the platform's copy suffix, its number)``: ``"01_mnist_cam-1"`` -> ``("01_mnist_cam", 1)``."""
+def base_name(stem):
+    """``stem`` without the platform's copy suffix: ``"01_mnist_cam-1"`` -> ``"01_mnist_cam"``."""
     match = COPY_SUFFIX.match(stem)
-    if not match:
-        return stem, 0
-    return match["base"], int(match["dash"] or match["paren"])
+    return match["base"] if match else stem
 
 
 def notebook_signatures(assignments, solutions_dir=SOLUTIONS_DIR):
@@ -155,7 +168,6 @@ def recognize(path, file_name, signatures):
         cells, problem = notebook_file.load(path)["cells"], None
     except notebook_file.NotANotebook as error:   # too large, not UTF-8, not JSON, wrong types...
         cells, problem = None, str(error)
-    is_notebook_name = file_name.lower().endswith(".ipynb")
     if cells is not None:
         ids = _grade_ids(cells)
         overlaps = {a: len(ids & grade_ids) for a, (grade_ids, _) in signatures.items()}
@@ -166,8 +178,8 @@ def recognize(path, file_name, signatures):
         by_title = [a for a, (_, solution_title) in signatures.items() if title and title == solution_title]
         if len(by_title) == 1:
             return by_title[0], "title"
-    if is_notebook_name:
-        base, _ = _copy_number(file_name[:-len(".ipynb")])
+    if file_name.lower().endswith(".ipynb"):
+        base = base_name(file_name[:-len(".ipynb")])
         if base in signatures:
             return base, "name"   # and graded: an unreadable one gets an "invalid" row that says why
         if problem:
@@ -180,117 +192,147 @@ def recognize(path, file_name, signatures):
 
 
 def _canvas_files(root, refusals):
+    """The files of a Canvas download; a refusal for each entry Canvas did not name."""
     files = []
     for path in _visible(root):
-        if path.is_dir():
-            refusals.append(("-", "-", None, f"{path.name}/: a folder; a Canvas download holds only files "
-                                             f"named {CANVAS_NAME_FORM}"))
-            continue
-        match = CANVAS_FILE.match(path.name) or CANVAS_ENTRY.match(path.name)
-        if not match:
-            refusals.append(("-", "-", None, f"{path.name}: not named as Canvas names submission files "
+        match = canvas_match(path)
+        if match is None:
+            what = "a folder; a Canvas download holds only files" if path.is_dir() else \
+                "not named as Canvas names submission files"
+            refusals.append(("-", "-", None, f"{path.name}{'/' if path.is_dir() else ''}: {what} "
                                              f"({CANVAS_NAME_FORM}), so it belongs to no student"))
             continue
-        order = (int(match["order"]) if "order" in match.groupdict() else 0,
-                 _copy_number(Path(match["file"]).stem)[1], path.name)
         file_name = match["file"] if match.re is CANVAS_FILE else path.name
-        files.append((DownloadedFile(match["student"], match["name"] or "", path, path.name, bool(match["late"]),
-                                     order), file_name))
+        files.append(DownloadedFile(match["student"], match["name"] or "", path, path.name, file_name,
+                                    bool(match["late"])))
     return files
 
 
-def _moodle_files(root, refusals, lateness):
+def _moodle_files(root, refusals):
+    """The files of a Moodle download (each folder's files, or the flat files); a refusal for
+    each entry Moodle did not name and each empty folder."""
     files = []
     for entry in _visible(root):
-        match = MOODLE_ENTRY.match(entry.name)
-        if not match:
+        match = moodle_match(entry)
+        if match is None:
             kind = "folder" if entry.is_dir() else "file"
             refusals.append(("-", "-", None, f"{entry.name}{'/' if entry.is_dir() else ''}: a {kind} not named as "
                                              f"Moodle names submissions ({MOODLE_NAME_FORM}), so it belongs to no student"))
             continue
-        student_id = match["student"]
+        student_id = match.groupdict().get("student") or ""
         if entry.is_dir():
             paths = [p for p in sorted(entry.rglob("*")) if p.is_file()
                      and not any(part.startswith((".", "__MACOSX")) for part in p.relative_to(entry).parts)]
-            named = [(p, p.name, f"{entry.name}/{p.relative_to(entry).as_posix()}") for p in paths]
+            files += [DownloadedFile(student_id, match["name"], p, f"{entry.name}/{p.relative_to(entry).as_posix()}",
+                                     p.name) for p in paths]
             if not paths:
-                refusals.append((student_id, "-", lateness.get(student_id), f"{entry.name}/: an empty folder"))
+                refusals.append((student_id or "-", "-", None, f"{entry.name}/: an empty folder"))
         else:
-            named = [(entry, match["file"], entry.name)]
-        for path, file_name, source in named:
-            order = (path.stat().st_mtime, _copy_number(Path(file_name).stem)[1], source)
-            files.append((DownloadedFile(student_id, match["name"], path, source, lateness.get(student_id), order),
-                          file_name))
+            files.append(DownloadedFile(student_id, match["name"], entry, entry.name, match["file"]))
     return files
 
 
-def moodle_lateness(worksheet):
-    """``{participant id: late}`` from Moodle's grading worksheet (a CSV with ``Identifier`` =
-    "Participant 12345" and ``Status``, which holds "... late" for a late submission). Raises
-    ValueError for a file that is not such a worksheet."""
-    try:
-        with open(worksheet, newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.DictReader(handle))
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise ValueError(f"cannot read the grading worksheet {worksheet}: {error}") from None
-    if not rows or "Identifier" not in rows[0] or "Status" not in rows[0]:
-        raise ValueError(f"{worksheet} is not Moodle's grading worksheet (no Identifier and Status columns): "
-                         "download it with View all submissions > Grading action > Download grading worksheet, "
-                         "with Moodle's interface in English")
-    lateness = {}
-    for row in rows:
-        number = re.search(r"(\d+)\s*$", row["Identifier"] or "")
-        if number:
-            parts = [part.strip() for part in (row["Status"] or "").split(" - ")]
-            lateness[number[1]] = any(part.endswith(" late") for part in parts)
-    return lateness
+def open_archives(files, refusals, scratch):
+    """``files`` with each zip replaced by the files inside it (one level, extracted into
+    ``scratch`` with :func:`grader.submissions.extract_zip`'s limits); an unreadable zip is a refusal."""
+    from grader.submissions import extract_zip
+
+    opened = []
+    for number, downloaded in enumerate(files):
+        if not (downloaded.file_name.lower().endswith(".zip") and zipfile.is_zipfile(downloaded.path)):
+            opened.append(downloaded)
+            continue
+        folder = Path(scratch) / str(number)
+        try:
+            extract_zip(downloaded.path, folder)
+        except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
+            refusals.append((downloaded.student_id or "-", "-", downloaded.late,
+                             f"{downloaded.source}: a zip that cannot be opened ({error}); not graded"))
+            continue
+        inner = [p for p in sorted(folder.rglob("*")) if p.is_file()
+                 and not any(part.startswith((".", "__MACOSX")) for part in p.relative_to(folder).parts)]
+        opened += [replace(downloaded, path=p, file_name=p.name,
+                           source=f"{downloaded.source}/{p.relative_to(folder).as_posix()}") for p in inner]
+        if not inner:
+            refusals.append((downloaded.student_id or "-", "-", downloaded.late, f"{downloaded.source}: an empty zip"))
+    return opened
 
 
-def find_lms_submissions(root, lms, known_assignments, worksheet=None, solutions_dir=SOLUTIONS_DIR):
-    """``(submissions, refusals, notes)`` for a Canvas or Moodle download unpacked in ``root``
-    (see the module's docstring)."""
-    from grader.submissions import Refusal, Submission   # (ids here are digits: always valid student ids)
+def _claimed_twice(files):
+    """The student ids that files with different names claim (two Jane Does' ids cannot be told
+    apart), and ids that differ only in case (anonymous ids: they collide on a case-insensitive disk)."""
+    names, folded = {}, {}
+    for downloaded in files:
+        names.setdefault(downloaded.student_id, set()).add(downloaded.name)
+        folded.setdefault(downloaded.student_id.casefold(), set()).add(downloaded.student_id)
+    twice = {student: f"two students with the same id {student} ({', '.join(map(repr, sorted(claimants)))}); "
+                      "the grader cannot tell whose it is" for student, claimants in names.items() if len(claimants) > 1}
+    for ids in folded.values():
+        for student in ids if len(ids) > 1 else ():
+            twice.setdefault(student, f"ids {', '.join(sorted(ids))} differ only in case; the grader cannot keep "
+                                      "them apart on every disk")
+    return twice
+
+
+def choose(candidates, notes):
+    """``(submissions, refusals)`` from ``{(student, assignment): [(file, how)]}``: one file is
+    graded; two or more of one submission are a refused row naming them all."""
+    from grader.submissions import Refusal, Submission
+
+    submissions, refusals = [], []
+    for (student_id, assignment), found in sorted(candidates.items()):
+        first = found[0][0]
+        if len(found) > 1:
+            names = " and ".join(downloaded.source for downloaded, _ in found)
+            refusals.append(Refusal(student_id, assignment, f"{len(found)} files are {assignment} in one submission: "
+                                    f"{names}; the grader cannot tell which to grade: remove the others from the "
+                                    "download and run again", late=first.late))
+            continue
+        if found[0][1] != "name" and base_name(Path(first.file_name).stem) != assignment:
+            notes.append(f"{first.source}: recognized as {assignment} by its {found[0][1]}")
+        submissions.append(Submission(student_id, assignment, first.path, late=first.late, source=first.source,
+                                      group=first.group, members=first.members))
+    return submissions, refusals
+
+
+def _files(root, lms, worksheet, groups, refusals, notes):
+    """The downloaded files of ``root``, nested zips opened, late flags and groups applied."""
+    files = _canvas_files(root, refusals) if lms == "canvas" else _moodle_files(root, refusals)
+    scratch = tempfile.mkdtemp(prefix="grader-nested-")   # zips inside the download, opened
+    atexit.register(shutil.rmtree, scratch, True)
+    files = open_archives(files, refusals, scratch)
+    if lms == "canvas":
+        return lms_groups.canvas_groups(files, groups, notes) if groups is not None else files
+    return lms_groups.apply_worksheet(files, worksheet, refusals, notes)
+
+
+def find_lms_submissions(root, lms, known_assignments, worksheet=None, groups=None, solutions_dir=SOLUTIONS_DIR):
+    """``(submissions, refusals, notes)`` for a Canvas or Moodle download unpacked in ``root`` (see
+    the module's docstring). ``worksheet`` is Moodle's grading worksheet (late flags, teams);
+    ``groups`` Canvas's export of the assignment's group set."""
+    from grader.submissions import Refusal   # (ids here are digits or anon_<base58>: valid student ids)
 
     if lms not in ("canvas", "moodle"):
         raise ValueError(f"unknown platform {lms!r}: canvas or moodle")
     if worksheet is not None and lms != "moodle":
         raise ValueError("--worksheet is Moodle's grading worksheet; this is a Canvas download")
-    root = download_root(root)
-    signatures = notebook_signatures(known_assignments, solutions_dir)
-    placed_refusals, notes = [], []
-    lateness = moodle_lateness(worksheet) if worksheet is not None else {}
-    files = _canvas_files(root, placed_refusals) if lms == "canvas" else _moodle_files(root, placed_refusals, lateness)
-    refusals = [Refusal(student_id, notebook, reason, late=late) for student_id, notebook, late, reason in placed_refusals]
-
-    names = {}
-    for downloaded, _ in files:
-        names.setdefault(downloaded.student_id, set()).add(downloaded.name)
-    candidates = {}
-    for downloaded, file_name in files:
-        assignment, how = recognize(downloaded.path, file_name, signatures)
-        student_id = downloaded.student_id
-        if len(names[student_id]) > 1:
-            claimants = ", ".join(repr(name) for name in sorted(names[student_id]))
-            refusals.append(Refusal(student_id, assignment or "-", f"{downloaded.source}: two students with the same "
-                                    f"id {student_id} ({claimants}); the grader cannot tell whose it is",
-                                    late=downloaded.late))
+    if groups is not None and lms != "canvas":
+        raise ValueError("--groups is Canvas's group set export; this is a Moodle download (its teams come from "
+                         "the grading worksheet, --worksheet)")
+    placed, notes = [], []
+    files = _files(download_root(root), lms, worksheet, groups, placed, notes)
+    refusals = [Refusal(student_id, notebook, reason, late=late) for student_id, notebook, late, reason in placed]
+    signatures, twice, candidates = notebook_signatures(known_assignments, solutions_dir), _claimed_twice(files), {}
+    for downloaded in files:
+        assignment, how = recognize(downloaded.path, downloaded.file_name, signatures)
+        if downloaded.student_id in twice:
+            refusals.append(Refusal(downloaded.student_id, assignment or "-",
+                                    f"{downloaded.source}: {twice[downloaded.student_id]}", late=downloaded.late))
         elif assignment is None:
-            refusals.append(Refusal(student_id, "-", f"{downloaded.source}: {how}; not graded", late=downloaded.late))
+            refusals.append(Refusal(downloaded.student_id, "-", f"{downloaded.source}: {how}; not graded",
+                                    late=downloaded.late))
         else:
-            if how != "name" and _copy_number(Path(file_name).stem)[0] != assignment:
-                notes.append(f"{downloaded.source}: recognized as {assignment} by its {how}")
-            candidates.setdefault((student_id, assignment), []).append(downloaded)
-
-    submissions = []
-    for (student_id, assignment), found in sorted(candidates.items()):
-        found.sort(key=lambda downloaded: downloaded.order)
-        newest = found[-1]
-        if len(found) > 1:
-            older = ", ".join(downloaded.source for downloaded in found[:-1])
-            notes.append(f"student {student_id}, {assignment}: graded {newest.source}, the newest of {len(found)} "
-                         f"files (not graded: {older})")
-        if lms == "moodle" and worksheet is not None and student_id not in lateness:
-            notes.append(f"student {student_id} ({newest.name}) is not in the grading worksheet: lateness unknown")
-        submissions.append(Submission(student_id, assignment, newest.path, late=newest.late, source=newest.source))
-    refusals.sort(key=lambda refusal: (refusal.student_id, refusal.assignment, refusal.reason))
+            candidates.setdefault((downloaded.student_id, assignment), []).append((downloaded, how))
+    submissions, more = choose(candidates, notes)
+    refusals = sorted(refusals + more, key=lambda refusal: (refusal.student_id, refusal.assignment, refusal.reason))
     return submissions, refusals, notes

@@ -13,11 +13,9 @@ Student ids become folder names and nbgrader arguments, so they may hold letters
 collide on case-insensitive disks), are refused with a message naming the folder.
 """
 
-import os
 import re
 import shutil
 import tempfile
-import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +33,8 @@ class Submission:
     path: Path
     late: object = None   # True or False when the LMS said so, None when nobody did
     source: str = ""      # where the file was in an LMS download ("" for the folder layouts)
+    group: str = ""       # the group whose submission this is (grader.lms_groups), "" for a student's own
+    members: tuple = ()   # that group's members, this student included: export gives each the grade
 
 
 @dataclass(frozen=True)
@@ -48,8 +48,7 @@ class Refusal:
 def extract_zip(zip_path, destination):
     """Extract ``zip_path`` into ``destination``, refusing members that would land outside it.
 
-    Each file keeps the modification time the zip records (Moodle's newest-wins rule reads it),
-    and a name stored as UTF-8 without the zip's UTF-8 flag (some zip tools) is read as UTF-8.
+    A name stored as UTF-8 without the zip's UTF-8 flag (some zip tools) is read as UTF-8.
     """
     destination = Path(destination).resolve()
     with zipfile.ZipFile(zip_path) as archive:
@@ -67,12 +66,9 @@ def extract_zip(zip_path, destination):
             raise ValueError(f"{zip_path}: {len(members):,} files, more than the {MAX_ZIP_MEMBERS:,} a class may hand in")
         for member in members:
             if member.file_size > MAX_NOTEBOOK_BYTES and not member.is_dir():
-                extracted = _sparse_stand_in(destination, member)
+                _sparse_stand_in(destination, member)
             else:
-                extracted = archive.extract(member, destination)
-            if not member.is_dir():
-                seconds = time.mktime(member.date_time + (0, 0, -1))
-                os.utime(extracted, (seconds, seconds))
+                archive.extract(member, destination)
     return destination
 
 
@@ -84,7 +80,6 @@ def _sparse_stand_in(destination, member):
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target, "wb") as handle:
         handle.truncate(member.file_size)
-    return str(target)
 
 
 def _submissions_root(root):
@@ -123,21 +118,22 @@ def _notebooks_of(student_dir, known_assignments, notes):
     return found
 
 
-def find_submissions(root, known_assignments, lms=None, worksheet=None):
+def find_submissions(root, known_assignments, lms=None, worksheet=None, groups=None):
     """Return ``(submissions, refusals, notes)`` for the folder ``root``.
 
     ``lms`` is "canvas", "moodle" or "folders", or None to detect it
-    (:func:`grader.lms.detect_layout`); ``worksheet`` is Moodle's grading worksheet, read for
-    the late flags (:func:`grader.lms.find_lms_submissions`).
+    (:func:`grader.lms.detect_layout`); ``worksheet`` is Moodle's grading worksheet (late flags
+    and teams) and ``groups`` Canvas's group set export (:func:`grader.lms.find_lms_submissions`).
     """
     from grader import lms as platforms
 
     if lms in (None, "auto"):
         lms = platforms.detect_layout(root)
     if lms != "folders":
-        return platforms.find_lms_submissions(root, lms, known_assignments, worksheet=worksheet)
-    if worksheet is not None:
-        raise ValueError("--worksheet is Moodle's grading worksheet; these submissions are not a Moodle download")
+        return platforms.find_lms_submissions(root, lms, known_assignments, worksheet=worksheet, groups=groups)
+    if worksheet is not None or groups is not None:
+        raise ValueError("--worksheet and --groups describe a Moodle or Canvas download; these submissions are "
+                         "folders of students")
     root = _submissions_root(root)
     submissions, refusals, notes = [], [], []
     student_dirs = [p for p in sorted(root.iterdir()) if not p.name.startswith(".")]
