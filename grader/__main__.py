@@ -69,12 +69,18 @@ def _parser():
                              "csv: student_id, name, one column per notebook, total")
     export.add_argument("--roster", type=Path, required=True,
                         help="the class list from the LMS: Canvas' gradebook export, Moodle's grade export "
-                             "(First name, Last name, Email address), or student_id,name for csv")
+                             "(First name, Last name, Email address) or grading worksheet, or student_id,name for csv")
     export.add_argument("--id-column", metavar="COLUMN",
                         help="the roster column that holds the grader's student ids "
                              "(default: SIS Login ID for canvas, Email address for moodle, student_id for csv)")
     export.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR,
                         help=f"the folder whose grades.csv is exported (default {DEFAULT_COURSE_DIR})")
+    export.add_argument("--assignment", metavar="COLUMN",
+                        help="canvas: the roster's assignment column the grades go into ('Lab 1 (311)', its title "
+                             "or its id); default: the columns titled like the notebooks, else the only assignment")
+    export.add_argument("--unmask", type=Path, metavar="DOWNLOAD",
+                        help="canvas, anonymous grading: the assignment's submissions downloaded again after its "
+                             "grades were posted; its file names turn the anonymous ids into user ids")
 
     bundle = commands.add_parser("bundle", help="write the zip students receive (no solutions, no grader)")
     bundle.add_argument("out", type=Path, help="the .zip to write")
@@ -119,7 +125,7 @@ def main(argv=None):
         from grader.export import export
 
         return export(arguments.format, arguments.roster, arguments.out, arguments.course_dir,
-                      id_column=arguments.id_column)
+                      id_column=arguments.id_column, assignment=arguments.assignment, unmask=arguments.unmask)
     if arguments.command == "bundle":
         from grader.bundle import bundle
 

@@ -1,31 +1,34 @@
 """Grades into an LMS: ``python -m grader export --format canvas|moodle|csv --roster ROSTER.csv OUT.csv``.
 
-The grades come from ``COURSE/grades.csv`` (one row per student and notebook); each notebook
-found there is an assignment, a column of ``OUT.csv``. The roster is the class list downloaded
-from the LMS; ``OUT.csv`` has one row per roster student, in the roster's order:
+The grades come from ``COURSE/grades.csv`` (one row per student and notebook). The roster is the
+class list downloaded from the LMS, with ``,`` or ``;`` and with or without a byte-order mark
+(:mod:`grader.tables`); ``OUT.csv`` has one row per roster student, in the roster's order, and the
+roster's separator:
 
 - ``canvas``: the roster is Canvas' gradebook export. ``OUT.csv`` has its columns ``Student, ID,
-  SIS User ID, SIS Login ID, Section``, one column per assignment, and a ``Points Possible`` row
-  under the header with each assignment's points.
+  SIS User ID, SIS Login ID, Section``, then the roster's column(s) of the assignment the grades
+  belong to, titled as in the roster, and its ``Points Possible`` row (:mod:`grader.export_canvas`).
 - ``moodle``: the roster has ``First name``, ``Last name`` and ``Email address`` (Moodle's grade or
-  participants export). ``OUT.csv`` has those three columns, then one grade column per assignment.
-  When the roster is instead an assignment's grading worksheet (``Identifier`` = "Participant
-  12345", ``Full name``, ``Grade``, ...), ``OUT.csv`` is that worksheet with each graded
-  student's ``Grade`` filled in (the sum of their notebooks), for "Upload grading worksheet";
-  its other cells are written back as Moodle wrote them (Moodle reads the feedback columns back).
+  participants export). ``OUT.csv`` has those three columns, then one grade column per notebook.
+  When the roster is instead an assignment's grading worksheet (:mod:`grader.moodle_worksheet`,
+  in English, French, German or Spanish), ``OUT.csv`` is that worksheet with each graded student's
+  grade filled in (the sum of their notebooks), every other cell as Moodle wrote it.
 - ``csv``: the roster has ``student_id`` and ``name``. ``OUT.csv`` is ``student_id, name,
-  <assignments>, total``, then the students who are not in the roster, without a name.
+  <notebooks>, total``, then the students who are not in the roster, without a name.
 
 A grader's student id matches the roster row whose id column (``SIS Login ID``, ``Email
 address``, ``student_id``, or ``--id-column``) holds the same text, ignoring case and spaces
 around it. When the grades came from an LMS download (``COURSE/class.json`` says which), the
-ids are the platform's: Canvas user ids match the ``ID`` column, and Moodle participant ids the
-number in a grading worksheet's ``Identifier`` (any other Moodle roster is an error). Students with grades but no roster row are left out of the Canvas and Moodle files
-(those systems reject unknown students) and listed on stderr; roster students without any grade
-keep empty cells (no submission is not a zero until the instructor says so) and are listed too.
-Every cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading
-``'`` so a spreadsheet shows it instead of running it (OWASP's advice on CSV injection); numbers
-are kept. The file is UTF-8 without a byte-order mark, with RFC 4180 quoting and CRLF line ends.
+ids are the platform's: Canvas user ids match the ``ID`` column (anonymous ids once ``--unmask``
+has turned them into user ids), and Moodle participant ids the number in a grading worksheet's
+first column (any other Moodle roster is an error). A group's submission gives its grade to every
+member ``class.json`` lists, unless a member has a grade of their own. Students with grades but
+no roster row are left out of the Canvas and Moodle files (those systems reject unknown students)
+and listed on stderr; roster students without any grade keep empty cells (no submission is not a
+zero until the instructor says so) and are listed too. Every cell the grader writes that starts
+with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'`` so a spreadsheet
+shows it instead of running it (OWASP's advice on CSV injection); numbers are kept. The file is
+UTF-8 without a byte-order mark, with RFC 4180 quoting and CRLF line ends.
 """
 
 import csv
@@ -35,25 +38,22 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from grader import export_canvas, moodle_worksheet
 from grader.course import SOLUTIONS_DIR
 from grader.results import BASE_COLUMNS
-from helpers._cache import write_atomically
+from grader.tables import read_table, write_table
 
 FORMATS = ("canvas", "moodle", "csv")
 WORKSHEET = "moodle-worksheet"   # --format moodle with a grading worksheet as the roster
-ID_COLUMNS = {"canvas": "SIS Login ID", "moodle": "Email address", "csv": "student_id", WORKSHEET: "Identifier"}
-NAME_COLUMNS = {"canvas": ["Student"], "moodle": ["First name", "Last name"], "csv": ["name"], WORKSHEET: ["Full name"]}
-REQUIRED_COLUMNS = {"canvas": ["Student", "ID"], "moodle": ["First name", "Last name"], "csv": ["name"],
-                    WORKSHEET: ["Full name", "Grade", "Last modified (grade)"]}
+ID_COLUMNS = {"canvas": "SIS Login ID", "moodle": "Email address", "csv": "student_id"}
+NAME_COLUMNS = {"canvas": ["Student"], "moodle": ["First name", "Last name"], "csv": ["name"]}
 CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 ROSTER_SOURCES = {
     "canvas": "Canvas' gradebook export (Grades > Export > Export Entire Gradebook)",
     "moodle": "Moodle's grade export (Grades > Export > Plain text file, comma separated)",
     "csv": "a CSV file with the columns student_id and name",
-    WORKSHEET: "the assignment's grading worksheet (View all submissions > Grading action > Download grading worksheet)",
+    WORKSHEET: f"the assignment's grading worksheet ({moodle_worksheet.SOURCE})",
 }
-# The id column export matches by default for grades that came from an LMS download (grader.lms).
-DOWNLOAD_ID_COLUMNS = {("canvas", "canvas"): "ID", ("moodle", WORKSHEET): "Identifier"}
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
@@ -115,36 +115,33 @@ def read_grades(course_dir):
     return scores, {notebook: points[notebook] or solution_points(notebook) for notebook in sorted(points)}
 
 
-def read_roster(path, file_format, id_column):
-    """The roster's students: one ``{column: text}`` per row, in its order.
-
-    Blank rows are skipped, and in a Canvas roster the rows without an ``ID`` (the ``Points
-    Possible`` row of a gradebook export). Raises ExportError for a roster that is missing, not
-    UTF-8, lacks a column ``file_format`` needs, lists no student or lists an id twice.
-    """
+def class_list(course_dir):
+    """The last autograde run's ``COURSE/class.json`` (where the submissions came from, their
+    files and groups), or {} when there is none."""
     try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            reader.fieldnames = [name.strip() for name in reader.fieldnames or []]
-            rows = [{name: (text or "") for name, text in row.items() if name is not None} for row in reader]
-    except OSError as error:
-        raise ExportError(f"cannot read the roster {path}: {error.strerror}") from None
-    except (UnicodeDecodeError, csv.Error) as error:
-        raise ExportError(f"the roster {path} is not a UTF-8 CSV file ({error}): save it as CSV UTF-8") from None
-    required = dict.fromkeys(REQUIRED_COLUMNS[file_format] + [id_column])
-    missing = [name for name in required if name not in reader.fieldnames]
-    if missing:
-        raise ExportError(f"the roster {path} has no column {', '.join(map(repr, missing))} (its columns: "
-                          f"{', '.join(reader.fieldnames) or 'none'}); use {ROSTER_SOURCES[file_format]}")
-    students = [row for row in rows if any(text.strip() for text in row.values())
-                and (file_format != "canvas" or row["ID"].strip())]
-    if not students:
-        raise ExportError(f"the roster {path} lists no students")
-    counts = Counter(_key(row[id_column]) for row in students if _key(row[id_column]))
-    repeated = sorted(key for key, count in counts.items() if count > 1)
-    if repeated:
-        raise ExportError(f"the roster {path} has the same {id_column} on several rows: {', '.join(repeated)}")
-    return students
+        entries = json.loads((Path(course_dir) / "class.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return entries if isinstance(entries, dict) else {}
+
+
+def give_group_grades(scores, entries):
+    """``scores`` with each group submission's score given to the group's other members (a member's
+    own grade stays), and the lines that say so (see :mod:`grader.lms_groups`)."""
+    scores, lines = {student: dict(grades) for student, grades in scores.items()}, []
+    for entry in entries.get("submissions", []):
+        student, notebook, members = entry["student_id"], entry["notebook"], entry.get("members") or []
+        if notebook not in scores.get(student, {}):
+            continue
+        given = [m for m in members if m != student and notebook not in scores.get(m, {})]
+        kept = [m for m in members if m != student and m not in given]
+        for member in given:
+            scores.setdefault(member, {})[notebook] = scores[student][notebook]
+        if given:
+            lines.append(f"group {entry.get('group', '')!r}: {student}'s {notebook} grade goes to {', '.join(given)} too")
+        lines += [f"warning: {m} is in group {entry.get('group', '')!r} but has a {notebook} grade of their own: "
+                  "kept" for m in kept]
+    return scores, lines
 
 
 def _key(student_id):
@@ -152,27 +149,51 @@ def _key(student_id):
     return student_id.strip().casefold()
 
 
-def _roster_key(row, id_column):
-    """The roster row's id as matched: a worksheet's "Participant 12345" is the participant id 12345."""
-    text = row[id_column]
-    if id_column == ID_COLUMNS[WORKSHEET]:
-        number = re.search(r"(\d+)\s*$", text)
-        text = number[1] if number else text
-    return _key(text)
+def load_roster(path, file_format, id_column):
+    """The roster's students as ``{column: text}`` rows, in its order, and its table.
+
+    Blank rows are skipped, and in a Canvas roster the rows without an ``ID`` (the ``Points
+    Possible`` and "Manual Posting" rows of a gradebook export). Raises ExportError for a roster
+    that is missing, not UTF-8, lacks a column ``file_format`` needs, lists no student or lists
+    an id twice.
+    """
+    try:
+        table = read_table(path, "the roster")
+    except ValueError as error:
+        raise ExportError(str(error)) from None
+    names = NAME_COLUMNS[file_format]
+    if file_format == "canvas" and "Student" not in table.header and {"LastName", "FirstName"} <= set(table.header):
+        names = ["LastName", "FirstName"]   # GradebookExporter's show_student_first_last_name
+    required = dict.fromkeys(names + (["ID"] if file_format == "canvas" else []) + [id_column])
+    missing = [name for name in required if name not in table.header]
+    if missing:
+        raise ExportError(f"the roster {path} has no column {', '.join(map(repr, missing))} (its columns: "
+                          f"{', '.join(table.header) or 'none'}); use {ROSTER_SOURCES[file_format]}")
+    rows = [dict(zip(table.header, row)) for row in table.rows]
+    students = [row for row in rows if file_format != "canvas" or row["ID"].strip()]
+    if not students:
+        raise ExportError(f"the roster {path} lists no students")
+    counts = Counter(_key(row[id_column]) for row in students if _key(row[id_column]))
+    repeated = sorted(key for key, count in counts.items() if count > 1)
+    if repeated:
+        raise ExportError(f"the roster {path} has the same {id_column} on several rows: {', '.join(repeated)}")
+    return students, table
 
 
-def match(roster, scores, id_column):
+def match(roster, scores, key_of):
     """``(pairs, unknown)``: each roster row with its ``{notebook: score}`` (``{}`` when it has
-    none), and the student ids of ``scores`` that no roster row has, sorted."""
+    none), and the student ids of ``scores`` that no roster row has, sorted. ``key_of(row)`` is
+    the row's id as matched."""
     by_key = {_key(student_id): grades for student_id, grades in scores.items()}
-    roster_keys = {_roster_key(row, id_column) for row in roster}
-    pairs = [(row, by_key.get(_roster_key(row, id_column), {})) for row in roster]
+    roster_keys = {key_of(row) for row in roster}
+    pairs = [(row, by_key.get(key_of(row), {})) for row in roster]
     unknown = sorted(student_id for student_id in scores if _key(student_id) not in roster_keys)
     return pairs, unknown
 
 
-def _number(value):
-    return f"{value:g}"
+def _number(value, comma=False):
+    text = f"{value:g}"
+    return text.replace(".", ",") if comma else text
 
 
 def _grade_cells(grades, assignments):
@@ -180,41 +201,114 @@ def _grade_cells(grades, assignments):
     return [_number(grades[name]) if name in grades else "" for name in assignments]
 
 
-def canvas_rows(pairs, points):
-    """Canvas' import file: its five student columns, one column per assignment, and a
-    ``Points Possible`` row under the header."""
-    assignments = list(points)
-    yield CANVAS_COLUMNS + assignments
-    yield ["Points Possible"] + [""] * (len(CANVAS_COLUMNS) - 1) + [_number(points[name]) for name in assignments]
+def report(unknown, missing, id_column, fate, empty):
+    """List on stderr, one line each, the graded students not in the roster (``unknown``) and the
+    roster students without any grade (``missing``: ``(name, id)``)."""
+    for student_id in unknown:
+        print(f"warning: {student_id} has grades but is not in the roster (no {id_column} {student_id!r}): {fate}",
+              file=sys.stderr)
+    for name, student_id in missing:
+        print(f"warning: {name} ({id_column} {student_id!r}) is in the roster but has no submission: {empty}",
+              file=sys.stderr)
+
+
+def _write(out_path, rows, delimiter=",", neutralized=True):
+    """Write ``rows`` (every cell neutralized unless not ``neutralized``: cells the LMS wrote and reads back)."""
+    try:
+        write_table(out_path, [[neutralize(cell) if neutralized else cell for cell in row] for row in rows], delimiter)
+    except OSError as error:
+        raise ExportError(f"cannot write {out_path}: {error.strerror}") from None
+
+
+def _canvas_name(row):
+    """The Student cell: the roster's, or "Last, First" from a LastName/FirstName roster."""
+    return row["Student"] if "Student" in row else ", ".join(filter(None, (row["LastName"], row["FirstName"])))
+
+
+def write_canvas(roster_path, out_path, scores, points, id_column, assignment=None):
+    """Canvas's import file into the roster's own assignment column(s) (:mod:`grader.export_canvas`)."""
+    roster, table = load_roster(roster_path, "canvas", id_column)
+    try:
+        targets = export_canvas.targets(table.header, points, assignment)
+    except export_canvas.CanvasError as error:
+        raise ExportError(str(error)) from None
+    points_row, hidden_row = export_canvas.special_rows(table)
+    pairs, unknown = match(roster, scores, lambda row: _key(row[id_column]))
+    rows = [CANVAS_COLUMNS + [column for column, _ in targets],
+            ["Points Possible"] + [""] * (len(CANVAS_COLUMNS) - 1)
+            + [points_row[table.header.index(column)] if points_row else "" for column, _ in targets]]
     for row, grades in pairs:
-        yield [row.get(column, "") for column in CANVAS_COLUMNS] + _grade_cells(grades, assignments)
+        cells = [_number(sum(grades[n] for n in notebooks if n in grades)) if any(n in grades for n in notebooks) else ""
+                 for _, notebooks in targets]
+        rows.append([_canvas_name(row)] + [row.get(column, "") for column in CANVAS_COLUMNS[1:]] + cells)
+    _write(out_path, rows, table.delimiter)
+    for column, notebooks in targets:
+        print(f"{column} <- {' + '.join(notebooks)}{' (their sum)' if len(notebooks) > 1 else ''}")
+        _check_canvas_column(table, column, points_row, hidden_row, sum(points[n] for n in notebooks))
+    report(unknown, [(_canvas_name(r), r[id_column]) for r, g in pairs if not g], id_column,
+           f"left out of {out_path}", "grade cells left empty")
+    return len(pairs)
 
 
-def moodle_rows(pairs, points, id_column):
-    """Moodle's import file: the names, the identifier column and one grade column per assignment."""
-    assignments = list(points)
-    yield NAME_COLUMNS["moodle"] + [id_column] + assignments
-    for row, grades in pairs:
-        yield [row[column] for column in NAME_COLUMNS["moodle"] + [id_column]] + _grade_cells(grades, assignments)
+def _check_canvas_column(table, column, points_row, hidden_row, worth):
+    """Warn when the roster's points for ``column`` are not the notebooks' (``worth``), and when
+    the column is anonymous with unposted grades (Canvas ignores imported grades for it then)."""
+    index = table.header.index(column)
+    try:
+        possible = float(points_row[index].replace(",", ".")) if points_row else None
+    except ValueError:
+        possible = None
+    if possible is not None and possible != worth:
+        print(f"warning: the roster says {column} is worth {_number(possible)} points but its notebooks are worth "
+              f"{_number(worth)}: set the assignment's points to {_number(worth)} in Canvas", file=sys.stderr)
+    if hidden_row and "hidden" in hidden_row[index]:
+        print(f"warning: the roster was exported while {column} was anonymous with its grades unposted; Canvas "
+              "ignores imported grades for it until they are posted (Gradebook > the assignment's menu > Post "
+              "grades)", file=sys.stderr)
 
 
-def worksheet_rows(pairs, columns):
-    """Moodle's grading worksheet as downloaded, with ``Grade`` = the sum of each graded student's
-    notebooks; the other students' rows are left as they were."""
-    yield columns
-    for row, grades in pairs:
-        cells = dict(row, Grade=_number(sum(grades.values()))) if grades else row
-        yield [cells[column] for column in columns]
+def write_moodle(roster_path, out_path, scores, points, id_column):
+    """Moodle's CSV grade import: the names, the identifier column and one column per notebook."""
+    roster, table = load_roster(roster_path, "moodle", id_column)
+    pairs, unknown = match(roster, scores, lambda row: _key(row[id_column]))
+    names = NAME_COLUMNS["moodle"]
+    rows = [names + [id_column] + list(points)]
+    rows += [[row[column] for column in names + [id_column]] + _grade_cells(grades, points) for row, grades in pairs]
+    _write(out_path, rows, table.delimiter)
+    report(unknown, [(" ".join(r[c] for c in names), r[id_column]) for r, g in pairs if not g], id_column,
+           f"left out of {out_path}", "grade cells left empty")
+    return len(pairs)
 
 
-def check_worksheet_maximum(roster, points):
-    """Warn when the worksheet's ``Maximum Grade`` is not the notebooks' points: Moodle skips a
+def write_worksheet(roster_path, out_path, scores, points):
+    """The grading worksheet with each graded student's grade (the sum of their notebooks), for
+    Moodle's Upload grading worksheet; the other students' rows are left as they were."""
+    try:
+        worksheet = moodle_worksheet.read_worksheet(roster_path)
+    except ValueError as error:
+        raise ExportError(str(error)) from None
+    check_worksheet_maximum(worksheet, points)
+    print(f"matching on the roster's {worksheet.table.header[0]!r}: the participant ids of a Moodle grading worksheet")
+    roster = [row for _, row in worksheet.participants()]
+    pairs, unknown = match(roster, scores, lambda row: moodle_worksheet.participant_id(row[0]))
+    comma = moodle_worksheet.decimal_comma(worksheet)
+    grades = {moodle_worksheet.participant_id(row[0]): _number(sum(g.values()), comma) for row, g in pairs if g}
+    try:
+        moodle_worksheet.write_grades(worksheet, grades, out_path)
+    except OSError as error:
+        raise ExportError(f"cannot write {out_path}: {error.strerror}") from None
+    report(unknown, [(worksheet.name(r), r[0]) for r, g in pairs if not g], worksheet.table.header[0],
+           f"left out of {out_path}", "Grade left as downloaded")
+    return len(pairs)
+
+
+def check_worksheet_maximum(worksheet, points):
+    """Warn when the worksheet's maximum grade is not the notebooks' points: Moodle skips a
     grade above the maximum, and one below it means something else than intended."""
-    total = sum(points.values())
-    maxima = set()
-    for row in roster:
+    total, maxima = sum(points.values()), set()
+    for row in worksheet.table.rows if worksheet.maximum is not None else []:
         try:
-            maxima.add(float(row.get("Maximum Grade", "").replace(",", ".")))
+            maxima.add(float(row[worksheet.maximum].replace(",", ".")))
         except ValueError:
             pass
     for maximum in sorted(maxima - {total}):
@@ -223,103 +317,88 @@ def check_worksheet_maximum(roster, points):
               "(Moodle skips a grade above its maximum)", file=sys.stderr)
 
 
-def plain_rows(pairs, unknown, scores, points, id_column):
-    """``student_id, name, <assignments>, total``: the roster's students, then those not in it."""
-    assignments = list(points)
-    yield ["student_id", "name"] + assignments + ["total"]
+def write_plain(roster_path, out_path, scores, points, id_column):
+    """``student_id, name, <notebooks>, total``: the roster's students, then those not in it."""
+    roster, table = load_roster(roster_path, "csv", id_column)
+    pairs, unknown = match(roster, scores, lambda row: _key(row[id_column]))
     students = [(row[id_column], row["name"], grades) for row, grades in pairs]
     students += [(student_id, "", scores[student_id]) for student_id in unknown]
-    for student_id, name, grades in students:
-        total = _number(sum(grades.values())) if grades else ""
-        yield [student_id, name] + _grade_cells(grades, assignments) + [total]
+    rows = [["student_id", "name"] + list(points) + ["total"]]
+    rows += [[student_id, name] + _grade_cells(grades, points) + [_number(sum(grades.values())) if grades else ""]
+             for student_id, name, grades in students]
+    _write(out_path, rows, table.delimiter)
+    report(unknown, [(r["name"], r[id_column]) for r, g in pairs if not g], id_column, "listed without a name",
+           "grade cells left empty")
+    return len(pairs)
 
 
-def write_csv(path, rows, neutralized=True):
-    """Write ``rows`` to ``path`` atomically: UTF-8, RFC 4180 quoting, every cell neutralized
-    (unless not ``neutralized``: cells the LMS wrote and reads back)."""
-    def write(temporary):
-        with open(temporary, "w", newline="", encoding="utf-8") as handle:
-            csv.writer(handle).writerows([neutralize(cell) if neutralized else cell for cell in row] for row in rows)
-
-    return write_atomically(path, write)
-
-
-def report_mismatches(pairs, unknown, file_format, id_column, out_path):
-    """List on stderr, one line each, the graded students not in the roster and the roster
-    students without any grade."""
-    fate = "listed without a name" if file_format == "csv" else f"left out of {out_path}"
-    empty = "Grade left as downloaded" if file_format == WORKSHEET else "grade cells left empty"
-    for student_id in unknown:
-        print(f"warning: {student_id} has grades but is not in the roster "
-              f"(no {id_column} {student_id!r}): {fate}", file=sys.stderr)
-    for row, grades in pairs:
-        if not grades:
-            name = " ".join(row[column] for column in NAME_COLUMNS[file_format])
-            print(f"warning: {name} ({id_column} {row[id_column]!r}) is in the roster but has no "
-                  f"submission: {empty}", file=sys.stderr)
-
-
-def submissions_source(course_dir):
-    """Where the graded submissions came from, as the last autograde run wrote in
-    ``COURSE/class.json``: "canvas", "moodle", "folders", or None (no class list, or an old one)."""
-    try:
-        return json.loads((Path(course_dir) / "class.json").read_text(encoding="utf-8")).get("lms")
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
-def _roster_columns(path):
-    """The roster's header (stripped), or [] when it cannot be read (read_roster says why)."""
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            return [name.strip() for name in next(csv.reader(handle), [])]
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return []
-
-
-def choose_format(file_format, roster_path, course_dir, id_column):
+def choose_format(file_format, roster_path, source, id_column):
     """``(format, id column)``: a Moodle roster that is a grading worksheet is written back as one,
     and grades from an LMS download match on that platform's id unless ``--id-column`` says otherwise."""
-    if file_format == "moodle" and "Identifier" in _roster_columns(roster_path):
-        file_format = WORKSHEET
-    source = submissions_source(course_dir)
-    if id_column is None and source in ("canvas", "moodle"):
-        if (source, file_format) in DOWNLOAD_ID_COLUMNS:
-            id_column = DOWNLOAD_ID_COLUMNS[(source, file_format)]
-            print(f"matching on the roster's {id_column!r}: the grades came from a {source.capitalize()} "
-                  "submissions download")
-        elif source == "moodle" and file_format == "moodle":
-            raise ExportError(f"the grades in {course_dir} are keyed by Moodle participant ids (a Moodle submissions "
-                              f"download), which {roster_path} does not have: use {ROSTER_SOURCES[WORKSHEET]} as the "
-                              "roster, then upload the file written here with Upload grading worksheet")
+    if file_format == "moodle" and _is_worksheet(roster_path):
+        return WORKSHEET, None
+    if id_column is None and source == "canvas" and file_format == "canvas":
+        print("matching on the roster's 'ID': the grades came from a Canvas submissions download")
+        return file_format, "ID"
+    if id_column is None and source == "moodle" and file_format == "moodle":
+        raise ExportError(f"the grades are keyed by Moodle participant ids (a Moodle submissions download), which "
+                          f"{roster_path} does not have: use {ROSTER_SOURCES[WORKSHEET]} as the roster, then upload "
+                          "the file written here with Upload grading worksheet")
     return file_format, id_column or ID_COLUMNS[file_format]
 
 
-def export(file_format, roster_path, out_path, course_dir, id_column=None):
+def _is_worksheet(path):
+    try:
+        return moodle_worksheet.looks_like_worksheet(read_table(path, "the roster"))
+    except ValueError:
+        return False   # load_roster says why
+
+
+def platform_ids(scores, entries, file_format, unmask=None):
+    """``scores`` keyed by ids the roster has: anonymous Canvas ids turned into user ids with
+    ``--unmask``, then each group's grade given to its members. Prints what it did."""
+    anonymous = [student for student in scores if student.startswith("anon_")]
+    if anonymous and entries.get("lms") == "canvas":
+        if unmask is None or file_format != "canvas":
+            raise ExportError(f"the grades are keyed by Canvas anonymous ids ({anonymous[0]}, ...), which no roster "
+                              "lists: post the assignment's grades in Canvas, download its submissions again (the "
+                              "file names then carry user ids) and pass that download with --unmask")
+        files = {}
+        for entry in entries.get("submissions", []):
+            files.setdefault(entry["student_id"], []).append(entry.get("file", ""))
+        try:
+            scores, lines = export_canvas.unmask(scores, files, unmask)
+        except export_canvas.CanvasError as error:
+            raise ExportError(str(error)) from None
+        print(f"--unmask: {len(anonymous) - len(lines)} anonymous ids matched to user ids", file=sys.stderr)
+        for line in lines:
+            print(line, file=sys.stderr)
+    scores, lines = give_group_grades(scores, entries)
+    for line in lines:
+        print(line, file=sys.stderr if line.startswith("warning") else sys.stdout)
+    return scores
+
+
+def export(file_format, roster_path, out_path, course_dir, id_column=None, assignment=None, unmask=None):
     """Write ``out_path`` in ``file_format`` from ``course_dir``'s grades and the roster; return 0, or
     2 with a one-line error when the roster or ``grades.csv`` cannot be used."""
+    entries = class_list(course_dir)
     try:
-        file_format, id_column = choose_format(file_format, roster_path, course_dir, id_column)
+        if (assignment or unmask) and file_format != "canvas":
+            raise ExportError("--assignment and --unmask are for --format canvas")
+        file_format, id_column = choose_format(file_format, roster_path, entries.get("lms"), id_column)
         scores, points = read_grades(course_dir)
-        roster = read_roster(roster_path, file_format, id_column)
+        scores = platform_ids(scores, entries, file_format, unmask)
+        if file_format == "canvas":
+            students = write_canvas(roster_path, out_path, scores, points, id_column, assignment)
+        elif file_format == WORKSHEET:
+            students = write_worksheet(roster_path, out_path, scores, points)
+        elif file_format == "moodle":
+            students = write_moodle(roster_path, out_path, scores, points, id_column)
+        else:
+            students = write_plain(roster_path, out_path, scores, points, id_column)
     except ExportError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    pairs, unknown = match(roster, scores, id_column)
-    if file_format == "canvas":
-        rows = canvas_rows(pairs, points)
-    elif file_format == "moodle":
-        rows = moodle_rows(pairs, points, id_column)
-    elif file_format == WORKSHEET:
-        check_worksheet_maximum(roster, points)
-        rows = worksheet_rows(pairs, list(roster[0]))
-    else:
-        rows = plain_rows(pairs, unknown, scores, points, id_column)
-    try:
-        write_csv(out_path, list(rows), neutralized=file_format != WORKSHEET)
-    except OSError as error:
-        print(f"error: cannot write {out_path}: {error.strerror}", file=sys.stderr)
-        return 2
-    report_mismatches(pairs, unknown, file_format, id_column, out_path)
-    print(f"{out_path}: {len(pairs)} roster students, {len(points)} assignments ({file_format})")
+    print(f"{out_path}: {students} roster students, {len(points)} assignments ({file_format})")
     return 0

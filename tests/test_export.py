@@ -40,16 +40,18 @@ IDS = {
     "csv": {"jane": "JDoe", "bob": "bobrien", "zoe": "zmuller", "mallory": "mallory", "zed": "zed"},
 }
 
-# Canvas' gradebook export: a byte-order mark, a "Points Possible" row, an existing assignment
-# and a read-only score column (both ignored).
+# Canvas' gradebook export (lib/gradebook_exporter.rb, GradebookExporter#csv_data): a byte-order
+# mark, an assignment of each notebook's title ("01_mnist_cam (401)": Assignment#title_with_id)
+# beside another assignment, a read-only score column and the "Points Possible" row.
 CANVAS_ROSTER = (
-    "\ufeffStudent,ID,SIS User ID,SIS Login ID,Section,Quiz 1 (311),Current Score\r\n"
-    "    Points Possible,,,,,10,(read only)\r\n"
-    '"Doe, Jane",101,S101,jdoe,"Section A, Mon",8,80\r\n'
-    '"O\'Brien ""Bob"", Robert",102,S102,bobrien,Section B,9,90\r\n'
-    '"Müller, Zoë",103,S103,zmuller,Section A,,\r\n'
-    '"Núñez, José",104,S104,jnunez,Section B,7,70\r\n'
-    '"=HYPERLINK(""http://x"")",105,S105,mallory,@SUM(1+1),,\r\n'
+    "\ufeffStudent,ID,SIS User ID,SIS Login ID,Section,Quiz 1 (311),01_mnist_cam (401),03_cats_dogs_gradcam (402),"
+    "Current Score\r\n"
+    "    Points Possible,,,,,10,5,7,(read only)\r\n"
+    '"Doe, Jane",101,S101,jdoe,"Section A, Mon",8,,,80\r\n'
+    '"O\'Brien ""Bob"", Robert",102,S102,bobrien,Section B,9,,,90\r\n'
+    '"Müller, Zoë",103,S103,zmuller,Section A,,,,\r\n'
+    '"Núñez, José",104,S104,jnunez,Section B,7,,,70\r\n'
+    '"=HYPERLINK(""http://x"")",105,S105,mallory,@SUM(1+1),,,,\r\n'
 )
 
 # Moodle's grade export (Grades > Export > Plain text file).
