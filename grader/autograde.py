@@ -40,7 +40,7 @@ from grader import checks, gradebook, isolation, notebook_file, sandbox
 from grader.collect import finish, write_class_list
 from grader.course import (SOLUTIONS_DIR, assignment_names, drop_cells_after_last_test, nbgrader_environment,
                            prepare_course, tail, write_config)
-from grader.feedback import add_note, bound_page, prepare_for_feedback, write_failure_page
+from grader.feedback import add_note, bound_page, prepare_for_feedback, write_failure_page, write_points_page
 from grader.progress import Progress
 from grader.results import INFRASTRUCTURE_FAILURES, Grade, load_result, needs_clean_retry, result_key, save_result, sha256
 from grader.lms import detect_layout
@@ -167,7 +167,7 @@ def _run_autograde(scratch_dir, grade, notebook, limits, worker, max_scores, iso
     return None
 
 
-def _write_feedback_page(scratch_dir, grade, autograded, worker):
+def _write_feedback_page(scratch_dir, grade, autograded, worker, memory_limit_bytes=None):
     """nbgrader's feedback page of one graded notebook, written in its private course folder.
 
     The private gradebook first gets the final points (the independent check may have taken
@@ -179,7 +179,7 @@ def _write_feedback_page(scratch_dir, grade, autograded, worker):
     prepare_for_feedback(autograded, scratch_dir, grade.notebook)
     request = {"command": "feedback", "course_dir": str(scratch_dir), "assignment": grade.notebook,
                "student": grade.student_id, "environment": {}, "config": {}}
-    call = worker.call(request, timeout_seconds=300)
+    call = worker.call(request, timeout_seconds=300, memory_limit_bytes=memory_limit_bytes)
     page = scratch_dir / "feedback" / grade.student_id / grade.notebook / f"{grade.notebook}.html"
     if not (call.answer and call.answer["success"] and page.is_file()):
         print(f"warning: nbgrader could not write the feedback of {grade.student_id}/{grade.notebook}: "
@@ -217,7 +217,7 @@ def grade_submission(course_dir, template_dir, submission, limits, worker, key="
         else:
             autograded = _run_autograde(scratch_dir, grade, notebook, limits, worker, max_scores, isolation_plan)
         finishing = time.monotonic()
-        page = _write_feedback_page(scratch_dir, grade, autograded, worker) if autograded else None
+        page = _write_feedback_page(scratch_dir, grade, autograded, worker, limits[1]) if autograded else None
         with gradebook.LOCK:
             for folder in student_dirs.values():
                 shutil.rmtree(folder, ignore_errors=True)
@@ -231,6 +231,10 @@ def grade_submission(course_dir, template_dir, submission, limits, worker, key="
                     add_note(course_dir, grade)
             elif grade.status != "graded":
                 write_failure_page(course_dir, grade)
+            else:   # graded, but nbgrader wrote no page: the points, not a second pass over the class
+                write_points_page(student_dirs["feedback"] / f"{grade.notebook}.html", grade, max_scores,
+                                  "The grader could not write the full feedback page of your notebook; "
+                                  "these are your points.")
             if record:
                 gradebook.record(course_dir, grade)
         grade.phases["feedback"] = time.monotonic() - finishing

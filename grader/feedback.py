@@ -32,7 +32,7 @@ HIDDEN_LINE_MARK = "[a line of a hidden test was removed]"
 # What a display keeps: text and the two image formats whose base64 the page embeds in an <img>.
 SHOWN_MIMETYPES = ("text/plain", "image/png", "image/jpeg")
 BASE64 = re.compile(r"[A-Za-z0-9+/=\s]*")
-ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*+[ -/]*+[@-~]")   # possessive: no backtracking on a crafted escape
 # The grader's own note at the end of a notebook whose last cells were not run (grader/autograde.py):
 # rendered as markdown; its words may change, but not into anything markdown or HTML would act on.
 GRADER_NOTE = re.compile(r"\*The grader stopped after the last graded test: [\w ,.()]*\*")
@@ -77,8 +77,11 @@ def redact_text(text, hidden_lines):
     plain = ANSI_ESCAPE.sub("", text)
     if not any(line in plain for line in hidden_lines):
         return text
-    return "\n".join(HIDDEN_LINE_MARK if any(hidden in ANSI_ESCAPE.sub("", line) for hidden in hidden_lines)
-                     else line for line in text.split("\n"))
+    lines, plain_lines = text.split("\n"), plain.split("\n")   # an escape never holds a newline
+    if len(lines) != len(plain_lines):
+        plain_lines = [ANSI_ESCAPE.sub("", line) for line in lines]
+    return "\n".join(HIDDEN_LINE_MARK if any(hidden in stripped for hidden in hidden_lines) else line
+                     for line, stripped in zip(lines, plain_lines))
 
 
 def redact_hidden_lines(notebook, hidden_lines):
@@ -163,6 +166,15 @@ def students_cells_as_text(notebook, *course_notebooks):
             notebook.cells[index].id = cell.id
 
 
+def disarm_hidden_test_markers(notebook):
+    """Outside graded test cells, write the markers ``BEGIN HIDDEN TESTS`` and ``END HIDDEN TESTS``
+    with an underscore: nbgrader's feedback refuses a notebook with a marker in a cell of the
+    student's, and a student's cell must not cost its author the page (nor the class a second pass)."""
+    for cell in notebook.cells:
+        if not cell.metadata.get("nbgrader", {}).get("grade"):
+            cell.source = re.sub(r"(BEGIN|END) HIDDEN TESTS", r"\1 HIDDEN_TESTS", cell.source)
+
+
 def prepare_for_feedback(path, course_dir, assignment):
     """Rewrite the autograded notebook at ``path`` for the feedback (see the module's docstring);
     ``course_dir`` holds the assignment's ``source/`` and ``release/`` notebooks. Idempotent."""
@@ -172,6 +184,7 @@ def prepare_for_feedback(path, course_dir, assignment):
     redact_test_tracebacks(notebook)
     outputs_as_text(notebook)
     students_cells_as_text(notebook, source, release)
+    disarm_hidden_test_markers(notebook)
     redact_hidden_lines(notebook, hidden_test_lines(source, release))
     os.chmod(path, 0o644)  # nbgrader leaves autograded notebooks read-only
     nbformat.write(notebook, str(path))
@@ -185,15 +198,22 @@ def bound_page(page, grade, max_scores, limit=None):
     size = Path(page).stat().st_size
     if size <= limit:
         return False
+    write_points_page(page, grade, max_scores, f"Your feedback page would have been {size / 1e6:.1f} MB, more than the "
+                      f"{limit / 1e6:g} MB a page may hold (your notebook's outputs or cells are too large to show), "
+                      "so it shows only your points.")
+    return True
+
+
+def write_points_page(page, grade, max_scores, explanation):
+    """Write a short feedback ``page``: the score, ``explanation``, and each test's points."""
     rows = "".join(f"<tr><td><code>{html.escape(name)}</code></td>"
                    f"<td>{grade.tests.get(name, 0.0):g} / {points:g}</td></tr>" for name, points in max_scores.items())
+    Path(page).parent.mkdir(parents=True, exist_ok=True)
     Path(page).write_text(
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Feedback</title></head><body>"
         f"<h1>{html.escape(grade.notebook)}: {grade.score:g} / {grade.max_score:g}</h1>"
-        f"<p>Your feedback page would have been {size / 1e6:.1f} MB, more than the {limit / 1e6:g} MB a page may "
-        "hold (your notebook's outputs or cells are too large to show), so it shows only your points.</p>"
+        f"<p>{html.escape(explanation)}</p>"
         f"<table><tr><th>test</th><th>points</th></tr>{rows}</table></body></html>\n")
-    return True
 
 
 def _feedback_page(course_dir, grade):

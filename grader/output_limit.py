@@ -3,8 +3,8 @@ receives it in the job's worker (:func:`grader.worker._instrument` calls :func:`
 
 nbgrader's ``LimitOutput`` counts lines only, and only after the notebook has run: one printed
 line of 300 MB became a 300 MB autograded notebook and feedback page. Here a cell keeps at most
-:data:`CELL_OUTPUT_MAX_BYTES` of output, text and images together; what goes past it is left
-out, and one stdout line says so with the limit. Outputs that decide a grade are never all
+:data:`CELL_OUTPUT_MAX_BYTES` of output and a notebook :data:`NOTEBOOK_OUTPUT_MAX_BYTES`, text
+and images together; what goes past them is left out, and one stdout line says so with the limit. Outputs that decide a grade are never all
 dropped: past the limit a cell still keeps its first error and its first stderr text, cut short
 (nbgrader fails a test cell that has either), so filling the limit cannot turn a failing test
 into a passing one.
@@ -18,10 +18,16 @@ import nbformat
 # output of any cell of the course's solutions (0.52 MB, a figure of 05), so no honest cell is
 # cut. A cell's text is then also cut at 1,000 lines (LimitOutput in nbgrader_config.py).
 CELL_OUTPUT_MAX_BYTES = 2_000_000
+# 10 MB for the whole notebook: many full cells must not add up to hundreds of MB in the worker,
+# the grader's own process (which rewrites the notebook for the feedback) and the page. The
+# course's executed solutions hold 0.4-1.3 MB in all.
+NOTEBOOK_OUTPUT_MAX_BYTES = 10_000_000
 # Past the limit, a cell's first error (its value) and first stderr text keep this much.
 FAILURE_KEPT_BYTES = 1_000
 NOTICE = ("[output cut at {limit}: a cell keeps at most {limit} of output (text and images together); "
           "the rest of this cell's output was left out]\n")
+NOTEBOOK_NOTICE = ("[output cut: a notebook keeps at most {limit} of output in all (text and images together); "
+                   "the rest of this cell's output was left out]\n")
 
 
 def _text_bytes(text):
@@ -71,41 +77,73 @@ def _cut_output(output, room):
     return None
 
 
-class CellBudget:
-    """What one cell's outputs have used of :data:`CELL_OUTPUT_MAX_BYTES`."""
+class NotebookBudget:
+    """What all cells of one notebook have used of :data:`NOTEBOOK_OUTPUT_MAX_BYTES`."""
 
-    def __init__(self, limit=CELL_OUTPUT_MAX_BYTES):
+    def __init__(self, limit=NOTEBOOK_OUTPUT_MAX_BYTES):
+        self.limit, self.used = limit, 0
+
+
+class CellBudget:
+    """What one cell's outputs have used of :data:`CELL_OUTPUT_MAX_BYTES`, and of its notebook's
+    budget (``notebook``, shared by its cells; a cell of its own when None)."""
+
+    def __init__(self, notebook=None, limit=CELL_OUTPUT_MAX_BYTES):
+        self.notebook = notebook or NotebookBudget()
         self.limit, self.used, self.cut, self.failure_kept = limit, 0, False, False
+
+    def room(self):
+        return min(self.limit - self.used, self.notebook.limit - self.notebook.used)
+
+    def spend(self, size):
+        self.used += size
+        self.notebook.used += size
 
     def admit(self, output):
         """The outputs the cell keeps for ``output``: itself when it fits, else what of it fits
         (an error or stderr text: at least its start, once) and, the first time, the notice."""
         size, fails = output_bytes(output), fails_a_test(output)
-        if not self.cut and self.used + size <= self.limit:
-            self.used += size
+        if not self.cut and size <= self.room():
+            self.spend(size)
             self.failure_kept |= fails
             return [output]
-        room = self.limit - self.used
+        room = self.room()
         if fails and not self.failure_kept:
             room = max(room, FAILURE_KEPT_BYTES)
         kept = _cut_output(output, room) if room > 0 else None
         self.failure_kept |= bool(kept) and fails
-        self.used = self.limit
-        notice = [] if self.cut else [nbformat.v4.new_output(
-            "stream", name="stdout", text=NOTICE.format(limit=f"{self.limit / 1e6:g} MB"))]
+        self.spend(output_bytes(kept) if kept else 0)
+        notice = [] if self.cut else [self._notice()]
         self.cut = True
         return ([kept] if kept else []) + notice
 
+    def _notice(self):
+        """The stdout line that says which limit cut this cell's output."""
+        whole_notebook = self.notebook.limit - self.notebook.used < self.limit - self.used
+        text = NOTEBOOK_NOTICE if whole_notebook else NOTICE
+        limit = self.notebook.limit if whole_notebook else self.limit
+        return nbformat.v4.new_output("stream", name="stdout", text=text.format(limit=f"{limit / 1e6:g} MB"))
+
     def has_room(self, grown):
         """Whether ``grown`` more bytes (a display updated in place) fit."""
-        return not self.cut and self.used + grown <= self.limit
+        return not self.cut and grown <= self.room()
 
 
 def _budgets(client):
-    """The client's budget of each cell (by index) of the notebook it runs now."""
+    """The client's budget of each cell (by index) of the notebook it runs now, and the notebook's."""
     if client.__dict__.get("_grader_budgets_of") is not client.nb:
-        client.__dict__.update(_grader_budgets_of=client.nb, _grader_cell_budgets={})
-    return client.__dict__["_grader_cell_budgets"]
+        client.__dict__.update(_grader_budgets_of=client.nb, _grader_cell_budgets={},
+                               _grader_notebook_budget=NotebookBudget())
+    return client.__dict__["_grader_cell_budgets"], client.__dict__["_grader_notebook_budget"]
+
+
+def _cell_budget(client, cell_index, fresh=False):
+    """The budget of cell ``cell_index``; ``fresh``: a new one (its outputs were cleared, so what
+    they used is given back to the notebook)."""
+    cells, notebook = _budgets(client)
+    if fresh and cell_index in cells:
+        notebook.used -= cells.pop(cell_index).used
+    return cells.setdefault(cell_index, CellBudget(notebook))
 
 
 def limit_outputs(client_class):
@@ -119,10 +157,8 @@ def limit_outputs(client_class):
         out = output(self, outs, msg, display_id, cell_index)
         if out is None or not outs or outs[-1] is not out:
             return out   # an Output widget took it, or nbclient kept nothing
-        if len(outs) == 1:   # the cell's first output, or the first since clear_output
-            _budgets(self)[cell_index] = CellBudget()
-        outs.pop()
-        admitted = _budgets(self).setdefault(cell_index, CellBudget()).admit(out)
+        outs.pop()   # the cell's first output, or the first since clear_output: a fresh budget
+        admitted = _cell_budget(self, cell_index, fresh=not outs).admit(out)
         outs.extend(admitted)
         return out if any(kept is out for kept in admitted) else None
 
@@ -132,12 +168,14 @@ def limit_outputs(client_class):
         for cell_index, indices in self._display_id_map.get(display_id, {}).items():
             outputs = self.nb["cells"][cell_index]["outputs"]
             growth[cell_index] = sum(size - output_bytes(outputs[i]) for i in indices if i < len(outputs))
-        budgets = {index: _budgets(self).setdefault(index, CellBudget()) for index in growth}
-        if not all(budgets[index].has_room(grown) for index, grown in growth.items()):
-            self.log.warning("a display update past the output limit of its cell was left out")
+        budgets = {index: _cell_budget(self, index) for index in growth}
+        notebook = _budgets(self)[1]
+        if not all(budgets[index].has_room(grown) for index, grown in growth.items()) \
+                or sum(growth.values()) > notebook.limit - notebook.used:
+            self.log.warning("a display update past the output limit of its cell or notebook was left out")
             return None
         for index, grown in growth.items():
-            budgets[index].used += grown
+            budgets[index].spend(grown)
         return update_display(self, display_id, msg)
 
     client_class.output = limited_output

@@ -5,6 +5,7 @@ import html
 import json
 import os
 import re
+import statistics
 import sys
 import tempfile
 import threading
@@ -47,10 +48,14 @@ def graded_class(tmp_path_factory):
     listener = tcp_listener(received)
     build.write(sends_to_the_host(listener.getsockname()[1]), submissions, "sends_to_the_host")
     build.write(calls_home(), submissions, "calls_home")
+    # The grader's scratch folders in a folder of this test's own: the hostile class (test_hostile.py),
+    # graded beside this one in CI, must not count as this class's disk use.
+    saved_tempdir, tempfile.tempdir = tempfile.tempdir, str(tmp_path_factory.mktemp("scratch"))
     disk = DiskWatch(tempfile.gettempdir())
     exit_code = autograde(submissions, course_dir, timeout_seconds=TIMEOUT_SECONDS, jobs=JOBS,
                           memory_limit_gib=MEMORY_LIMIT_GIB, cell_timeout_seconds=CELL_TIMEOUT_SECONDS)
     disk.stop()
+    tempfile.tempdir = saved_tempdir
     listener.close()
     yield exit_code, read_grades(course_dir), course_dir, submissions, canaries, received, disk
     canaries[-1].unlink()
@@ -209,7 +214,11 @@ def test_each_result_records_the_seconds_of_each_phase(graded_class):
     phases = result["phases"]
     assert set(phases) == {"prepare", "nbgrader", "kernel_start", "execute", "kernel_stop", "check", "feedback"}
     assert all(seconds > 0 for seconds in phases.values()), phases
-    assert phases["execute"] > phases["kernel_start"]   # the cells (TensorFlow's import among them) take longest
+    # A forked kernel starts in well under a second, its cells take seconds; only the first kernel of
+    # each job waits for its zygote's TensorFlow import, so compare the class's medians.
+    graded = [json.loads(path.read_text())["phases"] for path in (course_dir / "results").glob("*.json")]
+    starts, executions = ([p[name] for p in graded if "execute" in p] for name in ("kernel_start", "execute"))
+    assert len(executions) > 20 and statistics.median(executions) > statistics.median(starts), (starts, executions)
     assert sum(phases.values()) <= result["seconds"] + 0.5, (phases, result["seconds"])
     invalid = json.loads((course_dir / "results" / "not_json__01_mnist_cam.json").read_text())["phases"]
     assert "execute" not in invalid and "prepare" in invalid

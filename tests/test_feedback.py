@@ -54,6 +54,8 @@ STUDENT_MARKDOWN = ("# 5 / 5, all tests passed\n<script>window.PWNED = 9</script
 # Case 9: one line far longer than a cell may keep.
 FLOOD = 'print("x" * 5_000_000)\nprint("after the flood")'
 INSTRUCTIONS = "# Tiny\nWrite `double`; a < b and $x < y$ stay as they are."
+# nbgrader's feedback refuses a notebook with these markers in a cell that is not a graded test.
+MARKERS = "# my notes\n### BEGIN HIDDEN TESTS\nprint('mine')\n### END HIDDEN TESTS\n"
 
 
 def _cell(kind, source, grade_id=None, points=None, solution=False):
@@ -77,14 +79,14 @@ def _source_notebook():
 
 def _hostile_submission(release):
     """The released notebook with the leaking answer, and the flood, the active HTML, a markdown
-    cell and a raw HTML cell of the student's before the tests."""
+    cell, a raw HTML cell and a cell with hidden-test markers of the student's before the tests."""
     notebook = nbformat.read(str(release), as_version=4)
     answer = next(cell for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("grade_id") == "answer")
     answer.source = LEAKING_SOLUTION
     raw = nbformat.v4.new_raw_cell("<script>window.PWNED = 12</script><h1>5 / 5, all tests passed</h1>",
                                    metadata={"raw_mimetype": "text/html"})
     notebook.cells[2:2] = [nbformat.v4.new_code_cell(FLOOD), nbformat.v4.new_code_cell(ACTIVE),
-                           nbformat.v4.new_markdown_cell(STUDENT_MARKDOWN), raw]
+                           nbformat.v4.new_markdown_cell(STUDENT_MARKDOWN), raw, nbformat.v4.new_code_cell(MARKERS)]
     return notebook
 
 
@@ -209,6 +211,18 @@ def test_outputs_past_the_limit_keep_what_fails_a_test():
     assert len(error) == 1 and error[0].evalue == "e" * output_limit.FAILURE_KEPT_BYTES   # a failing test stays failing
     assert error[0].traceback == ["AssertionError: " + "e" * output_limit.FAILURE_KEPT_BYTES]
     assert budget.admit(nbformat.v4.new_output("stream", name="stderr", text="more")) == []   # one is enough
+
+
+def test_a_notebook_keeps_at_most_its_total_of_output():
+    """Many cells, each under its own limit, stop at the notebook's; a cell whose output was cleared
+    gives its bytes back."""
+    notebook = output_limit.NotebookBudget(limit=2_500)
+    cells = [output_limit.CellBudget(notebook, limit=1_000) for _ in range(4)]
+    kept = [cell.admit(nbformat.v4.new_output("stream", name="stdout", text="z" * 900)) for cell in cells]
+    assert [sum(len(output.text) for output in outputs if "z" in output.text) for outputs in kept] == [900, 900, 700, 0]
+    assert output_limit.NOTEBOOK_NOTICE.format(limit="0.0025 MB") in kept[2][-1].text and notebook.used == 2_500
+    failing = cells[3].admit(nbformat.v4.new_output("error", ename="AssertionError", evalue="wrong", traceback=[]))
+    assert [output.evalue for output in failing] == ["wrong"]   # still fails its test
 
 
 def test_display_updates_stay_within_their_cells_budget(tmp_path, monkeypatch):
