@@ -37,14 +37,16 @@ def squeeze(name):
 
 
 def read_canvas_groups(path):
-    """``{canvas user id: group name}`` for the students in a group, from Canvas's group set export.
-    A ValueError (one line) for a file that is not one."""
+    """``{canvas user id: group name}`` for the students in a group (rows without a numeric user id
+    are no student's), from Canvas's group set export. A ValueError (one line) for a file that is
+    not one."""
     table = read_table(path, "the group set export")
     user, group = table.column({"canvas_user_id"}), table.column({"group_name"})
     if user is None or group is None:
         raise ValueError(f"{path} is not Canvas's group set export (no canvas_user_id and group_name columns; its "
                          f"columns: {', '.join(table.header) or 'none'}): use {CANVAS_GROUPS_SOURCE}")
-    return {row[user].strip(): row[group].strip() for row in table.rows if row[user].strip() and row[group].strip()}
+    return {row[user].strip(): row[group].strip() for row in table.rows
+            if row[user].strip().isdigit() and row[group].strip()}
 
 
 def canvas_groups(files, path, notes):
