@@ -20,7 +20,7 @@ from pathlib import Path
 from grader.notebook_file import MAX_NOTEBOOK_BYTES
 from helpers._cache import write_atomically
 
-BASE_COLUMNS = ["student_id", "notebook", "score", "max_score", "status", "reason", "seconds", "late"]
+BASE_COLUMNS = ["student_id", "notebook", "score", "max_score", "status", "reason", "seconds", "late", "override"]
 LATE_TEXT = {True: "yes", False: "no", None: ""}
 
 
@@ -39,6 +39,7 @@ class Grade:
     key: str = ""
     note: str = ""           # said to the student at the top of the feedback page
     late: object = None      # True / False as the LMS said, None when unknown (see the module's docstring)
+    override: str = ""       # what the instructor's overrides changed (grader.overrides); never saved in results/
     phases: dict = field(default_factory=dict, compare=False)   # seconds: prepare, nbgrader, kernel_start, execute, check, feedback
     reused: bool = field(default=False, compare=False)   # this run took the saved result (not saved itself)
     clean: bool = field(default=False, compare=False)    # graded by a worker no other notebook had run in
@@ -92,9 +93,15 @@ def load_result(course_dir, student_id, assignment):
         return None
 
 
+def test_column(notebook, test):
+    """The ``grades.csv`` column of one graded test: ``01_mnist_cam:test_show_cam_shape``."""
+    return f"{notebook}:{test}"
+
+
 def write_grades_csv(course_dir, grades):
-    """Write ``grades.csv`` atomically: the base columns, then one column per graded test."""
-    test_columns = sorted({name for grade in grades for name in grade.tests})
+    """Write ``grades.csv`` atomically: the base columns, then one column per graded test, named
+    with its notebook (:func:`test_column`), sorted."""
+    test_columns = sorted({test_column(grade.notebook, name) for grade in grades for name in grade.tests})
 
     def write(temporary):
         with open(temporary, "w", newline="") as handle:
@@ -102,8 +109,9 @@ def write_grades_csv(course_dir, grades):
             writer.writerow(BASE_COLUMNS + test_columns)
             for grade in sorted(grades, key=lambda g: (g.student_id, g.notebook)):
                 row = {**asdict(grade), "late": LATE_TEXT.get(grade.late, "")}
+                tests = {test_column(grade.notebook, name): points for name, points in grade.tests.items()}
                 writer.writerow([row[c] for c in BASE_COLUMNS]
-                                + [f"{grade.tests[c]:g}" if c in grade.tests else "" for c in test_columns])
+                                + [f"{tests[c]:g}" if c in tests else "" for c in test_columns])
 
     return write_atomically(Path(course_dir) / "grades.csv", write)
 

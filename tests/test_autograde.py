@@ -121,7 +121,8 @@ def test_each_submission_gets_its_expected_score_status_and_reason(graded_class,
 
 def test_per_test_columns_add_up_to_the_score(graded_class):
     rows = graded_class[1]
-    columns = ["test_show_cam_shape", "test_show_cam_values", "test_show_cam_predicted_class"]
+    columns = [f"01_mnist_cam:{test}" for test in ("test_show_cam_shape", "test_show_cam_values",
+                                                   "test_show_cam_predicted_class")]
     for row in rows.values():
         assert sum(float(row[c]) for c in columns) == float(row["score"]), row
     assert [rows["true_label"][c] for c in columns] == ["1", "2", "0"]

@@ -15,8 +15,9 @@ NOTEBOOK = variants.NOTEBOOK_NAME
 FULL_MARKS = 7
 # Each submission executes the whole notebook (about 45 s alone; two run side by side).
 TIMEOUT_SECONDS = 400
-TESTS = ["test_get_CAM_shape_and_range", "test_get_CAM_predicted_class", "test_get_CAM_other_class",
-         "test_get_CAM_nothing_positive"]
+TEST_IDS = ["test_get_CAM_shape_and_range", "test_get_CAM_predicted_class", "test_get_CAM_other_class",
+            "test_get_CAM_nothing_positive"]
+TESTS = [f"{NOTEBOOK}:{test}" for test in TEST_IDS]   # grades.csv's columns
 # The graded test that each wrong answer must fail: the one aimed at its mistake.
 MUST_FAIL = {
     "no_relu": "test_get_CAM_shape_and_range",          # negative values
@@ -79,7 +80,7 @@ def test_correct_answers_written_differently_get_full_marks(graded_class, studen
 def test_wrong_answers_lose_points_on_the_test_aimed_at_their_mistake(graded_class, student):
     _, rows, _ = graded_class
     assert score(rows, student) < FULL_MARKS, rows[student]["reason"]
-    assert float(rows[student][MUST_FAIL[student]]) == 0, rows[student]["reason"]
+    assert float(rows[student][f"{NOTEBOOK}:{MUST_FAIL[student]}"]) == 0, rows[student]["reason"]
 
 
 def test_an_answer_with_one_mistake_loses_exactly_that_test(graded_class):
@@ -159,7 +160,7 @@ def test_solution_notebook_is_executed_without_errors_or_log_noise(name):
 def test_graded_cells_of_03_carry_points_docstrings_and_unique_names():
     notebook = _notebook(SOLUTIONS_DIR / f"{NOTEBOOK}.ipynb")
     tests = [cell for cell in notebook["cells"] if cell["metadata"].get("nbgrader", {}).get("grade")]
-    assert [cell["metadata"]["nbgrader"]["grade_id"] for cell in tests] == TESTS
+    assert [cell["metadata"]["nbgrader"]["grade_id"] for cell in tests] == TEST_IDS
     assert sum(cell["metadata"]["nbgrader"]["points"] for cell in tests) == FULL_MARKS
     assert all("".join(cell["source"]).startswith("'''") for cell in tests)
     assert all("### BEGIN HIDDEN TESTS" in "".join(cell["source"]) for cell in tests)

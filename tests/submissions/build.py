@@ -206,7 +206,8 @@ def expected_row_01(student_id, kind):
     """The grades.csv row, without "seconds", of ``student_id``'s 01_mnist_cam of ``kind`` (all values strings)."""
     score, status, reason, points = _ROWS_01[kind]
     return {"student_id": student_id, "notebook": "01_mnist_cam", "score": score, "max_score": "5.0",
-            "status": status, "reason": reason, "late": "", **{test: str(p) for test, p in zip(_TESTS_01, points)}}
+            "status": status, "reason": reason, "late": "", "override": "",
+            **{f"01_mnist_cam:{test}": str(p) for test, p in zip(_TESTS_01, points)}}
 
 
 # ---------------------------------------------------------------- reading feedback pages
