@@ -10,7 +10,7 @@ submissions without a result yet, and can be run any number of times.
 import json
 from pathlib import Path
 
-from grader import gradebook
+from grader import gradebook, report
 from grader.course import prepare_course
 from grader.feedback import write_feedback
 from grader.results import Grade, load_result, print_table, write_grades_csv
@@ -38,12 +38,27 @@ def write_class_list(course_dir, submissions, refusals, keys, lms=None):
 
 
 def finish(course_dir, grades):
-    """Feedback pages still missing, ``grades.csv`` and the printed table, for ``grades``."""
+    """Feedback pages still missing, ``grades.csv``, the class report (:mod:`grader.report`) and
+    the printed table with the report's headline, for ``grades``."""
     write_feedback(course_dir, grades)
     csv_path = write_grades_csv(course_dir, grades)
     print()
     print_table(grades)
     print(f"\ngrades: {csv_path}\nfeedback: {Path(course_dir) / 'feedback'}")
+    print_report(course_dir, grades)
+
+
+def print_report(course_dir, grades):
+    """Write the class report and print where it is and its headline; a report that cannot be
+    written is a warning (``grades.csv`` is written already)."""
+    try:
+        path, summary = report.write_report(course_dir, grades)
+    except Exception as error:   # the grader's own fault: the grades stand
+        print(f"warning: the class report could not be written ({error.__class__.__name__}: {error})")
+        return
+    print(f"report: {path}")
+    for line in report.headline(summary):
+        print(f"  {line}")
 
 
 def collect(course_dir):
