@@ -91,7 +91,7 @@ class ClassReport:
     students: int = 0
 
 
-def test_points(notebook, solutions_dir=SOLUTIONS_DIR):
+def points_per_test(notebook, solutions_dir=SOLUTIONS_DIR):
     """``{test: points}`` of the graded test cells of ``notebook``'s source (empty when unknown)."""
     try:
         cells = json.loads((Path(solutions_dir) / f"{notebook}.ipynb").read_text())["cells"]
@@ -209,7 +209,7 @@ def override_rows(grades):
 def build_report(course_dir, grades, solutions_dir=SOLUTIONS_DIR):
     """The :class:`ClassReport` of ``grades`` (their autograded notebooks in ``course_dir``)."""
     notebooks = sorted({g.notebook for g in grades if g.status != "refused"})
-    points = {notebook: test_points(notebook, solutions_dir) for notebook in notebooks}
+    points = {notebook: points_per_test(notebook, solutions_dir) for notebook in notebooks}
     by_id = lambda g: (g.student_id, g.notebook)   # noqa: E731
     return ClassReport(
         notebooks=notebook_summaries(grades), tests=test_pass_counts(grades, points),
@@ -281,22 +281,23 @@ def _notebooks_html(report):
 
 
 def _mistakes_html(report):
-    """The common mistakes: count, message, an example student, every student in a fold-out."""
+    """The common mistakes: count, message, an example student, every student who made it."""
     if not report.mistakes:
         return '<p id="mistakes" class="empty">no graded notebook failed a test</p>'
     rows = "".join(
         f"<tr><td>{html.escape(m.notebook)}</td><td>{html.escape(m.test)}</td><td>{m.count}</td>"
         f'<td class="message">{html.escape(m.example)}</td><td>{html.escape(m.students[0])}</td>'
-        f"<td><details><summary>{m.count}</summary>{html.escape(', '.join(m.students))}</details></td></tr>"
+        f'<td class="students">{html.escape(", ".join(m.students))}</td></tr>'
         for m in report.mistakes)
     head = "".join(f"<th>{name}</th>" for name in
-                   ("notebook", "test", "students", "message (the example's)", "example", "all"))
+                   ("notebook", "test", "students", "message (the example's)", "example", "all who made it"))
     return f'<table id="mistakes"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
 
 
 STYLE = """body{font-family:sans-serif;margin:1.5em;max-width:75em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:.25em .6em;
 text-align:left;vertical-align:top}td.message{white-space:pre-wrap;overflow-wrap:anywhere;max-width:45em}
+td.students{max-width:20em;font-size:.9em}
 figure{display:inline-block;margin:0 1em 1em 0}p.empty{color:#666}"""
 
 
