@@ -40,7 +40,8 @@ from grader import checks, gradebook, isolation, notebook_file, sandbox
 from grader.collect import finish, write_class_list
 from grader.course import (SOLUTIONS_DIR, assignment_names, drop_cells_after_last_test, nbgrader_environment,
                            prepare_course, tail, write_config)
-from grader.feedback import add_note, bound_page, prepare_for_feedback, write_failure_page, write_points_page
+from grader.feedback import (GRADER_CELL_MARK, add_note, bound_page, prepare_for_feedback, write_failure_page,
+                             write_points_page)
 from grader.progress import Progress
 from grader.results import INFRASTRUCTURE_FAILURES, Grade, load_result, needs_clean_retry, result_key, save_result, sha256
 from grader.lms import detect_layout
@@ -90,7 +91,8 @@ def _with_capture_cell(notebook, assignment, work_dir):
     fixture_path, output_path = work_dir / f"fixture-{token}.npz", work_dir / isolation.CAPTURE_FILE
     fixture = checks.write_fixture(assignment, fixture_path)
     source = checks.capture_cell_source(checks.CHECKS[assignment], fixture_path, output_path)
-    notebook.cells.append(nbformat.v4.new_code_cell(source))
+    # Marked as the grader's: the feedback page leaves it out (grader/feedback.py, drop_grader_cells).
+    notebook.cells.append(nbformat.v4.new_code_cell(source, metadata={"grader": GRADER_CELL_MARK}))
     return fixture, output_path
 
 
@@ -227,8 +229,7 @@ def grade_submission(course_dir, template_dir, submission, limits, worker, key="
             if page is not None:
                 student_dirs["feedback"].mkdir(parents=True)
                 shutil.copyfile(page, student_dirs["feedback"] / page.name)
-                if grade.note:
-                    add_note(course_dir, grade)
+                add_note(course_dir, grade)   # the independent check, a cell out of time, lateness
             elif grade.status != "graded":
                 write_failure_page(course_dir, grade)
             else:   # graded, but nbgrader wrote no page: the points, not a second pass over the class

@@ -124,6 +124,7 @@ GRAD_CAM_PHOTOS = ("chelsea", "coffee", "astronaut")
 @functools.lru_cache(maxsize=1)
 def cats_vs_dogs_model():
     """Lesson 03's model (:func:`helpers.models.cats_vs_dogs_classifier`), built once per process."""
+    import helpers.quiet  # noqa: F401  (TensorFlow's start-up lines kept off the grader's terminal)
     from helpers.models import cats_vs_dogs_classifier
 
     return cats_vs_dogs_classifier()
@@ -193,6 +194,7 @@ def _grad_cam_fixture(rng):
     """The packaged photos in a random order, some mirrored; both labels for each; a random layer each.
     Then two cases on a small network with positive filters whose class ``negative`` has only
     negative weights: that class's map must be all zeros (no NaN), the other its Grad-CAM."""
+    import helpers.quiet  # noqa: F401  (TensorFlow's start-up lines kept off the grader's terminal)
     from helpers.models import imagenet_preprocess
 
     order = rng.permutation(len(GRAD_CAM_PHOTOS))
@@ -260,6 +262,7 @@ def _grad_cam_scores(fixture, outputs):
 def _tiny_cases_right(fixture, outputs):
     """The small network's cases: zeros (not NaN) for the negative class, its Grad-CAM (up to scale:
     normalization is test_get_CAM_shape_and_range's business) for the other."""
+    import helpers.quiet  # noqa: F401  (TensorFlow's start-up lines kept off the grader's terminal)
     tiny_model = _grader_tiny_model(fixture["tiny_conv"], fixture["tiny_dense"])
     for tiny, label in enumerate(fixture["tiny_labels"]):
         answer = outputs.get(f"case_{len(fixture['labels']) + tiny}")

@@ -24,6 +24,12 @@ def assignment_names(solutions_dir=SOLUTIONS_DIR):
     return sorted(path.stem for path in Path(solutions_dir).glob("*.ipynb"))
 
 
+# Arguments of a kernel started to run a whole notebook outside the grader (make run, make solutions):
+# ipykernel 7 warns "Kernel is running over TCP without encryption" at every start, on the terminal;
+# its own errors still show.
+QUIET_KERNEL = ["--IPKernelApp.log_level=ERROR"]
+
+
 def nbgrader_environment():
     """The environment for nbgrader: the venv's ``bin`` first on PATH (nbgrader runs ``alembic``)."""
     environment = dict(os.environ)

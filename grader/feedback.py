@@ -11,16 +11,18 @@ markdown cells it wrote) shown as text, graded tests' tracebacks cut to their la
 larger than :data:`FEEDBACK_PAGE_MAX_BYTES` is replaced by one with the points only (:func:`bound_page`).
 """
 
+import ast
 import html
 import json
 import os
 import re
+import tempfile
 from pathlib import Path
 
 import nbformat
 
 from grader import gradebook
-from grader.course import run_nbgrader, tail
+from grader.course import REPO_ROOT, assignment_names, run_nbgrader, tail
 
 # A line of a hidden test counts from 12 characters (stripped): shorter lines are the common
 # stuff of any code (")", "try:", "else:", "finally:", "return cam", "plt.show()") and say nothing
@@ -37,6 +39,12 @@ ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*+[ -/]*+[@-~]")   # possessive: no back
 # rendered as markdown; its words may change, but not into anything markdown or HTML would act on.
 GRADER_NOTE = re.compile(r"\*The grader stopped after the last graded test: [\w ,.()]*\*")
 SHOWN_AS_TEXT = re.compile(r"\*A (markdown|raw) cell you wrote or changed, shown as text:\*\n\n(`{3,})\n(.*)\n\2", re.S)
+# The cell the grader appends to run the independent check (grader/checks.py, CAPTURE_TEMPLATE): its
+# metadata "grader" says so, and its first line (notebooks graded before the mark). Not shown.
+GRADER_CELL_MARK = "independent-check-capture"
+GRADER_CELL_FIRST_LINE = "# Added by the grader: the independent check"
+# What an output shows instead of a folder of the grader (its private course copy, the repository).
+GRADER_PATH_MARK = "[grader's folder]"
 # A feedback page above 20 MB (images included: the page embeds them) is replaced by one with the
 # points only. Each cell keeps at most 2 MB of output (grader/output_limit.py), so only a notebook
 # with many full cells, or huge cells of its own, gets there; the solutions' pages are 0.7-1.6 MB.
@@ -175,17 +183,87 @@ def disarm_hidden_test_markers(notebook):
             cell.source = re.sub(r"(BEGIN|END) HIDDEN TESTS", r"\1 HIDDEN_TESTS", cell.source)
 
 
+def _is_grader_cell(cell):
+    """Whether ``cell`` is one the grader appended (the independent check's capture cell,
+    :func:`grader.autograde._with_capture_cell`): marked in its metadata, or, in a notebook graded
+    before the mark, by its first line."""
+    return cell.cell_type == "code" and (cell.metadata.get("grader") == GRADER_CELL_MARK
+                                         or cell.source.lstrip().startswith(GRADER_CELL_FIRST_LINE))
+
+
+def drop_grader_cells(notebook):
+    """Remove the cells the grader added to ``notebook`` to run it (:func:`_is_grader_cell`): their
+    code and paths are the grader's, not the student's."""
+    notebook.cells = [cell for cell in notebook.cells if not _is_grader_cell(cell)]
+
+
+def test_description(source):
+    """The docstring of a test cell's ``source`` (its first string literal), on one line, or ""."""
+    try:
+        docstring = ast.get_docstring(ast.parse(source)) or ""
+    except (SyntaxError, ValueError):
+        match = re.match(r"\s*(?:'{3}|\"{3})(.*?)(?:'{3}|\"{3})", source, re.S)
+        docstring = match.group(1) if match else ""
+    return " ".join(docstring.split())
+
+
+def describe_tests(notebook, source):
+    """Put each graded test's docstring, taken from the course's ``source`` notebook (by grade id),
+    in its cell's ``metadata.feedback.description``: the page's summary names each test with it
+    (grader/templates/readable_feedback). Whatever a submission wrote there is dropped."""
+    descriptions = {cell.metadata["nbgrader"]["grade_id"]: test_description(cell.source) for cell in source.cells
+                    if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade")}
+    for cell in notebook.cells:
+        cell.metadata.pop("feedback", None)
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id") if cell.metadata.get("nbgrader", {}).get("grade") \
+            else None
+        if descriptions.get(grade_id):
+            cell.metadata["feedback"] = {"description": descriptions[grade_id]}
+
+
+def grader_path_pattern(*roots):
+    """A pattern for the folders of the grader that outputs may name: the private course copies
+    (``<temporary folder>/grade-*``), the repository (``grader/``, the environment) and ``roots``."""
+    folders = [re.escape(str(Path(tempfile.gettempdir()).resolve())) + r"/grade-[A-Za-z0-9_]+",
+               re.escape(tempfile.gettempdir().rstrip("/")) + r"/grade-[A-Za-z0-9_]+", r"/tmp/grade-[A-Za-z0-9_]+"]
+    folders += [re.escape(str(Path(root).resolve())) for root in (REPO_ROOT, *roots)]
+    return re.compile("(?:" + "|".join(sorted(set(folders), key=len, reverse=True)) + ")(?![A-Za-z0-9_.-])")
+
+
+def redact_grader_paths(notebook, pattern):
+    """Write each of the grader's folders (``pattern``, :func:`grader_path_pattern`) in the outputs
+    of ``notebook`` as :data:`GRADER_PATH_MARK`: a traceback of a student's cell names the grader's
+    private copy of the course; the page shows what is under it, not where it is."""
+    def shorten(text):
+        return pattern.sub(GRADER_PATH_MARK, text) if isinstance(text, str) else text
+
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            if output.output_type == "stream":
+                output.text = shorten(output.text)
+            elif output.output_type == "error":
+                output.ename, output.evalue = shorten(output.ename), shorten(output.evalue)
+                output.traceback = [shorten(line) for line in output.traceback]
+            else:
+                for mimetype, value in output.get("data", {}).items():
+                    if mimetype not in ("image/png", "image/jpeg"):
+                        output.data[mimetype] = shorten(value)
+
+
 def prepare_for_feedback(path, course_dir, assignment):
     """Rewrite the autograded notebook at ``path`` for the feedback (see the module's docstring);
     ``course_dir`` holds the assignment's ``source/`` and ``release/`` notebooks. Idempotent."""
     notebook = nbformat.read(str(path), as_version=4)
     source, release = (nbformat.read(str(Path(course_dir) / step / assignment / f"{assignment}.ipynb"), as_version=4)
                        for step in ("source", "release"))
+    drop_grader_cells(notebook)
     redact_test_tracebacks(notebook)
     outputs_as_text(notebook)
     students_cells_as_text(notebook, source, release)
     disarm_hidden_test_markers(notebook)
     redact_hidden_lines(notebook, hidden_test_lines(source, release))
+    redact_grader_paths(notebook, grader_path_pattern(course_dir))
+    describe_tests(notebook, source)
     os.chmod(path, 0o644)  # nbgrader leaves autograded notebooks read-only
     nbformat.write(notebook, str(path))
 
@@ -230,23 +308,86 @@ def write_failure_page(course_dir, grade):
     )
 
 
+# "cell 12 ran past the 200 s limit for one cell and was interrupted" (grader/autograde.py, _run_autograde).
+CELL_LIMIT_REASON = re.compile(r"cells? (?P<cells>[\d, ]+) ran past the (?P<limit>[\d.]+) s limit for one cell")
+
+
+def page_notes(grade):
+    """``(title, text)`` of each thing the page must explain at its top: the independent check
+    (``grade.note``), a cell stopped at the time limit of one cell, and lateness."""
+    notes = []
+    if grade.note:
+        notes.append(("Independent check.", grade.note))
+    stopped = CELL_LIMIT_REASON.search(grade.reason or "")
+    if stopped:
+        notes.append(("A cell ran out of time.", (
+            f"Cell {stopped['cells'].strip()} (counting code and text cells from 1) ran longer than the "
+            f"{float(stopped['limit']):g} s a cell may run, so it was interrupted and the rest of your notebook ran "
+            "without what it would have done: tests that needed it failed. Look for a loop that never ends or "
+            "work done far more often than needed (training, a whole data set where a few images are enough), "
+            "and run your notebook from the top (Restart & Run All) to see how long each cell takes.")))
+    if grade.late:
+        notes.append(("Handed in late.", (
+            "Your course's platform marked this hand-in as late. The grader does not change your points for "
+            "it; your instructor decides what lateness costs.")))
+    return notes
+
+
+REFUSED_PAGE = "hand-in"   # the page of a refused hand-in that is no notebook of the course: feedback/<id>/hand-in/
+
+
+def refused_page(course_dir, student_id, notebook):
+    """Where the page of ``student_id``'s refused hand-in goes: under the notebook's name when the
+    grader could tell which notebook it was, else under :data:`REFUSED_PAGE`."""
+    name = notebook if notebook in assignment_names() else REFUSED_PAGE
+    return Path(course_dir) / "feedback" / student_id / name / f"{name}.html"
+
+
+def write_refused_pages(course_dir, grades):
+    """A page for each student with a refused hand-in (``grades`` with status ``refused``): what was
+    wrong (each reason), and what to hand in instead. A refusal without a student (an entry of the
+    download no student's name or id could be read from) gets none."""
+    reasons = {}
+    for grade in grades:
+        if grade.status == "refused" and grade.student_id not in ("", "-"):
+            page = refused_page(course_dir, grade.student_id, grade.notebook)
+            reasons.setdefault(page, (grade.notebook, []))[1].append(grade.reason or "")
+    for page, (notebook, page_reasons) in reasons.items():
+        wanted = (f"<code>{html.escape(notebook)}.ipynb</code>" if notebook in assignment_names() else
+                  "the notebook of the assignment (" + ", ".join(f"<code>{html.escape(name)}.ipynb</code>"
+                                                           for name in assignment_names()) + ")")
+        items = "".join(f"<li>{html.escape(reason)}</li>" for reason in page_reasons)
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text(
+            "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Feedback</title></head><body>"
+            "<h1>Your hand-in was not graded</h1>"
+            f"<p>The grader could not grade what you handed in:</p><ul>{items}</ul>"
+            f"<p><b>What to hand in:</b> {wanted} itself, the Jupyter notebook file, as Jupyter saves it "
+            "(in JupyterLab: File &gt; Download), one file per notebook. A PDF, an HTML or Python export, a "
+            "screenshot or a copy of the code in a text entry cannot be graded: the grader runs your notebook. "
+            "Hand it in again through the course's platform, or ask your instructor if the deadline has passed.</p>"
+            "</body></html>\n")
+
+
 def add_note(course_dir, grade):
-    """Put ``grade.note`` in a box at the top of nbgrader's feedback page."""
+    """Put :func:`page_notes` in boxes at the top of nbgrader's feedback page (none: the page is left as is)."""
     page = _feedback_page(course_dir, grade)
-    if not page.is_file():
+    notes = page_notes(grade)
+    if not page.is_file() or not notes:
         return
     text = page.read_text()
-    box = ("<div style='border:2px solid #c00;padding:0.5em 1em;margin:1em'><b>Independent check.</b> "
-           f"{html.escape(grade.note)}</div>")
+    boxes = "".join("<div style='border:2px solid #c00;padding:0.5em 1em;margin:1em'>"
+                    f"<b>{html.escape(title)}</b> {html.escape(body)}</div>" for title, body in notes)
     match = re.search(r"<body[^>]*>", text)
     if match:
-        page.write_text(text[:match.end()] + box + text[match.end():])
+        page.write_text(text[:match.end()] + boxes + text[match.end():])
 
 
 def write_feedback(course_dir, grades):
     """The pages :func:`grader.autograde.grade_submission` did not write: nbgrader's, for the
     graded notebooks of an assignment when one of them has no page (results graded elsewhere or
-    before), and a short page for each notebook that could not be graded.
+    before), a short page for each notebook that could not be graded, and one for each student
+    whose hand-in was refused (:func:`write_refused_pages`).
     """
     regenerated = set()
     for assignment in sorted({g.notebook for g in grades if g.status == "graded"}):
@@ -265,8 +406,9 @@ def write_feedback(course_dir, grades):
         for grade in graded:
             if _feedback_page(course_dir, grade).is_file():
                 bound_page(_feedback_page(course_dir, grade), grade, max_scores)
+    write_refused_pages(course_dir, grades)
     for grade in grades:
         if grade.status not in ("graded", "refused"):
             write_failure_page(course_dir, grade)
-        elif grade.note and grade.notebook in regenerated:
+        elif grade.notebook in regenerated:
             add_note(course_dir, grade)

@@ -21,6 +21,18 @@ c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+# The page's template (grader/templates/readable_feedback): nbgrader's, with each test named and
+# described by its docstring in the summary, and long lines (a test's failure message) wrapped.
+import os as _os  # noqa: E402
+
+import grader as _grader  # noqa: E402
+import nbgrader as _nbgrader  # noqa: E402
+
+c.HTMLExporter.template_name = "readable_feedback"
+c.HTMLExporter.extra_template_basedirs = [
+    _os.path.join(_os.path.dirname(_grader.__file__), "templates"),
+    _os.path.join(_os.path.dirname(_nbgrader.__file__), "server_extensions", "formgrader", "templates"),
+]
 # A submission's HTML, JavaScript, SVG and markdown outputs and its own markdown cells reach the
 # page as text (grader/feedback.py, prepare_for_feedback); nbconvert's sanitizer is a second guard.
 c.HTMLExporter.sanitize_html = True

@@ -25,9 +25,16 @@ Moodle download is; :func:`read_notebook` reads every submission before it is gr
 import json
 import os
 import re
+import warnings
 
 import nbformat
 import numpy as np
+from nbformat.warnings import DuplicateCellId, MissingIDFieldWarning
+
+# nbformat repairs a submission's duplicate or missing cell ids as it reads it, and warns on the
+# grader's terminal each time: nothing the instructor must act on (the repaired notebook is graded).
+warnings.filterwarnings("ignore", category=DuplicateCellId)
+warnings.filterwarnings("ignore", category=MissingIDFieldWarning)
 
 # The course's executed solution notebooks, images included, are 0.4-1.3 MB (a student's copy
 # is the same notebook run again): 20 MiB is 16 times the largest, and a file above it is not

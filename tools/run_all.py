@@ -12,14 +12,14 @@ from nbclient import NotebookClient
 from nbconvert import HTMLExporter
 
 from grader.autograde import autograde
-from grader.course import NOTEBOOKS_DIR, REPO_ROOT, SOLUTIONS_DIR, assignment_names
+from grader.course import NOTEBOOKS_DIR, QUIET_KERNEL, REPO_ROOT, SOLUTIONS_DIR, assignment_names
 
 
 def execute_notebook(source, executed_dir, timeout_seconds=900):
     """Execute ``source`` in its own folder; write the executed notebook and its HTML."""
     notebook = nbformat.read(str(source), as_version=4)
     client = NotebookClient(notebook, timeout=timeout_seconds, kernel_name="python3",
-                            resources={"metadata": {"path": str(source.parent)}})
+                            extra_arguments=QUIET_KERNEL, resources={"metadata": {"path": str(source.parent)}})
     client.execute()
     executed_dir.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, str(executed_dir / source.name))
