@@ -9,7 +9,8 @@ that could not be graded count with their 0) as a histogram, their mean and medi
 how many of the graded notebooks passed it (earned all its points); the common mistakes: each
 failing test's message, grouped by its text with every number written ``#``, with how many
 students made it and one of them as the example. Then the notebooks that could not be graded,
-the refused hand-ins, the late ones, the overrides and the slowest notebooks.
+the refused hand-ins, the late ones, the scores set by hand (``COURSE/overrides.csv``, applied
+before the report is built: its numbers are those of ``grades.csv``) and the slowest notebooks.
 
 The page is one self-contained file (the plots are PNGs in ``data:`` URLs, no script, no font or
 style sheet fetched; its Content-Security-Policy forbids loading anything else), and every text
@@ -31,6 +32,7 @@ from helpers._cache import write_atomically
 
 REPORT_FILE = "report.html"
 SLOWEST = 5
+BAR_COLOUR = "#3b6ea5"   # the histogram's bars (tests/test_browser.py looks for it in a screenshot)
 UNGRADED = ("error", "timeout", "memory", "invalid")   # handed in, scored 0 with a reason
 NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*+[ -/]*+[@-~]")
@@ -86,7 +88,7 @@ class ClassReport:
     ungraded: list         # Grade
     refused: list          # Grade
     late: list             # Grade
-    overrides: list        # (student, notebook, what, score, reason)
+    overrides: list        # (student, notebook, what changed and why)
     slowest: list          # Grade
     students: int = 0
 
@@ -181,29 +183,11 @@ def notebook_summaries(grades):
     return summaries
 
 
-def _override_entries(overrides):
-    """``[(what, entry)]`` of an override attribute: a mapping of test (or notebook) to an entry,
-    or a list of entries that name their test."""
-    if isinstance(overrides, dict):
-        return list(overrides.items())
-    if isinstance(overrides, (list, tuple)):
-        return [((entry.get("test") or entry.get("target") or "") if isinstance(entry, dict) else "", entry)
-                for entry in overrides]
-    return []
-
-
 def override_rows(grades):
-    """``[(student, notebook, what, score, reason)]``: the scores an instructor set by hand, read from
-    each result's ``overrides`` (or ``override``) attribute when it has one."""
-    rows = []
-    for grade in sorted(grades, key=lambda g: (g.student_id, g.notebook)):
-        overrides = getattr(grade, "overrides", None) or getattr(grade, "override", None)
-        for what, entry in _override_entries(overrides):
-            entry = entry if isinstance(entry, dict) else {"score": entry}
-            score = entry.get("score", entry.get("points", ""))
-            rows.append((grade.student_id, grade.notebook, str(what or "the notebook"), score,
-                         str(entry.get("reason", ""))))
-    return rows
+    """``[(student, notebook, what changed and why)]``: the results an instructor's overrides changed
+    (their ``override`` text, :mod:`grader.overrides`; a result without one has none)."""
+    return [(g.student_id, g.notebook, str(getattr(g, "override", "") or ""))
+            for g in sorted(grades, key=lambda g: (g.student_id, g.notebook)) if getattr(g, "override", "")]
 
 
 def build_report(course_dir, grades, solutions_dir=SOLUTIONS_DIR):
@@ -237,7 +221,7 @@ def histogram_png(summary):
     figure = Figure(figsize=(5.5, 2.8), dpi=100)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
-    axes.hist(summary.scores, bins=_bins(summary.max_score), color="#3b6ea5", edgecolor="white")
+    axes.hist(summary.scores, bins=_bins(summary.max_score), color=BAR_COLOUR, edgecolor="white")
     axes.axvline(summary.mean, color="#c0392b", linestyle="--", label=f"mean {summary.mean:.2f}")
     axes.set_xlabel(f"score (of {summary.max_score:g})")
     axes.set_ylabel("notebooks")
@@ -316,7 +300,7 @@ def render_html(report, title="Class report"):
                            [(g.student_id, g.notebook, g.reason) for g in report.refused])),
         ("Late", _table("late", ["student", "notebook", "score"],
                         [(g.student_id, g.notebook, _number(g.score)) for g in report.late])),
-        ("Overrides", _table("overrides", ["student", "notebook", "what", "score", "reason"], report.overrides)),
+        ("Overrides", _table("overrides", ["student", "notebook", "what changed and why"], report.overrides)),
         ("Slowest notebooks", _table("slowest", ["student", "notebook", "seconds", "status"],
                                      [(g.student_id, g.notebook, f"{g.seconds:g}", g.status) for g in report.slowest])),
     ]

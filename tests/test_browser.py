@@ -386,3 +386,36 @@ def test_the_true_label_mistake_fails_the_self_check_and_a_visible_test(lab, bro
     assert "No nbgrader_config.py file found" not in output
     # nbgrader validate exits 0 even so: the student README tells students to read its summary.
     assert returncode == 0
+
+
+def test_the_class_report_opens_with_its_plot_shown(browser, tmp_path):
+    """The class report (grader/report.py) of a small class, opened from its file: the histogram
+    is a loaded image of its natural size, and the screenshot shows its bars (the bar colour fills
+    a share of the image's place; a broken image shows an icon and its alt text)."""
+    from io import BytesIO
+
+    import numpy as np
+    from PIL import Image
+
+    from grader.report import BAR_COLOUR, write_report
+    from grader.results import Grade
+
+    scores = [5, 5, 5, 3, 3, 1, 0]
+    grades = [Grade(f"student{i}", "01_mnist_cam", score=score, max_score=5, seconds=i)
+              for i, score in enumerate(scores)]
+    path, _ = write_report(tmp_path, grades)
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    try:
+        page.goto(path.resolve().as_uri())
+        image = page.locator("img.histogram")
+        size = image.evaluate("image => [image.complete, image.naturalWidth, image.naturalHeight, "
+                              "image.getBoundingClientRect().width]")
+        shot = Image.open(BytesIO(image.screenshot(path=tmp_path / "histogram.png"))).convert("RGB")
+        page.screenshot(path=tmp_path / "report.png", full_page=True)
+    finally:
+        page.close()
+    assert size[0] and size[1] > 100 and size[2] > 100 and size[3] == size[1], size
+    bar = np.array([int(BAR_COLOUR[i:i + 2], 16) for i in (1, 3, 5)])
+    pixels = np.asarray(shot, dtype=int).reshape(-1, 3)
+    share = float(np.mean(np.abs(pixels - bar).max(axis=1) <= 12))
+    assert share > 0.05, share

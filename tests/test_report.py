@@ -117,10 +117,10 @@ def test_a_message_a_submission_wrote_is_shown_as_text(made_class):
 
 def test_overrides_are_listed_when_results_carry_them(tmp_path):
     grade = graded(tmp_path, "bob", {PREDICTED: TRUE_LABEL.format(17, 8, 1, 8)})
-    grade.overrides = {PREDICTED: {"score": 2.0, "reason": "the test's data was wrong"}}
-    path, report = write_report(tmp_path, [grade])
+    grade.override = f"{PREDICTED} 0 -> 2: the test's data was wrong"   # as grader/overrides.py says it
+    path, report = write_report(tmp_path, [grade, graded(tmp_path, "alice")])
     tables, _ = read_report(path.read_text())
-    assert tables["overrides"] == [["bob", NOTEBOOK, PREDICTED, "2.0", "the test's data was wrong"]]
+    assert tables["overrides"] == [["bob", NOTEBOOK, f"{PREDICTED} 0 -> 2: the test's data was wrong"]]
     assert tables["summary"][0][-1] == "1"
 
 
