@@ -1,5 +1,6 @@
 """Autograde the 01_mnist_cam battery (tests/submissions/cases_01.py) once, then check every row."""
 
+import collections
 import csv
 import html
 import json
@@ -18,6 +19,7 @@ from grader.autograde import autograde
 from grader.course import REPO_ROOT, gradebook_url
 from grader.sandbox import available
 from helpers._cache import cache_dir
+from report_tables import read_report
 from submissions import build
 from submissions.listeners import tcp_listener
 from submissions.cases_01 import CASES, calls_home, sends_to_the_host, writes_everywhere
@@ -253,6 +255,47 @@ def test_every_student_gets_feedback_without_hidden_test_code(graded_class):
     assert "Independent check." in fooled and "test_show_cam_values" in fooled.split("Independent check.")[1][:400]
     honest = (course_dir / "feedback" / "true_label" / "01_mnist_cam" / "01_mnist_cam.html").read_text()
     assert "Independent check." not in honest
+
+
+def test_the_class_report_counts_what_grades_csv_holds(graded_class):
+    """COURSE/report.html, written by the run: every number recounted from grades.csv (a test's
+    column named ``test`` or ``01_mnist_cam:test``), and the battery's known mistake, the CAM of the
+    true label, found with the two students who made it and its message."""
+    rows, course_dir = graded_class[1], graded_class[2]
+    tables, images = read_report((course_dir / "report.html").read_text())
+    notebook = "01_mnist_cam"
+    tests = ["test_show_cam_predicted_class", "test_show_cam_shape", "test_show_cam_values"]
+
+    def points(row, test):
+        return float(row[f"{notebook}:{test}"] if f"{notebook}:{test}" in row else row[test])
+
+    handed_in = {student: row for student, row in rows.items() if row["status"] != "refused"}
+    graded = {student: row for student, row in handed_in.items() if row["status"] == "graded"}
+    scores = [float(row["score"]) for row in handed_in.values()]
+    assert [row[:5] + [float(cell) for cell in row[5:]] for row in tables["notebooks"]] == [
+        [notebook, str(len(handed_in)), str(len(graded)), str(len(handed_in) - len(graded)), "0",
+         pytest.approx(statistics.mean(scores), abs=0.005), statistics.median(scores), 5]]
+    counted = collections.Counter(scores)
+    assert [image["alt"] for image in images] == [
+        f"scores of {notebook}: " + ", ".join(f"{score:g}: {counted[score]}" for score in sorted(counted))]
+    full = {test: points(rows["reference"], test) for test in tests}
+    failing = {test: sorted(s for s, row in graded.items() if points(row, test) < full[test]) for test in tests}
+    assert [row[:5] for row in tables["tests"]] == [
+        [notebook, test, f"{full[test]:g}", str(len(graded) - len(failing[test])), str(len(graded))] for test in tests]
+    mistakes = tables["mistakes"]   # notebook, test, count, message, example, all who made it
+    for test in tests:
+        assert sorted(s for row in mistakes if row[1] == test for s in row[5].split(", ")) == failing[test]
+        assert "untouched" in next(row[5] for row in mistakes if row[1] == test and row[3].startswith("NotImplementedError"))
+    only_the_class = sorted(s for s, row in graded.items() if [points(row, t) < full[t] for t in tests] == [True, False, False])
+    assert only_the_class == ["tampered_tests", "true_label"]
+    assert [(row[1], row[2], row[4], row[5]) for row in mistakes if "use the predicted class" in row[3]] == [
+        ("test_show_cam_predicted_class", "2", "tampered_tests", "tampered_tests, true_label")]
+    assert sorted(row[0] for row in tables["ungraded"]) == sorted(s for s, row in handed_in.items() if s not in graded)
+    assert tables["refused"] == [] and tables["late"] == []
+    seconds = sorted((float(row["seconds"]) for row in handed_in.values()), reverse=True)
+    assert [float(row[2]) for row in tables["slowest"]] == seconds[:5]
+    assert tables["summary"] == [[str(len(rows)), str(len(handed_in)), str(len(graded)),
+                                  str(len(handed_in) - len(graded)), "0", "0", "0"]]
 
 
 def test_regrading_is_idempotent_and_reuses_saved_results(graded_class, capsys):
