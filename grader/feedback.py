@@ -23,6 +23,7 @@ import nbformat
 
 from grader import gradebook
 from grader.course import REPO_ROOT, assignment_names, run_nbgrader, tail
+from grader.feedback_return import write_moodle_zip
 
 # A line of a hidden test counts from 12 characters (stripped): shorter lines are the common
 # stuff of any code (")", "try:", "else:", "finally:", "return cam", "plt.show()") and say nothing
@@ -34,10 +35,20 @@ HIDDEN_LINE_MARK = "[a line of a hidden test was removed]"
 # What a display keeps: text and the two image formats whose base64 the page embeds in an <img>.
 SHOWN_MIMETYPES = ("text/plain", "image/png", "image/jpeg")
 BASE64 = re.compile(r"[A-Za-z0-9+/=\s]*")
-ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*+[ -/]*+[@-~]")   # possessive: no backtracking on a crafted escape
-# The grader's own note at the end of a notebook whose last cells were not run (grader/autograde.py):
-# rendered as markdown; its words may change, but not into anything markdown or HTML would act on.
-GRADER_NOTE = re.compile(r"\*The grader stopped after the last graded test: [\w ,.()]*\*")
+# Outputs reach the page as plain text: every control sequence (ECMA-48 CSI, possessive: no
+# backtracking on a crafted one) and then every other control character but tab and newline go.
+# nbconvert would turn escapes it knows into colours, and drop some the redaction did not know
+# ("\x1b[:m" in the middle of a hidden line showed it verbatim: the red team's second round).
+CONTROL_SEQUENCE = re.compile(r"\x1b\[[0-?]*+[ -/]*+[@-~]")
+CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Lines are compared by their letters and digits only: characters a browser does not show (zero-width
+# spaces, control characters) or punctuation put into a hidden line do not hide it.
+NOT_ALPHANUMERIC = re.compile(r"[^0-9A-Za-z]+")
+# The grader's own note at the end of a notebook whose last cells were not run (grader/autograde.py),
+# word for word: a student's cell in its words is shown as text like any other.
+GRADER_NOTE_TEXT = ("*The grader stopped after the last graded test: the {removed} cell(s) after it were not run, "
+                    "since they cannot change the grade.*")
+GRADER_NOTE = re.compile(re.escape(GRADER_NOTE_TEXT).replace(re.escape("{removed}"), r"[1-9][0-9]*"))
 SHOWN_AS_TEXT = re.compile(r"\*A (markdown|raw) cell you wrote or changed, shown as text:\*\n\n(`{3,})\n(.*)\n\2", re.S)
 # The cell the grader appends to run the independent check (grader/checks.py, CAPTURE_TEMPLATE): its
 # metadata "grader" says so, and its first line (notebooks graded before the mark). Not shown.
@@ -77,19 +88,22 @@ def hidden_test_lines(source, release):
     return hidden
 
 
+def plain_text(text):
+    """``text`` as the page shows it: no control sequence, no control character but tab and newline."""
+    return CONTROL_CHARACTER.sub("", CONTROL_SEQUENCE.sub("", text))
+
+
 def redact_text(text, hidden_lines):
-    """``text`` with each line that contains one of ``hidden_lines`` (ANSI colours ignored)
-    replaced by :data:`HIDDEN_LINE_MARK`."""
-    if not hidden_lines or not isinstance(text, str):
+    """``text`` as plain text (:func:`plain_text`), each line that holds one of ``hidden_lines``
+    (compared by their letters and digits) replaced by :data:`HIDDEN_LINE_MARK`."""
+    if not isinstance(text, str):
         return text
-    plain = ANSI_ESCAPE.sub("", text)
-    if not any(line in plain for line in hidden_lines):
+    text = plain_text(text)
+    hidden = [skeleton for skeleton in (NOT_ALPHANUMERIC.sub("", line) for line in hidden_lines) if skeleton]
+    if not any(skeleton in NOT_ALPHANUMERIC.sub("", text) for skeleton in hidden):
         return text
-    lines, plain_lines = text.split("\n"), plain.split("\n")   # an escape never holds a newline
-    if len(lines) != len(plain_lines):
-        plain_lines = [ANSI_ESCAPE.sub("", line) for line in lines]
-    return "\n".join(HIDDEN_LINE_MARK if any(hidden in stripped for hidden in hidden_lines) else line
-                     for line, stripped in zip(lines, plain_lines))
+    return "\n".join(HIDDEN_LINE_MARK if any(skeleton in NOT_ALPHANUMERIC.sub("", line) for skeleton in hidden)
+                     else line for line in text.split("\n"))
 
 
 def redact_hidden_lines(notebook, hidden_lines):
@@ -210,7 +224,7 @@ def test_description(source):
 def describe_tests(notebook, source):
     """Put each graded test's docstring, taken from the course's ``source`` notebook (by grade id),
     in its cell's ``metadata.feedback.description``: the page's summary names each test with it
-    (grader/templates/readable_feedback). Whatever a submission wrote there is dropped."""
+    (grader/templates/feedback). Whatever a submission wrote there is dropped."""
     descriptions = {cell.metadata["nbgrader"]["grade_id"]: test_description(cell.source) for cell in source.cells
                     if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade")}
     for cell in notebook.cells:
@@ -412,3 +426,7 @@ def write_feedback(course_dir, grades):
             write_failure_page(course_dir, grade)
         elif grade.notebook in regenerated:
             add_note(course_dir, grade)
+    returned = write_moodle_zip(course_dir)
+    if returned:
+        print(f"feedback for Moodle: {returned[0]} ({returned[1]} page(s)); upload it in View all submissions > "
+              "Grading action > Upload multiple feedback files in a zip")

@@ -21,14 +21,15 @@ c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
-# The page's template (grader/templates/readable_feedback): nbgrader's, with each test named and
-# described by its docstring in the summary, and long lines (a test's failure message) wrapped.
+# The page's template, grader/templates/feedback: nbgrader's, with each test named and described by its
+# docstring in the summary, and long lines (a test's failure message) wrapped. It has the name of
+# nbgrader's ("feedback": nbgrader's API sets that name) and is found first.
 import os as _os  # noqa: E402
 
 import grader as _grader  # noqa: E402
 import nbgrader as _nbgrader  # noqa: E402
 
-c.HTMLExporter.template_name = "readable_feedback"
+c.HTMLExporter.template_name = "feedback"
 c.HTMLExporter.extra_template_basedirs = [
     _os.path.join(_os.path.dirname(_grader.__file__), "templates"),
     _os.path.join(_os.path.dirname(_nbgrader.__file__), "server_extensions", "formgrader", "templates"),

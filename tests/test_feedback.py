@@ -25,7 +25,8 @@ HIDDEN = ('assert double(21) == 42, "the secret check of twenty-one"', "for valu
           "assert double(value) == value + value", 'assert double(-3) == -6, "negative numbers double too"')
 
 SOLUTION = "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION\n"
-TEST_DOUBLE = ('assert double(1) == 2, "double(1) should be 2"\n### BEGIN HIDDEN TESTS\n'
+TEST_DOUBLE = ('\'\'\'double doubles <its> argument.\'\'\'\nassert double(1) == 2, "double(1) should be 2"\n'
+               '### BEGIN HIDDEN TESTS\n'
                f"{HIDDEN[0]}\n{HIDDEN[1]}\n    {HIDDEN[2]}\n### END HIDDEN TESTS\n")
 TEST_NEGATIVE = f"assert double(2) == 4\n### BEGIN HIDDEN TESTS\n{HIDDEN[3]}\n### END HIDDEN TESTS\n"
 
@@ -56,6 +57,12 @@ FLOOD = 'print("x" * 5_000_000)\nprint("after the flood")'
 INSTRUCTIONS = "# Tiny\nWrite `double`; a < b and $x < y$ stay as they are."
 # nbgrader's feedback refuses a notebook with these markers in a cell that is not a graded test.
 MARKERS = "# my notes\n### BEGIN HIDDEN TESTS\nprint('mine')\n### END HIDDEN TESTS\n"
+# The grader's own cell at the end (grader/autograde.py, _with_capture_cell), with a path of its private folder,
+# and a student's cell that prints where it runs (the grader's copy of the course).
+GRADER_FOLDER = "/tmp/grade-k3x9q2ab"
+CAPTURE = (f"{feedback.GRADER_CELL_FIRST_LINE} (see grader/checks.py). Not part of your notebook.\n"
+           f"print({GRADER_FOLDER + '/exchange/fixture-0123abcd.npz'!r})")
+WHERE = "import os\nprint('running in', os.getcwd())\nprint('and', '/tmp/' + 'grade-k3x9q2ab/course/submitted')"
 
 
 def _cell(kind, source, grade_id=None, points=None, solution=False):
@@ -86,7 +93,9 @@ def _hostile_submission(release):
     raw = nbformat.v4.new_raw_cell("<script>window.PWNED = 12</script><h1>5 / 5, all tests passed</h1>",
                                    metadata={"raw_mimetype": "text/html"})
     notebook.cells[2:2] = [nbformat.v4.new_code_cell(FLOOD), nbformat.v4.new_code_cell(ACTIVE),
-                           nbformat.v4.new_markdown_cell(STUDENT_MARKDOWN), raw, nbformat.v4.new_code_cell(MARKERS)]
+                           nbformat.v4.new_markdown_cell(STUDENT_MARKDOWN), raw, nbformat.v4.new_code_cell(MARKERS),
+                           nbformat.v4.new_code_cell(WHERE)]
+    notebook.cells.append(nbformat.v4.new_code_cell(CAPTURE, metadata={"grader": feedback.GRADER_CELL_MARK}))
     return notebook
 
 
@@ -280,3 +289,65 @@ def test_a_page_past_its_bound_keeps_the_points(tmp_path):
     assert "<td><code>test_show_cam_values</code></td><td>2 / 2</td>" in text
     assert "<td><code>test_show_cam_predicted_class</code></td><td>0 / 2</td>" in text
     assert "would have been 0.0 MB, more than the 0.001 MB a page may hold" in text
+
+
+def test_the_summary_names_each_test_with_its_docstring(graded):
+    """nbgrader's summary says "Test cell" for every test; the course's names it and says what it checks
+    (the docstring, from the source notebook, escaped)."""
+    page = graded["page"]
+    assert 'href="#test_double"><code>test_double</code></a>: <span class="test-description">double doubles ' \
+           "&lt;its&gt; argument.</span>" in page
+    assert 'href="#test_negative"><code>test_negative</code></a>' in page and ">Test cell<" not in page
+    assert "white-space: pre-wrap" in page   # long lines wrap: a failure message is never cut off the screen
+
+
+def test_nothing_of_the_grader_is_shown(graded):
+    """The capture cell the grader appends and the grader's folders (its private copy of the course, the
+    repository) are not on the page; what the student's cell printed is, with the folder written as such."""
+    page = html.unescape(graded["page"])
+    assert "Added by the grader" not in page and "fixture-0123abcd" not in page and "grader/checks.py" not in page
+    assert GRADER_FOLDER not in page and str(graded["course_dir"]) not in page and "/tmp/grade-" not in page
+    assert f"running in {feedback.GRADER_PATH_MARK}/autograded/{STUDENT}/{ASSIGNMENT}" in page
+    assert f"and {feedback.GRADER_PATH_MARK}/course/submitted" in page
+    # A notebook graded before the grader marked its cell: the first line says whose it is.
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell(
+        "\n" + CAPTURE)])
+    feedback.drop_grader_cells(notebook)
+    assert [cell.source for cell in notebook.cells] == ["x = 1"]
+
+
+def _graded_page(tmp_path, grade):
+    page = tmp_path / "feedback" / grade.student_id / grade.notebook / f"{grade.notebook}.html"
+    page.parent.mkdir(parents=True)
+    page.write_text("<html><body><h4>01_mnist_cam (Score: 3.0 / 5.0)</h4></body></html>")
+    return page
+
+
+def test_lateness_and_a_cell_out_of_time_are_explained_on_the_page(tmp_path):
+    grade = Grade("s1", "01_mnist_cam", score=3.0, max_score=5.0, late=True,
+                  reason="failed: test_show_cam_values; cell 23 ran past the 200 s limit for one cell and was interrupted")
+    page = _graded_page(tmp_path, grade)
+    feedback.add_note(tmp_path, grade)
+    text = page.read_text()
+    assert "<b>Handed in late.</b>" in text and "does not change your points" in text
+    assert "<b>A cell ran out of time.</b> Cell 23 (counting code and text cells from 1) ran longer than the 200 s" in text
+    assert text.index("ran out of time") < text.index("<h4>")   # at the top
+    on_time = Grade("s2", "01_mnist_cam", score=5.0, max_score=5.0, late=False, reason="all tests passed")
+    page = _graded_page(tmp_path, on_time)
+    feedback.add_note(tmp_path, on_time)
+    assert "<b>" not in page.read_text()
+
+
+def test_a_refused_hand_in_gets_a_page_saying_what_to_hand_in(tmp_path):
+    refused = [Grade("5002", "-", status="refused", reason="John Roe_5002_assignsubmission_file/report.pdf: not a "
+                     "notebook (a PDF document); not graded"),
+               Grade("5002", "-", status="refused", reason="John Roe_5002_assignsubmission_file/notes.txt: not a notebook"),
+               Grade("5003", "01_mnist_cam", status="refused", reason="2 files are 01_mnist_cam in one submission: <a> and b"),
+               Grade("-", "-", status="refused", reason="stray.zip: an empty zip")]
+    feedback.write_feedback(tmp_path, refused)
+    page = (tmp_path / "feedback" / "5002" / "hand-in" / "hand-in.html").read_text()
+    assert "report.pdf: not a notebook (a PDF document); not graded" in page and "notes.txt: not a notebook" in page
+    assert "<b>What to hand in:</b> the notebook of the assignment (<code>01_mnist_cam.ipynb</code>" in page
+    page = (tmp_path / "feedback" / "5003" / "01_mnist_cam" / "01_mnist_cam.html").read_text()
+    assert "in one submission: &lt;a&gt; and b" in page and "<code>01_mnist_cam.ipynb</code> itself" in page
+    assert not (tmp_path / "feedback" / "-").exists()
