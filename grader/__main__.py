@@ -55,6 +55,12 @@ def _parser():
     autograde.add_argument("--groups", type=Path, metavar="CSV",
                            help="Canvas only: the export of the assignment's group set (People > the group set > "
                                 "Export): a group's file is graded once and its grade goes to every member")
+    autograde.add_argument("--student", action="append", default=[], metavar="ID",
+                           help="grade only this student of SUBMISSIONS (repeatable), even when a saved result could "
+                                "be reused; the rest of the course folder's class is kept as it is")
+    autograde.add_argument("--drop-missing", action="store_true",
+                           help="remove from grades.csv and the gradebook the students of the course folder that "
+                                "SUBMISSIONS does not hold (by default they are kept; their results stay in results/)")
     autograde.add_argument("--progress", choices=("auto", "bar", "lines"), default="auto",
                            help="a progress bar (bar), a line per notebook (lines), or bar on a terminal (auto)")
 
@@ -116,7 +122,8 @@ def main(argv=None):
                          cell_timeout_seconds=arguments.cell_timeout,
                          lms=None if arguments.lms == "auto" else arguments.lms, worksheet=arguments.worksheet,
                          disk_limit_gib=arguments.disk_limit, max_processes=arguments.max_processes,
-                         max_files=arguments.max_files, groups=arguments.groups)
+                         max_files=arguments.max_files, groups=arguments.groups, students=arguments.student,
+                         drop_missing=arguments.drop_missing)
     if arguments.command == "collect":
         from grader.collect import collect
 

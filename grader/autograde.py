@@ -36,7 +36,7 @@ from pathlib import Path
 
 import nbformat
 
-from grader import checks, gradebook, isolation, notebook_file, sandbox
+from grader import checks, class_list, gradebook, isolation, notebook_file, sandbox
 from grader.collect import finish, write_class_list
 from grader.course import (SOLUTIONS_DIR, assignment_names, drop_cells_after_last_test, nbgrader_environment,
                            prepare_course, tail, write_config)
@@ -45,6 +45,7 @@ from grader.feedback import (GRADER_CELL_MARK, add_note, bound_page, prepare_for
 from grader.progress import Progress
 from grader.results import INFRASTRUCTURE_FAILURES, Grade, load_result, needs_clean_retry, result_key, save_result, sha256
 from grader.lms import detect_layout
+from grader.overrides import OverridesError, read_overrides
 from grader.submissions import SubmissionSource, find_submissions
 from grader.worker import Worker
 
@@ -254,7 +255,7 @@ CELL_TIMEOUT_SHARE = 1 / 3   # --cell-timeout's default: a third of --timeout
 
 def autograde(submissions_path, course_dir, timeout_seconds=600.0, jobs=1, memory_limit_gib=8.0, fresh=False,
               isolate="auto", shard=None, progress=None, cell_timeout_seconds=None, lms=None, worksheet=None,
-              disk_limit_gib=1.0, max_processes=256, max_files=100_000, groups=None):
+              disk_limit_gib=1.0, max_processes=256, max_files=100_000, groups=None, students=(), drop_missing=False):
     """Grade every submission under ``submissions_path`` (a folder or a .zip), ``jobs`` at a time.
 
     ``isolate`` is ``"auto"`` (sandbox the kernels where this machine can, else warn), ``"on"``
@@ -268,8 +269,11 @@ def autograde(submissions_path, course_dir, timeout_seconds=600.0, jobs=1, memor
     limit) and runs at most ``max_processes`` processes and threads. ``lms`` ("canvas", "moodle",
     "folders", or None to detect), ``worksheet`` (Moodle's grading worksheet: late flags, teams)
     and ``groups`` (Canvas's group set export) say how to read ``submissions_path``
-    (:mod:`grader.lms`). Returns the exit code: 0,
-    or 2 when the grader was misused or cannot grade.
+    (:mod:`grader.lms`). ``students`` (ids) grades only those students, even when a saved result
+    could be reused, and keeps the rest of the class; the students of the course folder that
+    ``submissions_path`` does not hold are kept too, unless ``drop_missing``
+    (:mod:`grader.class_list`). Returns the exit code: 0,
+    or 2 when the grader was misused or cannot grade (or ``COURSE/overrides.csv`` cannot be read).
     """
     course_dir = Path(course_dir)
     if cell_timeout_seconds is None:
@@ -281,6 +285,11 @@ def autograde(submissions_path, course_dir, timeout_seconds=600.0, jobs=1, memor
         return 2
     if shard is not None and not (shard[1] >= 1 and 0 <= shard[0] < shard[1]):
         print(f"error: --shard K/N needs 0 <= K < N, got {shard[0]}/{shard[1]}")
+        return 2
+    try:
+        read_overrides(course_dir)   # an unreadable overrides file stops the run before it grades
+    except OverridesError as error:
+        print(f"error: {error}")
         return 2
     sandboxed = False
     if isolate != "off":
@@ -297,14 +306,14 @@ def autograde(submissions_path, course_dir, timeout_seconds=600.0, jobs=1, memor
             limits = (timeout_seconds, int(memory_limit_gib * 2**30), cell_timeout_seconds,
                       int(disk_limit_gib * 2**30), int(max_processes), int(max_files))
             return _autograde_folder(root, course_dir, limits, jobs, fresh, sandboxed, hidden, shard, progress,
-                                     lms, worksheet, groups)
+                                     lms, worksheet, groups, students, drop_missing)
     except (ValueError, OSError, RuntimeError) as error:
         print(f"error: {error}")
         return 2
 
 
 def _autograde_folder(root, course_dir, limits, jobs, fresh, sandboxed, hidden, shard, progress, lms=None,
-                      worksheet=None, groups=None):
+                      worksheet=None, groups=None, students=(), drop_missing=False):
     lms = detect_layout(root) if lms in (None, "auto") else lms
     submissions, refusals, notes = find_submissions(root, set(assignment_names()), lms=lms, worksheet=worksheet,
                                                     groups=groups)
@@ -313,11 +322,17 @@ def _autograde_folder(root, course_dir, limits, jobs, fresh, sandboxed, hidden, 
     if not submissions and not refusals:
         print(f"error: no submissions found in {root}")
         return 2
+    if students:   # raises ValueError naming a student the download does not hold
+        submissions, refusals = class_list.select(submissions, refusals, students, root)
+    present = {s.student_id for s in submissions} | {r.student_id for r in refusals}
+    kept, dropped, more = class_list.keep_others(class_list.previous_class(course_dir), present, lms, drop_missing)
+    for note in more:
+        print(f"note: {note}")
     assignments = sorted({s.assignment for s in submissions})
     source_hashes = {a: sha256(SOLUTIONS_DIR / f"{a}.ipynb") + ("|sandboxed" if sandboxed else "")
                      for a in assignments}
     keys = {(s.student_id, s.assignment): result_key(s, source_hashes[s.assignment], limits) for s in submissions}
-    write_class_list(course_dir, submissions, refusals, keys, lms=lms)
+    write_class_list(course_dir, submissions, refusals, keys, lms=lms, kept=kept)
     if shard is None:
         prepare_course(course_dir, assignments)   # the course's gradebook (shards leave it to collect)
     else:
@@ -326,7 +341,7 @@ def _autograde_folder(root, course_dir, limits, jobs, fresh, sandboxed, hidden, 
     plans = {a: (isolation.reference_table(a), list(hidden)) if sandboxed else None for a in assignments}
     with tempfile.TemporaryDirectory(prefix="grader-templates-") as templates:
         template_dirs = {a: prepare_course(Path(templates) / a, [a]) for a in assignments}
-        grades = _grade_all(submissions, course_dir, template_dirs, keys, limits, jobs, fresh, plans,
+        grades = _grade_all(submissions, course_dir, template_dirs, keys, limits, jobs, fresh or bool(students), plans,
                             record=shard is None, progress=progress)
     if shard is not None:
         print(f"shard {shard[0]}/{shard[1]}: {len(grades)} notebook(s) graded or reused; "
@@ -335,9 +350,39 @@ def _autograde_folder(root, course_dir, limits, jobs, fresh, sandboxed, hidden, 
     late = {(s.student_id, s.assignment): s.late for s in submissions}
     for grade in grades:   # a reused result takes this download's late flag
         grade.late = late[(grade.student_id, grade.notebook)]
-    finish(course_dir, grades + [Grade(r.student_id, r.assignment, status="refused", reason=r.reason, late=r.late)
-                                 for r in refusals])
-    return 0
+    others, missing = class_list.kept_grades(course_dir, kept)
+    _forget(course_dir, dropped)
+    status = finish(course_dir, grades + others + [Grade(r.student_id, r.assignment, status="refused",
+                                                         reason=r.reason, late=r.late) for r in refusals])
+    _say_what_was_done(grades, kept, missing, dropped, students)
+    return status or 0
+
+
+def _forget(course_dir, dropped):
+    """Remove the ``dropped`` students (``--drop-missing``) from the course's gradebook; their
+    results stay in ``COURSE/results/``."""
+    with gradebook.LOCK:
+        for student_id in sorted(dropped):
+            for notebook in assignment_names():
+                gradebook.record(course_dir, Grade(student_id, notebook, status="dropped"))
+
+
+def _say_what_was_done(grades, kept, missing, dropped, students):
+    """The run's last lines: how many notebooks were graded and reused, which students were kept
+    from earlier runs (or dropped), and what of theirs has no result."""
+    graded = [g for g in grades if not g.reused]
+    print(f"\n{len(graded)} notebook(s) graded, {len(grades) - len(graded)} reused from saved results "
+          f"(unchanged submissions)" + (f" (--student {', '.join(students)})" if students else ""))
+    others = class_list.students_of(kept)
+    if others:
+        why = "not chosen with --student" if students else "not in this download"
+        print(f"kept {len(others)} student(s) of the course folder {why}, as they were: {', '.join(others)}"
+              + ("" if students else " (--drop-missing removes them)"))
+    if dropped:
+        print(f"--drop-missing: dropped {len(dropped)} student(s) not in this download: {', '.join(sorted(dropped))} "
+              "(their results stay in results/)")
+    if missing:
+        print(f"{len(missing)} kept submission(s) have no result yet: {', '.join(missing)} (grade their download)")
 
 
 def _worker_environment(jobs):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from grader import gradebook, report
 from grader.course import prepare_course
+from grader.overrides import OverridesError, settle
 from grader.feedback import write_feedback
 from grader.results import Grade, load_result, print_table, write_grades_csv
 from helpers._cache import write_atomically
@@ -19,12 +20,13 @@ from helpers._cache import write_atomically
 CLASS_LIST = "class.json"
 
 
-def write_class_list(course_dir, submissions, refusals, keys, lms=None):
+def write_class_list(course_dir, submissions, refusals, keys, lms=None, kept=None):
     """Write ``DIR/class.json``: ``keys`` maps ``(student_id, notebook)`` to the result key expected;
     ``lms`` is where the submissions came from ("canvas", "moodle", "folders"): ``export`` matches
     the student ids by it. Each submission's late flag and file in the download are kept: the
     reports take the late flag from here, so ``collect`` and ``autograde`` write the same. A group's
-    submission keeps its group and members: ``export`` gives each member its grade."""
+    submission keeps its group and members: ``export`` gives each member its grade. ``kept`` holds
+    the entries of earlier runs' students this run keeps (:func:`grader.class_list.keep_others`)."""
     entries = {"lms": lms,
                "submissions": [{"student_id": s.student_id, "notebook": s.assignment,
                                 "key": keys[(s.student_id, s.assignment)], "late": s.late, "file": s.source,
@@ -32,6 +34,8 @@ def write_class_list(course_dir, submissions, refusals, keys, lms=None):
                                for s in submissions],
                "refusals": [{"student_id": r.student_id, "notebook": r.assignment, "reason": r.reason,
                              "late": r.late} for r in refusals]}
+    for kind, entries_kept in (kept or {}).items():
+        entries[kind] += entries_kept
     path = Path(course_dir) / CLASS_LIST
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(path, lambda temporary: Path(temporary).write_text(json.dumps(entries, indent=1)))
@@ -40,10 +44,18 @@ def write_class_list(course_dir, submissions, refusals, keys, lms=None):
 def finish(course_dir, grades):
     """Feedback pages still missing, ``grades.csv``, the class report (:mod:`grader.report`) and
     the printed table with the report's headline, for ``grades``."""
+    try:
+        grades, override_lines = settle(course_dir, grades)
+    except OverridesError as error:
+        print(f"error: {error}; grades.csv and the gradebook were not rewritten (the results are saved): fix it, "
+              f"then run `python -m grader collect --course-dir {course_dir}`")
+        return 2
     write_feedback(course_dir, grades)
     csv_path = write_grades_csv(course_dir, grades)
     print()
     print_table(grades)
+    for line in override_lines:
+        print(line)
     print(f"\ngrades: {csv_path}\nfeedback: {Path(course_dir) / 'feedback'}")
     print_report(course_dir, grades)
 
@@ -84,7 +96,8 @@ def collect(course_dir):
             gradebook.sync(course_dir, grade)
     grades += [Grade(r["student_id"], r["notebook"], status="refused", reason=r["reason"], late=r.get("late"))
                for r in entries["refusals"]]
-    finish(course_dir, grades)
+    if finish(course_dir, grades):
+        return 2
     if missing:
         print(f"\n{len(missing)} submission(s) have no result yet (a shard still running, stopped or not "
               f"started): {', '.join(missing)}")

@@ -40,6 +40,7 @@ from pathlib import Path
 
 from grader import export_canvas, moodle_worksheet
 from grader.course import SOLUTIONS_DIR
+from grader.overrides import check_applied
 from grader.results import BASE_COLUMNS
 from grader.tables import read_table, write_table
 
@@ -387,6 +388,9 @@ def export(file_format, roster_path, out_path, course_dir, id_column=None, assig
         if (assignment or unmask) and file_format != "canvas":
             raise ExportError("--assignment and --unmask are for --format canvas")
         file_format, id_column = choose_format(file_format, roster_path, entries.get("lms"), id_column)
+        stale = check_applied(course_dir)
+        if stale:
+            raise ExportError(stale)
         scores, points = read_grades(course_dir)
         scores = platform_ids(scores, entries, file_format, unmask)
         if file_format == "canvas":

@@ -31,35 +31,61 @@ def max_scores(course_dir, assignment):
         return {cell.name: float(cell.max_score) for cell in notebook.grade_cells}
 
 
-def record(course_dir, grade):
-    """Write one graded submission's per-test points into the gradebook (replacing any old entry);
-    a submission that was not graded is removed from it."""
+def expected_cells(grade, automatic=None):
+    """``{test: (auto score, manual score, extra credit)}`` the gradebook holds for ``grade``, or None
+    when it holds nothing (not graded and not overridden). ``automatic`` is the grade's ``tests``
+    before the instructor's overrides (:mod:`grader.overrides`): a test whose points differ has them
+    as its manual score; a notebook's score set by hand is extra credit on its first test."""
+    if grade.status != "graded" and not grade.override:
+        return None
+    automatic = automatic or {}
+    cells = {name: (automatic.get(name, points), points if automatic.get(name, points) != points else None, None)
+             for name, points in grade.tests.items()}
+    extra = round(grade.score - sum(grade.tests.values()), 9)
+    if extra and cells:
+        first = min(cells)
+        cells[first] = (*cells[first][:2], extra)
+    return cells
+
+
+def recorded_cells(course_dir, grade):
+    """What the gradebook holds for ``grade``'s student and notebook, as :func:`expected_cells`, or None."""
     from nbgrader.api import MissingEntry
 
+    try:
+        with _gradebook(course_dir) as gradebook:
+            submission = gradebook.find_submission_notebook(grade.notebook, grade.notebook, grade.student_id)
+            return {g.name: (g.auto_score, g.manual_score, g.extra_credit) for g in submission.grades}
+    except MissingEntry:
+        return None
+
+
+def record(course_dir, grade, automatic=None):
+    """Write one graded submission's per-test points into the gradebook (replacing any old entry);
+    a submission that was not graded, and was not given a score by hand, is removed from it.
+    ``automatic``: see :func:`expected_cells`."""
+    from nbgrader.api import MissingEntry
+
+    cells = expected_cells(grade, automatic)
     with _gradebook(course_dir) as gradebook, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # nbgrader's add_submission trips SQLAlchemy session warnings
         try:
             gradebook.remove_submission(grade.notebook, grade.student_id)
         except MissingEntry:
             pass
-        if grade.status != "graded":
+        if cells is None:
             return
         gradebook.update_or_create_student(grade.student_id)
         gradebook.add_submission(grade.notebook, grade.student_id)
-        for name, points in grade.tests.items():
+        for name, (auto_score, manual_score, extra_credit) in cells.items():
             cell_grade = gradebook.find_grade(name, grade.notebook, grade.notebook, grade.student_id)
-            cell_grade.auto_score, cell_grade.manual_score = points, None
+            cell_grade.auto_score, cell_grade.manual_score, cell_grade.extra_credit = auto_score, manual_score, extra_credit
         gradebook.db.commit()
 
 
-def sync(course_dir, grade):
-    """Make the gradebook hold exactly ``grade`` (used when a saved result is reused)."""
-    from nbgrader.api import MissingEntry
-
-    try:
-        recorded = {name: float(test_scores(course_dir, grade.notebook, grade.student_id)[name])
-                    for name in grade.tests}
-    except (MissingEntry, KeyError):
-        recorded = None
-    if grade.status != "graded" or recorded != grade.tests:
-        record(course_dir, grade)
+def sync(course_dir, grade, automatic=None):
+    """Make the gradebook hold exactly ``grade`` (used when a saved result is reused, and for the
+    instructor's overrides; ``automatic``: see :func:`expected_cells`)."""
+    expected = expected_cells(grade, automatic)
+    if expected is None or recorded_cells(course_dir, grade) != expected:
+        record(course_dir, grade, automatic)

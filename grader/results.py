@@ -123,4 +123,5 @@ def print_table(grades):
     print("-" * len(header))
     for grade in sorted(grades, key=lambda g: (g.student_id, g.notebook)):
         print(f"{grade.student_id:<20} {grade.notebook:<26} {grade.score:>7g} {grade.max_score:>5g}  "
-              f"{grade.status:<8} {grade.reason}{' (late)' if grade.late else ''}")
+              f"{grade.status:<8} {grade.reason}{' (late)' if grade.late else ''}"
+              f"{' [set by hand: overrides.csv]' if grade.override else ''}")
