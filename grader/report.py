@@ -330,8 +330,9 @@ def headline(report):
     lines.append(f"refused: {len(report.refused)}; overrides: {len(report.overrides)}")
     if report.mistakes:
         top = most_common(report.mistakes)
-        message = top.example if len(top.example) <= 100 else top.example[:99] + "…"
-        lines.append(f"most common mistake: {top.notebook} {top.test}, {top.count} student(s) "
+        graded = next(s.graded for s in report.notebooks if s.notebook == top.notebook)
+        message = top.example if len(top.example) <= 100 else top.example[:97] + "..."
+        lines.append(f"most common mistake: {top.notebook} {top.test}, {top.count} of {graded} graded "
                      f"(e.g. {top.students[0]}): {message}")
     return lines
 
