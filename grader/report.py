@@ -222,12 +222,12 @@ def histogram_png(summary):
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     axes.hist(summary.scores, bins=_bins(summary.max_score), color=BAR_COLOUR, edgecolor="white")
-    axes.axvline(summary.mean, color="#c0392b", linestyle="--", label=f"mean {summary.mean:.2f}")
+    axes.axvline(summary.mean, color="#c0392b", linestyle="--")
     axes.set_xlabel(f"score (of {summary.max_score:g})")
     axes.set_ylabel("notebooks")
-    axes.set_title(f"{summary.notebook}: {len(summary.scores)} notebooks", fontsize=10)
+    axes.set_title(f"{summary.notebook}: {len(summary.scores)} notebooks, mean {_number(summary.mean)} (dashed), "
+                   f"median {_number(summary.median)}", fontsize=9)
     axes.yaxis.get_major_locator().set_params(integer=True)
-    axes.legend(loc="upper left", fontsize=8, frameon=False)
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
@@ -259,8 +259,7 @@ def _notebooks_html(report):
         counts = ", ".join(f"{_number(score)}: {summary.scores.count(score)}" for score in sorted(set(summary.scores)))
         image = base64.b64encode(histogram_png(summary)).decode()
         figures.append(f'<figure><img class="histogram" src="data:image/png;base64,{image}" '
-                       f'alt="{html.escape(f"scores of {summary.notebook}: {counts}")}">'
-                       f"<figcaption>{html.escape(summary.notebook)}</figcaption></figure>")
+                       f'alt="{html.escape(f"scores of {summary.notebook}: {counts}")}"></figure>')
     return table + "".join(figures)
 
 
