@@ -25,6 +25,7 @@ import re
 import statistics
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from pathlib import Path
 
 from grader.course import SOLUTIONS_DIR
@@ -194,7 +195,7 @@ def build_report(course_dir, grades, solutions_dir=SOLUTIONS_DIR):
     """The :class:`ClassReport` of ``grades`` (their autograded notebooks in ``course_dir``)."""
     notebooks = sorted({g.notebook for g in grades if g.status != "refused"})
     points = {notebook: points_per_test(notebook, solutions_dir) for notebook in notebooks}
-    by_id = lambda g: (g.student_id, g.notebook)   # noqa: E731
+    by_id = attrgetter("student_id", "notebook")
     return ClassReport(
         notebooks=notebook_summaries(grades), tests=test_pass_counts(grades, points),
         mistakes=common_mistakes(course_dir, grades, points),

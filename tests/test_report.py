@@ -5,11 +5,11 @@ import json
 import statistics
 
 import pytest
+from report_tables import read_report
 
 from grader.collect import print_report
 from grader.report import ONLY_THE_CHECK, STUB_MESSAGE, mistake_pattern, points_per_test, write_report
 from grader.results import Grade
-from report_tables import read_report
 
 NOTEBOOK = "01_mnist_cam"
 POINTS = points_per_test(NOTEBOOK)   # {test: points} of the solution's graded cells
@@ -118,7 +118,7 @@ def test_a_message_a_submission_wrote_is_shown_as_text(made_class):
 def test_overrides_are_listed_when_results_carry_them(tmp_path):
     grade = graded(tmp_path, "bob", {PREDICTED: TRUE_LABEL.format(17, 8, 1, 8)})
     grade.override = f"{PREDICTED} 0 -> 2: the test's data was wrong"   # as grader/overrides.py says it
-    path, report = write_report(tmp_path, [grade, graded(tmp_path, "alice")])
+    path, _ = write_report(tmp_path, [grade, graded(tmp_path, "alice")])
     tables, _ = read_report(path.read_text())
     assert tables["overrides"] == [["bob", NOTEBOOK, f"{PREDICTED} 0 -> 2: the test's data was wrong"]]
     assert tables["summary"][0][-1] == "1"
