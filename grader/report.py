@@ -114,7 +114,7 @@ def _error_text(output):
     return ANSI_ESCAPE.sub("", f"{name}: {value}" if value else name).strip()
 
 
-def test_messages(course_dir, grade):
+def failure_messages(course_dir, grade):
     """``{test: message}``: the first error of each graded test cell of ``grade``'s autograded
     notebook (empty when there is none: a notebook that could not be graded)."""
     path = Path(course_dir) / "autograded" / grade.student_id / grade.notebook / f"{grade.notebook}.ipynb"
@@ -149,7 +149,7 @@ def common_mistakes(course_dir, grades, points):
             continue
         failing = [test for test, earned in sorted(grade.tests.items())
                    if earned < points.get(grade.notebook, {}).get(test, 0)]
-        messages = test_messages(course_dir, grade) if failing else {}
+        messages = failure_messages(course_dir, grade) if failing else {}
         for test in failing:
             message = messages.get(test)
             message = NO_MESSAGE if message is None else (message or ONLY_THE_CHECK)
@@ -160,7 +160,7 @@ def common_mistakes(course_dir, grades, points):
     return sorted(groups.values(), key=lambda m: (m.notebook, m.test, -m.count, m.pattern))
 
 
-def test_pass_counts(grades, points):
+def pass_counts(grades, points):
     """``[(notebook, test, points, passed, graded)]``: of the graded notebooks, how many earned all
     of each test's points."""
     rows = []
@@ -197,7 +197,7 @@ def build_report(course_dir, grades, solutions_dir=SOLUTIONS_DIR):
     points = {notebook: points_per_test(notebook, solutions_dir) for notebook in notebooks}
     by_id = attrgetter("student_id", "notebook")
     return ClassReport(
-        notebooks=notebook_summaries(grades), tests=test_pass_counts(grades, points),
+        notebooks=notebook_summaries(grades), tests=pass_counts(grades, points),
         mistakes=common_mistakes(course_dir, grades, points),
         ungraded=sorted((g for g in grades if g.status in UNGRADED), key=by_id),
         refused=sorted((g for g in grades if g.status == "refused"), key=by_id),
