@@ -163,5 +163,5 @@ def grad_cam(model, images, class_indices, layer_name, dtype=np.float32):
 if os.environ.get("COURSE_REFERENCE_RECORD"):
     from grader.replay import RECORD_VARIABLE, record
 
-    record(globals(), ["class_activation_map", "show_cam_reference", "grad_cam"],
-           os.environ[RECORD_VARIABLE])
+    # Lesson 01's answers are linear in a 3×3 map: four pixels of each (see grader/replay.py).
+    record(globals(), ["show_cam_reference", "grad_cam"], os.environ[RECORD_VARIABLE], revealed={"show_cam_reference": 4})

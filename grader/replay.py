@@ -9,7 +9,11 @@ is a stub that only looks answers up in that table (:func:`replay_attribute`).
 
 A student who reads the table learns the answers for the hidden tests' inputs and nothing
 else; the independent check (:mod:`grader.checks`) draws new inputs on every run, so such
-answers gain nothing. This file is copied into the sandbox: what runs there imports numpy only.
+answers gain nothing. Where a few answers would give the function away (lesson 01's CAM is
+linear in a 3×3 map: ten full 28×28 answers determine its whole upsampling, and least squares
+then passes the independent check), the table keeps only a few pixels of each answer, drawn at
+random when it is recorded (``revealed``), and the hidden tests get a masked array that compares
+on those pixels only. This file is copied into the sandbox: what runs there imports numpy only.
 """
 
 import json
@@ -69,16 +73,25 @@ def _matches(recorded, given):
     return all(_same(r, g) for r, g in pairs)
 
 
-def record(namespace, names, path):
-    """Wrap the functions ``names`` of ``namespace`` so that every call is appended to ``path``."""
+def _answer(array, revealed):
+    """What the table keeps of one answer: every value, or ``revealed`` values at random places."""
+    values = array.astype(np.float64).ravel()
+    if revealed is None or revealed >= values.size:
+        return {"answer": values.tolist()}
+    places = np.sort(np.random.default_rng().choice(values.size, size=revealed, replace=False))
+    return {"answer": values[places].tolist(), "revealed": places.tolist()}
+
+
+def record(namespace, names, path, revealed=None):
+    """Wrap the functions ``names`` of ``namespace`` so that every call is appended to ``path``;
+    ``revealed`` maps a name to how many values of each of its answers the table keeps (default: all)."""
 
     def wrap(name, function):
         def recorded(*args, **kwargs):
             answer = function(*args, **kwargs)
             array = np.asarray(answer)
-            entry = {"function": name, "arguments": _call_fingerprint(args, kwargs),
-                     "answer": array.astype(np.float64).ravel().tolist(), "shape": list(array.shape),
-                     "dtype": str(array.dtype)}
+            entry = {"function": name, "arguments": _call_fingerprint(args, kwargs), "shape": list(array.shape),
+                     "dtype": str(array.dtype), **_answer(array, (revealed or {}).get(name))}
             from helpers._cache import write_atomically   # here: recording runs where helpers is
 
             table = json.loads(open(path).read()) if os.path.exists(path) else []
@@ -91,6 +104,17 @@ def record(namespace, names, path):
 
     for name in names:
         namespace[name] = wrap(name, namespace[name])
+
+
+def _replayed(entry):
+    """The recorded answer: an array, or a masked array whose unmasked values are the revealed ones
+    (``numpy.allclose`` and ``max`` then look at those only)."""
+    if "revealed" not in entry:
+        return np.array(entry["answer"], dtype=entry["dtype"]).reshape(entry["shape"])
+    size = int(np.prod(entry["shape"]))
+    values, hidden = np.zeros(size), np.ones(size, dtype=bool)
+    values[entry["revealed"]], hidden[entry["revealed"]] = entry["answer"], False
+    return np.ma.MaskedArray(values.reshape(entry["shape"]), mask=hidden.reshape(entry["shape"])).astype(entry["dtype"])
 
 
 def replay_attribute(name):
@@ -106,7 +130,7 @@ def replay_attribute(name):
         given = _call_fingerprint(args, kwargs)
         for entry in table:
             if _matches(entry["arguments"], given):
-                return np.array(entry["answer"], dtype=entry["dtype"]).reshape(entry["shape"])
+                return _replayed(entry)
         raise LookupError(f"the grader has no reference answer for {name} on these inputs: "
                           "did a cell that prepares the test's inputs change?")
 

@@ -190,6 +190,31 @@ def test_replay_returns_the_recorded_answer_for_the_same_inputs(tmp_path, monkey
         replay.replay_attribute("triple")
 
 
+def test_a_revealed_answer_keeps_a_few_values_and_compares_on_them(tmp_path, monkeypatch):
+    """Lesson 01's table keeps four pixels of each 28×28 CAM: a correct map still passes np.allclose
+    against the replayed answer, a wrong one does not, and the table holds no more than those pixels
+    (ten full answers would give away the whole linear upsampling: the red team's least squares)."""
+    from grader import reference
+
+    table = tmp_path / "table.json"
+    rng = np.random.default_rng(1)
+    features, weights = rng.normal(size=(3, 3, 3, 8)), rng.normal(size=(8, 10))
+    results = rng.random((3, 10))
+    namespace = {"show_cam_reference": reference.show_cam_reference}
+    replay.record(namespace, ["show_cam_reference"], str(table), revealed={"show_cam_reference": 4})
+    full = namespace["show_cam_reference"](1, features, results, weights)
+    [entry] = json.loads(table.read_text())
+    assert len(entry["answer"]) == 4 and len(entry["revealed"]) == 4 and full.shape == (28, 28)
+    monkeypatch.setenv(replay.TABLE_VARIABLE, str(table))
+    expected = replay.replay_attribute("show_cam_reference")(1, features, results, weights)
+    assert expected.shape == (28, 28) and np.ma.count(expected) == 4
+    assert np.allclose(full, expected, rtol=1e-4, atol=1e-4)
+    wrong = full.copy()
+    wrong.ravel()[entry["revealed"][2]] += 0.5
+    assert not np.allclose(wrong, expected, rtol=1e-4, atol=1e-4)
+    assert float(np.abs(full - expected).max()) == 0.0 and float(np.abs(expected).max()) <= np.abs(full).max()
+
+
 def test_models_are_told_apart_by_their_architecture():
     keras = pytest.importorskip("keras")
     small = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])

@@ -186,6 +186,20 @@ display(HTML("<script>document.title = 'owned by a student'</script><h1 id='fake
 display(Javascript("document.title = 'owned by a student'"))
 """
 
+# 13. (Red team, round 2.) Learn the function from the replay table: CAM is linear in the 3×3 map,
+#     so ten full recorded answers determine the upsampling; least squares then passes the check.
+LEARNS_FROM_THE_TABLE = r"""
+import json, os
+table = [e for e in json.load(open(os.environ["COURSE_REFERENCE_TABLE"])) if e["function"] == "show_cam_reference"]
+def _raw(f, r, w, i):
+    return f[i].astype(np.float64) @ w[:, int(np.argmax(r[i]))].astype(np.float64)
+_X = np.array([_raw(features, results, gap_weights, e["arguments"]["args"][0][1]).ravel() for e in table])
+_L = np.linalg.lstsq(_X, np.array([e["answer"] for e in table]), rcond=None)[0]
+def show_cam(image_index):
+    return (_raw(features, results, gap_weights, image_index).ravel() @ _L).reshape(28, 28)
+print("TABLE: learned an operator of shape", _L.shape)
+"""
+
 # 12. Malformed files (a Canvas download holds them beside the others).
 NBGRADER_METADATA_A_LIST = '{"cells":[{"metadata":{"nbgrader":[]}}]}'
 DEEP_NESTING = "[" * 100_000 + "]" * 100_000
@@ -213,6 +227,8 @@ CASES = {
     "huge_print": (lambda probe: _hostile(HUGE_PRINT), 5, "graded", "all tests passed"),
     "prints_hidden_tests": (lambda probe: build.with_show_cam(PRINTS_CALLER), 5, "graded", "all tests passed"),
     "fake_html": (lambda probe: _hostile(FAKE_HTML), 5, "graded", "all tests passed"),
+    "learns_from_the_replay_table": (lambda probe: _hostile(LEARNS_FROM_THE_TABLE, build.SHOW_CAM_BODIES["no_upsampling"]),
+                                     0, "graded", "failed"),
     "nbgrader_metadata_a_list": (lambda probe: NBGRADER_METADATA_A_LIST.encode(), 0, "invalid",
                                  "cells[0].metadata.nbgrader is an array"),
     "deep_nesting": (lambda probe: DEEP_NESTING.encode(), 0, "invalid", "nested more than"),
