@@ -8,6 +8,7 @@ import pytest
 from report_tables import read_report
 
 from grader.collect import print_report
+from grader.overrides import apply_overrides
 from grader.report import ONLY_THE_CHECK, STUB_MESSAGE, mistake_pattern, points_per_test, write_report
 from grader.results import Grade
 
@@ -135,3 +136,19 @@ def test_every_run_prints_the_reports_headline(made_class, capsys):
     assert mean == 2.5
     assert lines[-1].startswith(f"  most common mistake: {NOTEBOOK} {PREDICTED}, 2 of 7 graded (e.g. bob): "
                                 "AssertionError: image 17: true label 8") and lines[-1].endswith("...")
+
+
+def test_an_override_reaches_the_reports_numbers(made_class):
+    """COURSE/overrides.csv (grader/overrides.py) gives bob the points of the test he failed: the
+    report built from the overridden results counts him as passing it, lists the override, and
+    leaves him out of the mistake."""
+    grades, path, _ = made_class
+    (path.parent / "overrides.csv").write_text("student_id,notebook,test,points,reason\n"
+                                               f"bob,{NOTEBOOK},{PREDICTED},{POINTS[PREDICTED]:g},explained in a comment\n")
+    overridden, _ = apply_overrides(path.parent, grades, {NOTEBOOK: POINTS})
+    _, report = write_report(path.parent, overridden)
+    tables, _ = read_report(path.read_text())
+    assert [row[3] for row in tables["tests"] if row[1] == PREDICTED] == ["5"]   # 4 before
+    assert [(row[0], row[2].endswith("explained in a comment")) for row in tables["overrides"]] == [("bob", True)]
+    assert [m.students for m in report.mistakes if "true label" in m.pattern] == [["carol"]]
+    assert report.notebooks[0].mean == statistics.mean(g.score for g in overridden if g.status != "refused") > 2.5
