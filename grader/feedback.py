@@ -374,8 +374,8 @@ def write_refused_pages(course_dir, grades):
         page.parent.mkdir(parents=True, exist_ok=True)
         page.write_text(
             "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Feedback</title></head><body>"
-            "<h1>Your hand-in was not graded</h1>"
-            f"<p>The grader could not grade what you handed in:</p><ul>{items}</ul>"
+            "<h1>What you handed in was not graded</h1>"
+            f"<p>The grader could not grade this:</p><ul>{items}</ul>"
             f"<p><b>What to hand in:</b> {wanted} itself, the Jupyter notebook file, as Jupyter saves it "
             "(in JupyterLab: File &gt; Download), one file per notebook. A PDF, an HTML or Python export, a "
             "screenshot or a copy of the code in a text entry cannot be graded: the grader runs your notebook. "
