@@ -23,7 +23,7 @@ import nbformat
 
 from grader import gradebook
 from grader.course import REPO_ROOT, assignment_names, run_nbgrader, tail
-from grader.feedback_return import write_moodle_zip
+from grader.feedback_return import write_canvas_files, write_moodle_zip
 
 # A line of a hidden test counts from 12 characters (stripped): shorter lines are the common
 # stuff of any code (")", "try:", "else:", "finally:", "return cam", "plt.show()") and say nothing
@@ -430,3 +430,7 @@ def write_feedback(course_dir, grades):
     if returned:
         print(f"feedback for Moodle: {returned[0]} ({returned[1]} page(s)); upload it in View all submissions > "
               "Grading action > Upload multiple feedback files in a zip")
+    returned = write_canvas_files(course_dir)
+    if returned:
+        print(f"feedback for Canvas: {returned[0]} ({returned[1]} page(s), named <name>_<user id>_<page>); attach each "
+              "to its student's submission comment in SpeedGrader (README: Feedback back to students)")

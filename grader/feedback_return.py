@@ -13,17 +13,23 @@ reason starts with the file's path in the download). A group's folder is named a
 and its id, not a participant's: each member gets a folder ``Participant_<participant id>_
 assignsubmission_file``, which the importer reads alike.
 
-**Canvas** has no upload of many feedback files; README ("Feedback back to students") says how
-to attach the pages of ``COURSE/feedback/<user id>/``.
+**Canvas** has no upload of many feedback files: ``COURSE/feedback-canvas/`` holds every page once
+more, flat, named as Canvas named the student's file in the download, ``<name>_<user id>_<page>``
+(``doejane_123_01_mnist_cam.html``), so an instructor attaching them one by one in SpeedGrader
+picks the right one by name; README ("Feedback back to students") says how, and how through the
+API.
 """
 
 import json
+import re
+import shutil
 import zipfile
 from pathlib import Path
 
-from grader.lms import MOODLE_ENTRY
+from grader.lms import CANVAS_ENTRY, CANVAS_FILE, MOODLE_ENTRY
 
 MOODLE_ZIP = "feedback-moodle.zip"
+CANVAS_FOLDER = "feedback-canvas"
 MOODLE_PLUGIN = ("assignsubmission", "file")   # the plugin whose folders the download has
 
 
@@ -77,11 +83,8 @@ def write_moodle_zip(course_dir):
     Moodle download; return its path and the number of pages in it, or None (another platform,
     no class list)."""
     course_dir = Path(course_dir)
-    try:
-        entries = json.loads((course_dir / "class.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(entries, dict) or entries.get("lms") != "moodle":
+    entries = _class_list(course_dir, "moodle")
+    if entries is None:
         return None
     path, count = course_dir / MOODLE_ZIP, 0
     temporary = path.with_suffix(".zip.part")
@@ -92,3 +95,45 @@ def write_moodle_zip(course_dir):
                 count += 1
     temporary.replace(path)
     return path, count
+
+
+def _class_list(course_dir, lms):
+    """``COURSE/class.json`` when its class came from ``lms``'s download, else None."""
+    try:
+        entries = json.loads((Path(course_dir) / "class.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return entries if isinstance(entries, dict) and entries.get("lms") == lms else None
+
+
+def canvas_name(download_path):
+    """The name part Canvas gave a student's file (``doejane`` of ``doejane_LATE_123_4567_lab.ipynb``),
+    "" when anonymous or unknown."""
+    name = Path(download_path or "").name
+    match = CANVAS_FILE.match(name) or CANVAS_ENTRY.match(name)
+    return re.sub(r"\W", "", match["name"] or "") if match else ""
+
+
+def write_canvas_files(course_dir):
+    """Fill ``COURSE/feedback-canvas/`` with every page of a class from a Canvas download, named
+    ``<name>_<user id>_<page>``; return the folder and the number of pages, or None (another
+    platform, no class list)."""
+    entries = _class_list(course_dir, "canvas")
+    if entries is None:
+        return None
+    students = {}   # student id -> (name in the download, the id their pages are under)
+    for entry in entries.get("submissions", []) + entries.get("refusals", []):
+        student_id = str(entry["student_id"])
+        where = entry.get("file") or (entry.get("reason") or "").split(": ", 1)[0]
+        students.setdefault(student_id, (canvas_name(where), student_id))
+        for member in entry.get("members") or []:   # a group's page is under the member it was graded as
+            students.setdefault(str(member), ("", student_id))
+    folder = Path(course_dir) / CANVAS_FOLDER
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    count = 0
+    for student_id, (name, graded_as) in sorted(students.items()):
+        for page in _pages(course_dir, graded_as):
+            shutil.copyfile(page, folder / "_".join(filter(None, (name, student_id, page.name))))
+            count += 1
+    return folder, count

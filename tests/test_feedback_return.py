@@ -8,6 +8,7 @@ same id; José Núñez hands in a PDF. One notebook is graded, ``--jobs 1``.
 """
 
 import html
+import json
 import re
 import subprocess
 import sys
@@ -121,3 +122,39 @@ def test_moodle_folders_of_flat_files_groups_and_old_downloads():
         "Bo Li_5002_assignsubmission_file": ("5002", "5002")}
     for folder in ("Jane Doe_5001_assignsubmission_file_", "Participant_5003_assignsubmission_file"):
         assert _moodle_participant(f"{folder}/01_mnist_cam.html") == folder.split("_")[1]
+
+
+def test_make_run_starts_its_kernels_without_the_transport_warning(tmp_path):
+    """``make run`` executes each solution notebook with its own kernel (tools/run_all.py); ipykernel 7
+    warned "Kernel is running over TCP without encryption" on the terminal at every start."""
+    import nbformat
+
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)")]), str(tmp_path / "tiny.ipynb"))
+    code = ("import sys; from pathlib import Path; from tools.run_all import execute_notebook; "
+            "execute_notebook(Path(sys.argv[1]), Path(sys.argv[2]))")
+    run = subprocess.run([sys.executable, "-c", code, str(tmp_path / "tiny.ipynb"), str(tmp_path / "out")], cwd=REPO_ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "42" in (tmp_path / "out" / "tiny.ipynb").read_text()
+    assert not [line for line in (run.stdout + run.stderr).splitlines() if any(word in line for word in NOISE)], run.stderr
+
+
+def test_canvas_pages_are_named_as_canvas_named_the_students_files(tmp_path):
+    """A Canvas class: every page once more in feedback-canvas/, named ``<name>_<user id>_<page>`` as in the
+    download (a group's page for each member, a refused hand-in's page too), to attach in SpeedGrader."""
+    entries = {"lms": "canvas",
+               "submissions": [{"student_id": "123", "notebook": "01_mnist_cam",
+                                "file": "doejane_LATE_123_4567_01_mnist_cam.ipynb"},
+                               {"student_id": "130", "notebook": "01_mnist_cam", "group": "Team Falcon",
+                                "file": "teamfalcon_130_4570_lab.ipynb", "members": ["130", "131"]}],
+               "refusals": [{"student_id": "127", "notebook": "-", "reason": "smithann_127_1006_report.pdf: not a notebook"}]}
+    (tmp_path / "class.json").write_text(json.dumps(entries))
+    for student_id, name in (("123", "01_mnist_cam"), ("130", "01_mnist_cam"), ("127", "hand-in")):
+        page = tmp_path / "feedback" / student_id / name / f"{name}.html"
+        page.parent.mkdir(parents=True)
+        page.write_text(f"page of {student_id}")
+    assert feedback_return.write_canvas_files(tmp_path) == (tmp_path / feedback_return.CANVAS_FOLDER, 4)
+    files = {path.name: path.read_text() for path in (tmp_path / feedback_return.CANVAS_FOLDER).iterdir()}
+    assert files == {"doejane_123_01_mnist_cam.html": "page of 123", "teamfalcon_130_01_mnist_cam.html": "page of 130",
+                     "131_01_mnist_cam.html": "page of 130", "smithann_127_hand-in.html": "page of 127"}
+    assert feedback_return.write_moodle_zip(tmp_path) is None   # not a Moodle class
