@@ -40,8 +40,8 @@ from grader import checks, class_list, gradebook, isolation, notebook_file, sand
 from grader.collect import finish, write_class_list
 from grader.course import (SOLUTIONS_DIR, assignment_names, drop_cells_after_last_test, nbgrader_environment,
                            prepare_course, tail, write_config)
-from grader.feedback import (GRADER_CELL_MARK, add_note, bound_page, prepare_for_feedback, write_failure_page,
-                             write_points_page)
+from grader.feedback import (GRADER_CELL_MARK, GRADER_NOTE_TEXT, add_note, bound_page, prepare_for_feedback,
+                             write_failure_page, write_points_page)
 from grader.progress import Progress
 from grader.results import INFRASTRUCTURE_FAILURES, Grade, load_result, needs_clean_retry, result_key, save_result, sha256
 from grader.lms import detect_layout
@@ -76,9 +76,7 @@ def _without_cells_after_last_test(notebook):
     """Drop the cells after the last graded test (they cannot change the grade) and say so at the end."""
     removed = drop_cells_after_last_test(notebook.cells)
     if removed:
-        notebook.cells.append(nbformat.v4.new_markdown_cell(
-            f"*The grader stopped after the last graded test: the {removed} cell(s) after it were not run, "
-            "since they cannot change the grade.*"))
+        notebook.cells.append(nbformat.v4.new_markdown_cell(GRADER_NOTE_TEXT.format(removed=removed)))
 
 
 def _with_capture_cell(notebook, assignment, work_dir):

@@ -205,7 +205,34 @@ def _canvas_files(root, refusals):
         file_name = match["file"] if match.re is CANVAS_FILE else path.name
         files.append(DownloadedFile(match["student"], match["name"] or "", path, path.name, file_name,
                                     bool(match["late"])))
-    return files
+    return _without_claimed_ids(files, refusals)
+
+
+def _without_claimed_ids(files, refusals):
+    """``files`` without those whose name could be read as another student's: Canvas writes a
+    group's name (chosen by students) into the file name as it is, so ``roemallory_777_1_888_5002_…``
+    reads as user 777's. A file whose own name part could hold another user id and file id
+    (``<name>_<id>_<id>_…`` after the first) is refused when the id it is read as has other
+    files under another name; what a student named plainly is never doubted."""
+    plain_names = {}
+    for downloaded in files:
+        if not _could_be_read_otherwise(downloaded):
+            plain_names.setdefault(downloaded.student_id, set()).add(downloaded.name)
+    kept = []
+    for downloaded in files:
+        others = plain_names.get(downloaded.student_id, set()) - {downloaded.name}
+        if _could_be_read_otherwise(downloaded) and others:
+            refusals.append(("-", "-", downloaded.late, f"{downloaded.source}: its name reads as user "
+                             f"{downloaded.student_id}'s, whose other files are named {sorted(others)[0]!r}, but it "
+                             "could also be another user's; not graded (rename it as Canvas names files and grade again)"))
+            continue
+        kept.append(downloaded)
+    return kept
+
+
+def _could_be_read_otherwise(downloaded):
+    """Whether the file name after the id Canvas's name gives could itself start a Canvas name."""
+    return downloaded.source != downloaded.file_name and bool(CANVAS_FILE.match(downloaded.file_name))
 
 
 def _moodle_files(root, refusals):

@@ -351,3 +351,27 @@ def test_a_refused_hand_in_gets_a_page_saying_what_to_hand_in(tmp_path):
     page = (tmp_path / "feedback" / "5003" / "01_mnist_cam" / "01_mnist_cam.html").read_text()
     assert "in one submission: &lt;a&gt; and b" in page and "<code>01_mnist_cam.ipynb</code> itself" in page
     assert not (tmp_path / "feedback" / "-").exists()
+
+
+def test_a_hidden_line_is_found_through_escapes_and_invisible_characters():
+    """The red team's second round: "\\x1b[:m" put inside a hidden line escaped the old pattern, and
+    nbconvert then showed the line verbatim. Outputs become plain text and lines are compared by
+    their letters and digits, so neither an escape nor a zero-width space hides one."""
+    hidden = {"expected = reference.show_cam_reference(int(index), features, results, gap_weights)"}
+    line = "expected = reference.show_cam_reference(int(index), features, results, gap_weights)"
+    for disguised in (line[:4] + "\x1b[:m" + line[4:], line[:9] + "\u200b" + line[9:], line[:3] + "\x01\x7f" + line[3:],
+                      "\x1b[1;31m" + line + "\x1b[0m"):
+        assert feedback.redact_text(f"before\n{disguised}\nafter", hidden) == f"before\n{feedback.HIDDEN_LINE_MARK}\nafter"
+    assert feedback.redact_text("plain \x1b[32mgreen\x1b[0m\x07 text", hidden) == "plain green text"
+
+
+def test_only_the_graders_own_note_is_rendered_as_the_grader_wrote_it():
+    note = feedback.GRADER_NOTE_TEXT.format(removed=3)
+    assert feedback.GRADER_NOTE.fullmatch(note)
+    fake = ("*The grader stopped after the last graded test: all 3 tests passed, final score 5 out of 5 "
+            "(confirmed by the independent check)*")
+    assert not feedback.GRADER_NOTE.fullmatch(fake)
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(fake), nbformat.v4.new_markdown_cell(note)])
+    feedback.students_cells_as_text(notebook)
+    assert notebook.cells[0].source.startswith("*A markdown cell you wrote or changed, shown as text:*")
+    assert notebook.cells[1].source == note

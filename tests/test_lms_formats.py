@@ -269,6 +269,26 @@ def test_a_moodle_team_download_gives_every_member_the_group_grade(tmp_path):
 
 # ---------------------------------------------------------------- one notebook per submission
 
+def test_a_group_named_like_another_students_id_does_not_take_their_row(tmp_path):
+    """The red team's second round. ``ContentZipper#get_filename`` drops only non-word characters, so
+    a group named ``roemallory_777_1`` (students may name their groups) gives its representative 888's
+    file the name ``roemallory_777_1_888_5002_…``, which reads as user 777's. That file is refused
+    (its name could be another user's and 777's own file is named otherwise); 777's own file is found.
+    A student's own file named like ``12_34_notes.ipynb`` under that student's name is not doubted."""
+    archive = downloads.write_zip(tmp_path / "canvas.zip", [
+        ("roemallory_777_1_888_5002_01_mnist_cam.ipynb", _nb01()),
+        ("doejane_777_5001_01_mnist_cam.ipynb", _nb01()),
+        ("smithbob_778_5003_01_mnist_cam.ipynb", _nb01()),
+        ("smithbob_778_5004_12_34_notes_03.ipynb", _nb03())])
+    found, refused, *_ = _found(archive, lms="canvas")
+    assert [(student, notebook, source) for student, notebook, source, *_ in found] == [
+        ("777", "01_mnist_cam", "doejane_777_5001_01_mnist_cam.ipynb"),
+        ("778", "01_mnist_cam", "smithbob_778_5003_01_mnist_cam.ipynb"),
+        ("778", "03_cats_dogs_gradcam", "smithbob_778_5004_12_34_notes_03.ipynb")]
+    assert len(refused) == 1 and refused[0][3].startswith("roemallory_777_1_888_5002_01_mnist_cam.ipynb: its name reads as "
+                                                          "user 777's, whose other files are named 'doejane'")
+
+
 def test_two_candidate_notebooks_in_one_submission_are_a_refused_row_naming_both(tmp_path):
     """Both platforms' downloads hold only the current attempt (content_zipper.rb
     ``get_uploaded_files_from``: the submission's attachment_ids; downloader.php: the submission's
