@@ -90,7 +90,7 @@ def _with_capture_cell(notebook, assignment, work_dir):
     fixture_path, output_path = work_dir / f"fixture-{token}.npz", work_dir / isolation.CAPTURE_FILE
     fixture = checks.write_fixture(assignment, fixture_path)
     source = checks.capture_cell_source(checks.CHECKS[assignment], fixture_path, output_path)
-    # Marked as the grader's: the feedback page leaves it out (grader/feedback.py, drop_grader_cells).
+    # Marked as the grader's: the feedback page leaves it out (grader/templates/feedback, any_cell).
     notebook.cells.append(nbformat.v4.new_code_cell(source, metadata={"grader": GRADER_CELL_MARK}))
     return fixture, output_path
 

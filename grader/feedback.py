@@ -51,7 +51,8 @@ GRADER_NOTE_TEXT = ("*The grader stopped after the last graded test: the {remove
 GRADER_NOTE = re.compile(re.escape(GRADER_NOTE_TEXT).replace(re.escape("{removed}"), r"[1-9][0-9]*"))
 SHOWN_AS_TEXT = re.compile(r"\*A (markdown|raw) cell you wrote or changed, shown as text:\*\n\n(`{3,})\n(.*)\n\2", re.S)
 # The cell the grader appends to run the independent check (grader/checks.py, CAPTURE_TEMPLATE): its
-# metadata "grader" says so, and its first line (notebooks graded before the mark). Not shown.
+# metadata "grader" says so, and its first line (notebooks graded before the mark). The page's template
+# leaves it out (grader/templates/feedback, any_cell; the autograded notebook keeps it for the instructor).
 GRADER_CELL_MARK = "independent-check-capture"
 GRADER_CELL_FIRST_LINE = "# Added by the grader: the independent check"
 # What an output shows instead of a folder of the grader (its private course copy, the repository).
@@ -197,20 +198,6 @@ def disarm_hidden_test_markers(notebook):
             cell.source = re.sub(r"(BEGIN|END) HIDDEN TESTS", r"\1 HIDDEN_TESTS", cell.source)
 
 
-def _is_grader_cell(cell):
-    """Whether ``cell`` is one the grader appended (the independent check's capture cell,
-    :func:`grader.autograde._with_capture_cell`): marked in its metadata, or, in a notebook graded
-    before the mark, by its first line."""
-    return cell.cell_type == "code" and (cell.metadata.get("grader") == GRADER_CELL_MARK
-                                         or cell.source.lstrip().startswith(GRADER_CELL_FIRST_LINE))
-
-
-def drop_grader_cells(notebook):
-    """Remove the cells the grader added to ``notebook`` to run it (:func:`_is_grader_cell`): their
-    code and paths are the grader's, not the student's."""
-    notebook.cells = [cell for cell in notebook.cells if not _is_grader_cell(cell)]
-
-
 def test_description(source):
     """The docstring of a test cell's ``source`` (its first string literal), on one line, or ""."""
     try:
@@ -270,7 +257,6 @@ def prepare_for_feedback(path, course_dir, assignment):
     notebook = nbformat.read(str(path), as_version=4)
     source, release = (nbformat.read(str(Path(course_dir) / step / assignment / f"{assignment}.ipynb"), as_version=4)
                        for step in ("source", "release"))
-    drop_grader_cells(notebook)
     redact_test_tracebacks(notebook)
     outputs_as_text(notebook)
     students_cells_as_text(notebook, source, release)

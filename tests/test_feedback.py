@@ -62,6 +62,8 @@ MARKERS = "# my notes\n### BEGIN HIDDEN TESTS\nprint('mine')\n### END HIDDEN TES
 GRADER_FOLDER = "/tmp/grade-k3x9q2ab"
 CAPTURE = (f"{feedback.GRADER_CELL_FIRST_LINE} (see grader/checks.py). Not part of your notebook.\n"
            f"print({GRADER_FOLDER + '/exchange/fixture-0123abcd.npz'!r})")
+# The same cell marked by its metadata only, as the grader marks it (a notebook graded before the mark has none).
+MARKED_CAPTURE = f"_grader_capture = {GRADER_FOLDER + '/exchange/fixture-4567efab.npz'!r}\nprint(_grader_capture)"
 WHERE = "import os\nprint('running in', os.getcwd())\nprint('and', '/tmp/' + 'grade-k3x9q2ab/course/submitted')"
 
 
@@ -95,7 +97,8 @@ def _hostile_submission(release):
     notebook.cells[2:2] = [nbformat.v4.new_code_cell(FLOOD), nbformat.v4.new_code_cell(ACTIVE),
                            nbformat.v4.new_markdown_cell(STUDENT_MARKDOWN), raw, nbformat.v4.new_code_cell(MARKERS),
                            nbformat.v4.new_code_cell(WHERE)]
-    notebook.cells.append(nbformat.v4.new_code_cell(CAPTURE, metadata={"grader": feedback.GRADER_CELL_MARK}))
+    notebook.cells += [nbformat.v4.new_code_cell(CAPTURE),
+                       nbformat.v4.new_code_cell(MARKED_CAPTURE, metadata={"grader": feedback.GRADER_CELL_MARK})]
     return notebook
 
 
@@ -306,14 +309,14 @@ def test_nothing_of_the_grader_is_shown(graded):
     repository) are not on the page; what the student's cell printed is, with the folder written as such."""
     page = html.unescape(graded["page"])
     assert "Added by the grader" not in page and "fixture-0123abcd" not in page and "grader/checks.py" not in page
+    assert "_grader_capture" not in page and "fixture-4567efab" not in page   # the cell marked in its metadata
     assert GRADER_FOLDER not in page and str(graded["course_dir"]) not in page and "/tmp/grade-" not in page
     assert f"running in {feedback.GRADER_PATH_MARK}/autograded/{STUDENT}/{ASSIGNMENT}" in page
     assert f"and {feedback.GRADER_PATH_MARK}/course/submitted" in page
-    # A notebook graded before the grader marked its cell: the first line says whose it is.
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell(
-        "\n" + CAPTURE)])
-    feedback.drop_grader_cells(notebook)
-    assert [cell.source for cell in notebook.cells] == ["x = 1"]
+    # The instructors' autograded notebook keeps the grader's cells (their outputs with the folder written as such).
+    autograded = nbformat.read(str(graded["autograded"]), as_version=4)
+    assert [cell.source for cell in autograded.cells[-2:]] == [CAPTURE, MARKED_CAPTURE]
+    assert feedback.GRADER_PATH_MARK in autograded.cells[-1].outputs[0].text
 
 
 def _graded_page(tmp_path, grade):
