@@ -1,14 +1,19 @@
 """The feedback students read: ``COURSE/feedback/<student_id>/<notebook>/<notebook>.html``.
 
-nbgrader writes the page of a graded notebook (each test's points and message, hidden test
-code left out); a notebook that could not be graded gets a short page with the reason; a
-test that passed in the notebook but not the independent check gets a box at the top.
+nbgrader writes the page of a graded notebook with the course's template (grader/templates/feedback:
+each test named with its docstring in the summary, long lines wrapped, the grader's capture cell
+left out); a notebook that could not be graded gets a short page with the reason, a refused
+hand-in one with each reason and what to hand in (:func:`write_refused_pages`); boxes at the top
+explain a test that passed in the notebook but not the independent check, a cell stopped at its
+time limit and lateness (:func:`page_notes`). The pages go back to the students through Moodle's
+feedback zip or named for Canvas (:mod:`grader.feedback_return`).
 
 Before nbgrader writes it, :func:`prepare_for_feedback` rewrites the autograded notebook (the
 one kept in ``COURSE/autograded`` too, so a page made again from it is the same): no line of a
 hidden test in any output, a submission's HTML, JavaScript, SVG and markdown (outputs, and the
-markdown cells it wrote) shown as text, graded tests' tracebacks cut to their last line. A page
-larger than :data:`FEEDBACK_PAGE_MAX_BYTES` is replaced by one with the points only (:func:`bound_page`).
+markdown cells it wrote) shown as text, graded tests' tracebacks cut to their last line, the
+grader's folders in outputs written as :data:`GRADER_PATH_MARK`, each test's docstring put where
+the template finds it. A page larger than :data:`FEEDBACK_PAGE_MAX_BYTES` is replaced by one with the points only (:func:`bound_page`).
 """
 
 import ast
@@ -16,6 +21,7 @@ import html
 import json
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -346,8 +352,11 @@ def refused_page(course_dir, student_id, notebook):
 def write_refused_pages(course_dir, grades):
     """A page for each student with a refused hand-in (``grades`` with status ``refused``): what was
     wrong (each reason), and what to hand in instead. A refusal without a student (an entry of the
-    download no student's name or id could be read from) gets none."""
+    download no student's name or id could be read from) gets none. The page of an earlier run's
+    refusal is removed for every student of ``grades`` (who handed in a notebook since)."""
     reasons = {}
+    for student_id in {grade.student_id for grade in grades} - {"", "-"}:   # a page of an earlier run's refusal goes
+        shutil.rmtree(Path(course_dir) / "feedback" / student_id / REFUSED_PAGE, ignore_errors=True)
     for grade in grades:
         if grade.status == "refused" and grade.student_id not in ("", "-"):
             page = refused_page(course_dir, grade.student_id, grade.notebook)

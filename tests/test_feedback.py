@@ -354,6 +354,9 @@ def test_a_refused_hand_in_gets_a_page_saying_what_to_hand_in(tmp_path):
     page = (tmp_path / "feedback" / "5003" / "01_mnist_cam" / "01_mnist_cam.html").read_text()
     assert "in one submission: &lt;a&gt; and b" in page and "<code>01_mnist_cam.ipynb</code> itself" in page
     assert not (tmp_path / "feedback" / "-").exists()
+    # 5002 hands in the notebook the next time: the old page goes.
+    feedback.write_feedback(tmp_path, [Grade("5002", "01_mnist_cam", status="error", reason="the kernel died")])
+    assert not (tmp_path / "feedback" / "5002" / "hand-in").exists()
 
 
 def test_a_hidden_line_is_found_through_escapes_and_invisible_characters():
