@@ -92,8 +92,8 @@ def solution_points(notebook, solutions_dir=SOLUTIONS_DIR):
 def read_grades(course_dir):
     """``(scores, points)`` from ``COURSE/grades.csv``.
 
-    ``scores`` maps each student id, as written there, to ``{notebook: score}`` (a refused or
-    failed notebook scores 0). ``points`` maps each notebook, sorted, to the highest
+    ``scores`` maps each student id, as written there, to ``{notebook: score}`` (a failed notebook
+    scores 0; a refused one has no score unless an override gave it one: :func:`read_refusals`). ``points`` maps each notebook, sorted, to the highest
     ``max_score`` of its rows or, when none has one (every submission refused), to the points
     of its solution's test cells.
     """
@@ -108,12 +108,46 @@ def read_grades(course_dir):
         for row in rows:
             if row["notebook"] == "-":   # a file the grader could not place in any notebook: no assignment
                 continue
-            scores.setdefault(row["student_id"], {})[row["notebook"]] = float(row["score"])
             points[row["notebook"]] = max(points.get(row["notebook"], 0.0), float(row["max_score"]))
+            if _refused(row):
+                continue
+            scores.setdefault(row["student_id"], {})[row["notebook"]] = float(row["score"])
     except (KeyError, TypeError, ValueError):
         raise ExportError(f"{path} is not a grades.csv the grader wrote "
                           f"(columns {', '.join(BASE_COLUMNS)}, ...)") from None
     return scores, {notebook: points[notebook] or solution_points(notebook) for notebook in sorted(points)}
+
+
+def _refused(row):
+    """A refused row that no override gave a score (``override`` is absent from old files)."""
+    return row["status"] == "refused" and not row.get("override")
+
+
+def read_refusals(course_dir):
+    """``{student id: [(notebook, reason)]}``: the hand-ins ``grades.csv`` lists as refused, which
+    export leaves empty with their reason (the grader could not decide which file, whose file or
+    which notebook; a score is the instructor's call, through ``overrides.csv``)."""
+    refusals = {}
+    with open(Path(course_dir) / "grades.csv", newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            if _refused(row):
+                refusals.setdefault(row["student_id"], []).append((row["notebook"], row["reason"]))
+    return refusals
+
+
+def refused_of(pairs, refusals, key_of):
+    """``[[(notebook, reason)]]``, one list per ``(roster row, grades)`` of ``pairs``: its refused
+    hand-ins whose notebook has no grade, and its files placed in no notebook (``-``, a PDF) when
+    it has no grade at all (empty when none)."""
+    by_key = {_key(student_id): found for student_id, found in refusals.items()}
+    return [[(notebook, reason) for notebook, reason in by_key.get(key_of(row), [])
+             if notebook not in grades and (notebook != "-" or not grades)] for row, grades in pairs]
+
+
+def refusal_comment(refused):
+    """The comment that tells a refused hand-in from no hand-in: ``Refused: <reason>``, each one."""
+    return "; ".join(f"Refused{'' if notebook == '-' else ' ' + notebook}: {reason or 'no reason recorded'}"
+                     for notebook, reason in refused)
 
 
 def class_list(course_dir):
@@ -202,15 +236,21 @@ def _grade_cells(grades, assignments):
     return [_number(grades[name]) if name in grades else "" for name in assignments]
 
 
-def report(unknown, missing, id_column, fate, empty):
-    """List on stderr, one line each, the graded students not in the roster (``unknown``) and the
-    roster students without any grade (``missing``: ``(name, id)``)."""
+def report(unknown, missing, id_column, fate, empty, refused=()):
+    """List on stderr, one line each, the graded students not in the roster (``unknown``), the
+    roster students without any grade (``missing``: ``(name, id)``) and those whose hand-in was
+    refused (``refused``: ``(name, id, [(notebook, reason)])``: not "no submission")."""
     for student_id in unknown:
         print(f"warning: {student_id} has grades but is not in the roster (no {id_column} {student_id!r}): {fate}",
               file=sys.stderr)
+    said = {student_id for _, student_id, _ in refused}
     for name, student_id in missing:
-        print(f"warning: {name} ({id_column} {student_id!r}) is in the roster but has no submission: {empty}",
-              file=sys.stderr)
+        if student_id not in said:
+            print(f"warning: {name} ({id_column} {student_id!r}) is in the roster but has no submission: {empty}",
+                  file=sys.stderr)
+    for name, student_id, found in refused:
+        print(f"warning: {name} ({id_column} {student_id!r}) handed in work the grader refused "
+              f"({refusal_comment(found)}): {empty}", file=sys.stderr)
 
 
 def _write(out_path, rows, delimiter=",", neutralized=True):
@@ -226,7 +266,7 @@ def _canvas_name(row):
     return row["Student"] if "Student" in row else ", ".join(filter(None, (row["LastName"], row["FirstName"])))
 
 
-def write_canvas(roster_path, out_path, scores, points, id_column, assignment=None):
+def write_canvas(roster_path, out_path, scores, points, id_column, assignment=None, refusals=None):
     """Canvas's import file into the roster's own assignment column(s) (:mod:`grader.export_canvas`)."""
     roster, table = load_roster(roster_path, "canvas", id_column)
     try:
@@ -246,8 +286,10 @@ def write_canvas(roster_path, out_path, scores, points, id_column, assignment=No
     for column, notebooks in targets:
         print(f"{column} <- {' + '.join(notebooks)}{' (their sum)' if len(notebooks) > 1 else ''}")
         _check_canvas_column(table, column, points_row, hidden_row, sum(points[n] for n in notebooks))
+    refused = refused_of(pairs, refusals or {}, lambda row: _key(row[id_column]))
     report(unknown, [(_canvas_name(r), r[id_column]) for r, g in pairs if not g], id_column,
-           f"left out of {out_path}", "grade cells left empty")
+           f"left out of {out_path}", "grade cells left empty",
+           [(_canvas_name(r), r[id_column], found) for (r, _), found in zip(pairs, refused) if found])
     return len(pairs)
 
 
@@ -268,7 +310,7 @@ def _check_canvas_column(table, column, points_row, hidden_row, worth):
               "grades)", file=sys.stderr)
 
 
-def write_moodle(roster_path, out_path, scores, points, id_column):
+def write_moodle(roster_path, out_path, scores, points, id_column, refusals=None):
     """Moodle's CSV grade import: the names, the identifier column and one column per notebook."""
     roster, table = load_roster(roster_path, "moodle", id_column)
     pairs, unknown = match(roster, scores, lambda row: _key(row[id_column]))
@@ -276,14 +318,17 @@ def write_moodle(roster_path, out_path, scores, points, id_column):
     rows = [names + [id_column] + list(points)]
     rows += [[row[column] for column in names + [id_column]] + _grade_cells(grades, points) for row, grades in pairs]
     _write(out_path, rows, table.delimiter)
+    refused = refused_of(pairs, refusals or {}, lambda row: _key(row[id_column]))
     report(unknown, [(" ".join(r[c] for c in names), r[id_column]) for r, g in pairs if not g], id_column,
-           f"left out of {out_path}", "grade cells left empty")
+           f"left out of {out_path}", "grade cells left empty",
+           [(" ".join(r[c] for c in names), r[id_column], found) for (r, _), found in zip(pairs, refused) if found])
     return len(pairs)
 
 
-def write_worksheet(roster_path, out_path, scores, points):
+def write_worksheet(roster_path, out_path, scores, points, refusals=None):
     """The grading worksheet with each graded student's grade (the sum of their notebooks), for
-    Moodle's Upload grading worksheet; the other students' rows are left as they were."""
+    Moodle's Upload grading worksheet; the other students' rows are left as they were, but for
+    a refused hand-in's reason in an empty Feedback comments cell (when the worksheet has one)."""
     try:
         worksheet = moodle_worksheet.read_worksheet(roster_path)
     except ValueError as error:
@@ -294,12 +339,16 @@ def write_worksheet(roster_path, out_path, scores, points):
     pairs, unknown = match(roster, scores, lambda row: moodle_worksheet.participant_id(row[0]))
     comma = moodle_worksheet.decimal_comma(worksheet)
     grades = {moodle_worksheet.participant_id(row[0]): _number(sum(g.values()), comma) for row, g in pairs if g}
+    refused = refused_of(pairs, refusals or {}, lambda row: moodle_worksheet.participant_id(row[0]))
+    comments = {moodle_worksheet.participant_id(row[0]): refusal_comment(found)
+                for (row, _), found in zip(pairs, refused) if found}
     try:
-        moodle_worksheet.write_grades(worksheet, grades, out_path)
+        moodle_worksheet.write_grades(worksheet, grades, out_path, comments)
     except OSError as error:
         raise ExportError(f"cannot write {out_path}: {error.strerror}") from None
     report(unknown, [(worksheet.name(r), r[0]) for r, g in pairs if not g], worksheet.table.header[0],
-           f"left out of {out_path}", "Grade left as downloaded")
+           f"left out of {out_path}", "Grade left as downloaded",
+           [(worksheet.name(r), r[0], found) for (r, _), found in zip(pairs, refused) if found])
     return len(pairs)
 
 
@@ -318,18 +367,21 @@ def check_worksheet_maximum(worksheet, points):
               "(Moodle skips a grade above its maximum)", file=sys.stderr)
 
 
-def write_plain(roster_path, out_path, scores, points, id_column):
-    """``student_id, name, <notebooks>, total``: the roster's students, then those not in it."""
+def write_plain(roster_path, out_path, scores, points, id_column, refusals=None):
+    """``student_id, name, <notebooks>, total, comment``: the roster's students, then those not in
+    it; ``comment`` tells a refused hand-in (its reason) from none (empty)."""
     roster, table = load_roster(roster_path, "csv", id_column)
     pairs, unknown = match(roster, scores, lambda row: _key(row[id_column]))
-    students = [(row[id_column], row["name"], grades) for row, grades in pairs]
-    students += [(student_id, "", scores[student_id]) for student_id in unknown]
-    rows = [["student_id", "name"] + list(points) + ["total"]]
-    rows += [[student_id, name] + _grade_cells(grades, points) + [_number(sum(grades.values())) if grades else ""]
-             for student_id, name, grades in students]
+    refused = refused_of(pairs, refusals or {}, lambda row: _key(row[id_column]))
+    students = [(row[id_column], row["name"], grades, found) for (row, grades), found in zip(pairs, refused)]
+    students += [(student_id, "", scores[student_id], []) for student_id in unknown]
+    rows = [["student_id", "name"] + list(points) + ["total", "comment"]]
+    rows += [[student_id, name] + _grade_cells(grades, points) + [_number(sum(grades.values())) if grades else "",
+                                                                  refusal_comment(found)]
+             for student_id, name, grades, found in students]
     _write(out_path, rows, table.delimiter)
     report(unknown, [(r["name"], r[id_column]) for r, g in pairs if not g], id_column, "listed without a name",
-           "grade cells left empty")
+           "grade cells left empty", [(r["name"], r[id_column], found) for (r, _), found in zip(pairs, refused) if found])
     return len(pairs)
 
 
@@ -392,15 +444,16 @@ def export(file_format, roster_path, out_path, course_dir, id_column=None, assig
         if stale:
             raise ExportError(stale)
         scores, points = read_grades(course_dir)
+        refusals = read_refusals(course_dir)
         scores = platform_ids(scores, entries, file_format, unmask)
         if file_format == "canvas":
-            students = write_canvas(roster_path, out_path, scores, points, id_column, assignment)
+            students = write_canvas(roster_path, out_path, scores, points, id_column, assignment, refusals)
         elif file_format == WORKSHEET:
-            students = write_worksheet(roster_path, out_path, scores, points)
+            students = write_worksheet(roster_path, out_path, scores, points, refusals)
         elif file_format == "moodle":
-            students = write_moodle(roster_path, out_path, scores, points, id_column)
+            students = write_moodle(roster_path, out_path, scores, points, id_column, refusals)
         else:
-            students = write_plain(roster_path, out_path, scores, points, id_column)
+            students = write_plain(roster_path, out_path, scores, points, id_column, refusals)
     except ExportError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

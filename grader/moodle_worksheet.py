@@ -32,6 +32,8 @@ STATUS = {"Status", "Statut", "Estado"}                                     # as
 TEAM = {"Group", "Groupe", "Gruppe", "Grupo"}                               # assign submissionteam
 FULL_NAME = {"Full name", "Nom complet", "Vollständiger Name", "Nombre completo"}   # core fullname
 MAXIMUM = {"Maximum Grade", "Maximum grade", "Note maximale", "Bestwertung", "Calificación máxima"}   # assign maxgrade
+# assignfeedback_comments pluginname: the worksheet's feedback comment column (Upload grading worksheet reads it).
+COMMENTS = {"Feedback comments", "Feedback par commentaires", "Feedback als Kommentar", "Comentarios de retroalimentación"}
 DEFAULT_TEAM = {"Default group", "Groupe par défaut", "Standard-Gruppe", "Grupo predeterminado"}   # assign defaultteam
 # assign submittedlateshort: '{$a} late', 'En retard de {$a}', '{$a} zu spät', '{$a} después'.
 LATE = [re.compile(r"^.+ late$"), re.compile(r"^En retard de .+$"), re.compile(r"^.+ zu spät$"),
@@ -110,14 +112,17 @@ def decimal_comma(worksheet):
     return any("," in row[worksheet.maximum] and "." not in row[worksheet.maximum] for row in worksheet.table.rows)
 
 
-def write_grades(worksheet, grades, path):
+def write_grades(worksheet, grades, path, comments=None):
     """Write ``worksheet`` to ``path`` with ``grades`` (``{participant id: text}``) in its grade
+    column and ``comments`` (the same) in its empty Feedback comments cells, when it has that
     column; every other cell, the header, the separator and a byte-order mark as the file had them."""
-    rows = [worksheet.table.header]
+    rows, comment = [worksheet.table.header], worksheet.table.column(COMMENTS)
     for row in worksheet.table.rows:
         number = participant_id(row[0])
+        row = list(row)
         if number in grades:
-            row = list(row)
             row[worksheet.grade] = grades[number]
+        if comment is not None and number in (comments or {}) and not row[comment].strip():
+            row[comment] = comments[number]
         rows.append(row)
     write_table(path, rows, worksheet.table.delimiter, worksheet.table.bom)

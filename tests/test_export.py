@@ -80,8 +80,9 @@ GOLDEN_NAMES = {"canvas": "canvas.csv", "moodle": "moodle.csv", "csv": "plain.cs
 def write_course(course_dir, ids, grades=GRADES):
     """A course folder whose grades.csv the grader's own writer made from ``grades``."""
     course_dir.mkdir(parents=True, exist_ok=True)
-    write_grades_csv(course_dir, [Grade(ids[who], notebook, score=score, max_score=max_score, status=status)
-                                  for who, notebook, score, max_score, status in grades])
+    write_grades_csv(course_dir, [Grade(ids[who], notebook, score=score, max_score=max_score, status=status,
+                                        reason=reason[0] if reason else "")
+                                  for who, notebook, score, max_score, status, *reason in grades])
     return course_dir
 
 
@@ -94,14 +95,20 @@ def run_export(*arguments):
 @pytest.mark.parametrize("file_format, stderr_lines", [
     ("canvas", ["warning: zed has grades but is not in the roster (no SIS Login ID 'zed'): left out of {out}",
                 "warning: Núñez, José (SIS Login ID 'jnunez') is in the roster but has no submission: "
-                "grade cells left empty"]),
+                "grade cells left empty",
+                "warning: O'Brien \"Bob\", Robert (SIS Login ID 'bobrien') handed in work the grader refused "
+                "(Refused 03_cats_dogs_gradcam: no reason recorded): grade cells left empty"]),
     ("moodle", ["warning: zed@example.edu has grades but is not in the roster "
                 "(no Email address 'zed@example.edu'): left out of {out}",
                 "warning: José Núñez (Email address 'jose@example.edu') is in the roster but has no submission: "
-                "grade cells left empty"]),
+                "grade cells left empty",
+                "warning: Robert \"Bob\" O'Brien, Jr. (Email address 'bob@example.edu') handed in work the grader "
+                "refused (Refused 03_cats_dogs_gradcam: no reason recorded): grade cells left empty"]),
     ("csv", ["warning: zed has grades but is not in the roster (no student_id 'zed'): listed without a name",
              "warning: Núñez, José (student_id 'jnunez') is in the roster but has no submission: "
-             "grade cells left empty"]),
+             "grade cells left empty",
+             "warning: O'Brien \"Bob\", Robert (student_id 'bobrien') handed in work the grader refused "
+             "(Refused 03_cats_dogs_gradcam: no reason recorded): grade cells left empty"]),
 ])
 def test_export_writes_the_golden_file_and_lists_the_mismatches(tmp_path, file_format, stderr_lines):
     course = write_course(tmp_path / "course", IDS[file_format])
@@ -143,8 +150,7 @@ def test_points_come_from_the_solution_when_every_submission_was_refused(tmp_pat
     course = write_course(tmp_path, {"jane": "jane", "bob": "bob"}, grades)
     scores, points = read_grades(course)
     assert points == {"01_mnist_cam": 5.0, "03_cats_dogs_gradcam": 7.0, "99_no_such_notebook": 0.0}
-    assert scores == {"bob": {"03_cats_dogs_gradcam": 0.0, "99_no_such_notebook": 0.0},
-                      "jane": {"01_mnist_cam": 4.0, "03_cats_dogs_gradcam": 0.0}}
+    assert scores == {"jane": {"01_mnist_cam": 4.0}}   # a refused hand-in has no score (its cell stays empty)
 
 
 @pytest.mark.parametrize("roster_text, message", [
@@ -205,7 +211,9 @@ WORKSHEET = (
 def test_moodle_grades_go_back_into_the_grading_worksheet(tmp_path):
     course = write_download_course(tmp_path / "course", "moodle", [
         ("5001", "01_mnist_cam", 5, 5, "graded"), ("5002", "01_mnist_cam", 2.5, 5, "graded"),
-        ("5002", "-", 0, 0, "refused"), ("5009", "01_mnist_cam", 1, 5, "graded")])
+        ("5002", "-", 0, 0, "refused", "notes.pdf: not a notebook of this course; not graded"),
+        ("5003", "-", 0, 0, "refused", "essay.pdf: not a notebook of this course; not graded"),
+        ("5009", "01_mnist_cam", 1, 5, "graded")])
     roster, out = tmp_path / "worksheet.csv", tmp_path / "graded-worksheet.csv"
     roster.write_text(WORKSHEET, encoding="utf-8", newline="")
     result = run_export("--format", "moodle", "--roster", roster, "--course-dir", course, out)
@@ -215,14 +223,35 @@ def test_moodle_grades_go_back_into_the_grading_worksheet(tmp_path):
         "Last modified (submission),Last modified (grade),Feedback comments\r\n"
         'Participant 5001,Jane Doe,jane@example.edu,Submitted for grading,5,5.00,Yes,"Sunday, 1 March 2026, 11:00 AM",-,\r\n'
         'Participant 5002,José Núñez,jose@example.edu,Submitted for grading - 1 day 2 hours late,2.5,5.00,Yes,'
-        '"Monday, 2 March 2026, 1:00 PM",-,\r\n'
+        '"Monday, 2 March 2026, 1:00 PM",-,\r\n'   # a graded notebook beside the PDF: no comment
         'Participant 5003,Zoë Müller,zoe@example.edu,No submission,4.00,5.00,Yes,-,"Sunday, 1 March 2026, 3:00 PM",'
-        '=see me\r\n')
+        '=see me\r\n')   # the instructor's own comment is kept
     assert "matching on the roster's 'Identifier'" in result.stdout
     assert result.stderr.splitlines() == [
         f"warning: 5009 has grades but is not in the roster (no Identifier '5009'): left out of {out}",
-        "warning: Zoë Müller (Identifier 'Participant 5003') is in the roster but has no submission: "
-        "Grade left as downloaded"]
+        "warning: Zoë Müller (Identifier 'Participant 5003') handed in work the grader refused (Refused: essay.pdf: "
+        "not a notebook of this course; not graded): Grade left as downloaded"]
+
+
+def test_a_refused_hand_in_is_told_from_a_missing_one_in_the_worksheet_comment(tmp_path):
+    """A PDF alone: no grade, and the reason in the empty Feedback comments cell (Moodle reads it back)."""
+    course = write_download_course(tmp_path / "course", "moodle", [
+        ("5001", "-", 0, 0, "refused", "jane_1_notes.pdf: not a notebook of this course; not graded"),
+        ("5003", "01_mnist_cam", 4, 5, "graded")])
+    roster, out = tmp_path / "worksheet.csv", tmp_path / "graded-worksheet.csv"
+    roster.write_text(WORKSHEET.replace("=see me", ""), encoding="utf-8", newline="")
+    result = run_export("--format", "moodle", "--roster", roster, "--course-dir", course, out)
+    assert result.returncode == 0, result.stderr
+    lines = out.read_bytes().decode("utf-8").splitlines()
+    assert lines[1] == ('Participant 5001,Jane Doe,jane@example.edu,Submitted for grading,,5.00,Yes,'
+                        '"Sunday, 1 March 2026, 11:00 AM",-,'
+                        'Refused: jane_1_notes.pdf: not a notebook of this course; not graded')
+    assert lines[2].endswith(",-,") and lines[3].endswith(',"Sunday, 1 March 2026, 3:00 PM",')
+    assert result.stderr.splitlines() == [
+        "warning: José Núñez (Identifier 'Participant 5002') is in the roster but has no submission: "
+        "Grade left as downloaded",
+        "warning: Jane Doe (Identifier 'Participant 5001') handed in work the grader refused (Refused: "
+        "jane_1_notes.pdf: not a notebook of this course; not graded): Grade left as downloaded"]
 
 
 def test_a_worksheet_whose_maximum_is_not_the_points_gets_a_warning(tmp_path):
