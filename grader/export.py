@@ -14,7 +14,11 @@ roster's separator:
   in English, French, German or Spanish), ``OUT.csv`` is that worksheet with each graded student's
   grade filled in (the sum of their notebooks), every other cell as Moodle wrote it.
 - ``csv``: the roster has ``student_id`` and ``name``. ``OUT.csv`` is ``student_id, name,
-  <notebooks>, total``, then the students who are not in the roster, without a name.
+  <notebooks>, total, comment``, then the students who are not in the roster, without a name.
+
+A refused hand-in (a ``refused`` row no override gave a score) exports an empty cell, not 0, and
+its reason: on stderr, in the plain CSV's ``comment`` and in a grading worksheet's empty Feedback
+comments cell (:func:`read_refusals`).
 
 A grader's student id matches the roster row whose id column (``SIS Login ID``, ``Email
 address``, ``student_id``, or ``--id-column``) holds the same text, ignoring case and spaces
