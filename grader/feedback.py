@@ -13,7 +13,8 @@ one kept in ``COURSE/autograded`` too, so a page made again from it is the same)
 hidden test in any output, a submission's HTML, JavaScript, SVG and markdown (outputs, and the
 markdown cells it wrote) shown as text, graded tests' tracebacks cut to their last line, the
 grader's folders in outputs written as :data:`GRADER_PATH_MARK`, each test's docstring put where
-the template finds it. A page larger than :data:`FEEDBACK_PAGE_MAX_BYTES` is replaced by one with the points only (:func:`bound_page`).
+the template finds it. A page larger than :data:`FEEDBACK_PAGE_MAX_BYTES` is replaced by one with
+the points only (:func:`bound_page`).
 """
 
 import ast
