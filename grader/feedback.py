@@ -215,11 +215,12 @@ def test_description(source):
     return " ".join(docstring.split())
 
 
-def describe_tests(notebook, source):
-    """Put each graded test's docstring, taken from the course's ``source`` notebook (by grade id),
-    in its cell's ``metadata.feedback.description``: the page's summary names each test with it
-    (grader/templates/feedback). Whatever a submission wrote there is dropped."""
-    descriptions = {cell.metadata["nbgrader"]["grade_id"]: test_description(cell.source) for cell in source.cells
+def describe_tests(notebook, release):
+    """Put each graded test's docstring, taken from the ``release`` notebook (by grade id: what
+    students have, so never a line of a hidden test), in its cell's ``metadata.feedback.description``:
+    the page's summary names each test with it (grader/templates/feedback). Whatever a submission
+    wrote there is dropped."""
+    descriptions = {cell.metadata["nbgrader"]["grade_id"]: test_description(cell.source) for cell in release.cells
                     if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade")}
     for cell in notebook.cells:
         cell.metadata.pop("feedback", None)
@@ -270,7 +271,7 @@ def prepare_for_feedback(path, course_dir, assignment):
     disarm_hidden_test_markers(notebook)
     redact_hidden_lines(notebook, hidden_test_lines(source, release))
     redact_grader_paths(notebook, grader_path_pattern(course_dir))
-    describe_tests(notebook, source)
+    describe_tests(notebook, release)
     os.chmod(path, 0o644)  # nbgrader leaves autograded notebooks read-only
     nbformat.write(notebook, str(path))
 

@@ -381,3 +381,22 @@ def test_only_the_graders_own_note_is_rendered_as_the_grader_wrote_it():
     feedback.students_cells_as_text(notebook)
     assert notebook.cells[0].source.startswith("*A markdown cell you wrote or changed, shown as text:*")
     assert notebook.cells[1].source == note
+
+
+def test_a_tests_description_is_its_docstring_in_the_released_notebook():
+    """The summary's description of a test comes from the notebook students have (never a hidden line),
+    by grade id; what a submission put in a cell's metadata is dropped."""
+    def test_cell(source, grade_id, **metadata):
+        return nbformat.v4.new_code_cell(source, metadata={"nbgrader": {"grade": True, "grade_id": grade_id,
+                                                                        "points": 1}, **metadata})
+
+    release = nbformat.v4.new_notebook(cells=[test_cell('"""checks   x\n    twice."""\nassert x', "test_a"),
+                                              test_cell("assert y", "test_b")])
+    graded = nbformat.v4.new_notebook(cells=[
+        test_cell('"""checks x twice."""\nassert x', "test_a"),
+        test_cell('### BEGIN HIDDEN TESTS\n"""the secret check"""\nassert y\n### END HIDDEN TESTS', "test_b",
+                  feedback={"description": "5 / 5, all tests passed"}),
+        nbformat.v4.new_code_cell("x = 1", metadata={"feedback": {"description": "fake"}})])
+    feedback.describe_tests(graded, release)
+    assert graded.cells[0].metadata["feedback"] == {"description": "checks x twice."}
+    assert "feedback" not in graded.cells[1].metadata and "feedback" not in graded.cells[2].metadata
