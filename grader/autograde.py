@@ -320,10 +320,12 @@ def _autograde_folder(root, course_dir, limits, jobs, fresh, sandboxed, hidden, 
     if not submissions and not refusals:
         print(f"error: no submissions found in {root}")
         return 2
+    downloaded = {s.student_id for s in submissions} | {r.student_id for r in refusals}
     if students:   # raises ValueError naming a student the download does not hold
         submissions, refusals = class_list.select(submissions, refusals, students, root)
     present = {s.student_id for s in submissions} | {r.student_id for r in refusals}
-    kept, dropped, more = class_list.keep_others(class_list.previous_class(course_dir), present, lms, drop_missing)
+    kept, dropped, more = class_list.keep_others(class_list.previous_class(course_dir), present, lms, drop_missing,
+                                                 downloaded)
     for note in more:
         print(f"note: {note}")
     assignments = sorted({s.assignment for s in submissions})

@@ -37,10 +37,11 @@ def select(submissions, refusals, students, root):
     return ([s for s in submissions if s.student_id in chosen], [r for r in refusals if r.student_id in chosen])
 
 
-def keep_others(previous, present, lms, drop_missing):
+def keep_others(previous, present, lms, drop_missing, downloaded=None):
     """``(kept, dropped, notes)``: ``kept`` holds the ``submissions`` and ``refusals`` entries of
-    ``previous`` (a class list) whose student is not in ``present``; ``dropped`` the student ids
-    left out because of ``drop_missing``. A class from another platform's download is not kept
+    ``previous`` (a class list) whose student is not in ``present`` (graded now); ``dropped`` the
+    student ids left out because of ``drop_missing``: those not in ``downloaded`` (the download's
+    students; default ``present``), so ``--student`` never drops the download's others. A class from another platform's download is not kept
     (its ids are another platform's): a note says so."""
     kept, dropped, notes = {"submissions": [], "refusals": []}, set(), []
     if not previous:
@@ -53,7 +54,7 @@ def keep_others(previous, present, lms, drop_missing):
         for entry in previous.get(kind, []):
             if entry.get("student_id") in present:
                 continue
-            if drop_missing:
+            if drop_missing and entry.get("student_id") not in (present if downloaded is None else downloaded):
                 dropped.add(entry["student_id"])
             else:
                 kept[kind].append(entry)

@@ -130,3 +130,34 @@ def test_drop_missing_drops_the_students_not_in_the_download(day):
     assert sorted(rows) == ["cy"] and recorded == {"cy": 0.0}
     assert "--drop-missing: dropped 2 student(s) not in this download: ann, bea (their results stay in results/)" in out
     assert "overrides.csv line 2: no grade of bea in 01_mnist_cam in this class: not applied (kept in the file)" in out
+
+
+# ---------------------------------------------------------------- which students a run keeps (no grading)
+
+PREVIOUS = {"lms": "folders",
+            "submissions": [{"student_id": s, "notebook": "01_mnist_cam", "key": f"k-{s}"} for s in ("ann", "bea", "cy")],
+            "refusals": [{"student_id": "dan", "notebook": "-", "reason": "dan.pdf: not a notebook"}]}
+
+
+def test_keep_others_keeps_every_student_not_graded_now():
+    from grader.class_list import keep_others, students_of
+
+    kept, dropped, notes = keep_others(PREVIOUS, {"bea"}, "folders", drop_missing=False)
+    assert (students_of(kept), dropped, notes) == (["ann", "cy", "dan"], set(), [])
+    assert kept["refusals"] == PREVIOUS["refusals"]
+
+
+def test_drop_missing_with_student_drops_only_who_the_download_does_not_hold():
+    from grader.class_list import keep_others, students_of
+
+    kept, dropped, _ = keep_others(PREVIOUS, {"bea"}, "folders", drop_missing=True, downloaded={"ann", "bea"})
+    assert (students_of(kept), sorted(dropped)) == (["ann"], ["cy", "dan"])
+
+
+def test_a_class_from_another_platform_is_not_mixed_in():
+    from grader.class_list import keep_others, students_of
+
+    kept, dropped, notes = keep_others(PREVIOUS, {"123"}, "canvas", drop_missing=False)
+    assert students_of(kept) == [] and notes == [
+        "the course folder's class came from a folders download and this one is canvas: its students are not kept "
+        "(their results stay in results/)"]
