@@ -14,6 +14,9 @@ and the source's content, with the seconds of each phase. A rerun reuses those r
 grades only what is new or changed, so a run killed half-way finishes on the next call with
 nothing lost or counted twice; ``--fresh`` regrades everything. ``--shard K/N`` grades only
 that share of the students and leaves ``grades.csv`` and the gradebook to ``collect``.
+``--student ID`` regrades only those students; the course folder's other students are kept (also
+when the download does not hold them: :mod:`grader.class_list`), unless ``--drop-missing``. The
+instructor's ``COURSE/overrides.csv`` is applied on top of the results (:mod:`grader.overrides`).
 
 This module runs the pipeline (README, "Grading"); each other job has its own module:
 :mod:`grader.results` (the results journal, ``grades.csv``, the table), :mod:`grader.collect`
