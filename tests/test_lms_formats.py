@@ -340,16 +340,22 @@ SEMICOLON_ROSTER = (
 )
 
 
+def _canvas_course(tmp_path, grades):
+    """A course folder graded from a Canvas download: ``grades`` in its grades.csv."""
+    course = tmp_path / "course"
+    course.mkdir()
+    write_grades_csv(course, grades)
+    (course / "class.json").write_text(json.dumps({"lms": "canvas", "submissions": [], "refusals": []}))
+    return course
+
+
 def test_a_semicolon_roster_gets_the_grades_in_its_assignment_column_and_no_new_one(tmp_path):
     """lib/gradebook_exporter.rb ``csv_data`` (header, ``title_with_id`` columns, Points Possible
     row) with lib/csv_with_i18n.rb's ``;``; lib/gradebook_importer.rb ``identify_delimiter`` and
     ``parse_assignments`` read the file written back: the grades are in "Lab 1 (311)" (its id kept)
     and no header names an assignment Canvas does not have."""
-    course = tmp_path / "course"
-    course.mkdir()
-    write_grades_csv(course, [Grade("123", "01_mnist_cam", score=5, max_score=5),
-                              Grade("124", "01_mnist_cam", score=2.5, max_score=5)])
-    (course / "class.json").write_text(json.dumps({"lms": "canvas", "submissions": [], "refusals": []}))
+    course = _canvas_course(tmp_path, [Grade("123", "01_mnist_cam", score=5, max_score=5),
+                                       Grade("124", "01_mnist_cam", score=2.5, max_score=5)])
     roster, out = tmp_path / "gradebook.csv", tmp_path / "import.csv"
     roster.write_text(SEMICOLON_ROSTER, encoding="utf-8", newline="")
     several = _export("--format", "canvas", "--roster", roster, "--course-dir", course, out)
@@ -368,11 +374,8 @@ def test_a_semicolon_roster_gets_the_grades_in_its_assignment_column_and_no_new_
 def test_a_last_name_first_name_roster_with_a_byte_order_mark(tmp_path):
     """GradebookExporter's ``show_student_first_last_name`` header (``LastName``, ``FirstName``)
     and csv_with_i18n.rb's ``include_bom?``; its only assignment receives the sum of the notebooks."""
-    course = tmp_path / "course"
-    course.mkdir()
-    write_grades_csv(course, [Grade("123", "01_mnist_cam", score=5, max_score=5),
-                              Grade("123", "03_cats_dogs_gradcam", score=6.5, max_score=7)])
-    (course / "class.json").write_text(json.dumps({"lms": "canvas", "submissions": [], "refusals": []}))
+    course = _canvas_course(tmp_path, [Grade("123", "01_mnist_cam", score=5, max_score=5),
+                                       Grade("123", "03_cats_dogs_gradcam", score=6.5, max_score=7)])
     roster, out = tmp_path / "gradebook.csv", tmp_path / "import.csv"
     roster.write_text("\ufeffLastName,FirstName,ID,SIS Login ID,Section,Labs (311)\r\n"
                       "    Points Possible,,,,,12\r\nDoe,Jane,123,jdoe,Section A,\r\n", encoding="utf-8", newline="")
