@@ -112,7 +112,7 @@ def test_the_override_reaches_export(day, tmp_path):
     roster.write_text("student_id,name\nann,Ann\nbea,Bea\ncy,Cy\n", encoding="utf-8")
     assert export("csv", roster, out, course) == 0
     assert out.read_text(encoding="utf-8").splitlines() == [
-        "student_id,name,01_mnist_cam,total", "ann,Ann,5,5", "bea,Bea,5,5", "cy,Cy,0,0"]
+        "student_id,name,01_mnist_cam,total,comment", "ann,Ann,5,5,", "bea,Bea,5,5,", "cy,Cy,0,0,"]
 
 
 def test_a_student_the_download_does_not_hold_is_a_one_line_error_and_changes_nothing(day):
