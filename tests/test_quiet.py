@@ -86,3 +86,32 @@ def test_setup_cell_imports_helpers_quiet_before_tensorflow(path):
                  if cell.cell_type == "code" and re.search(r"^import (keras|tensorflow)", cell.source, re.MULTILINE))
     first_import = re.search(r"^(?:import|from) \S+", setup, re.MULTILINE).group(0)
     assert first_import == "import helpers.quiet", f"{path.name}: the Setup cell starts with {first_import!r}"
+
+
+# A path of the machine that executed a notebook: the repository, a home or the temporary folder.
+MACHINE_PATH = re.compile(r"(?<![\w.])/(?:root|home|tmp|work|Users)/[\w.-]+")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_committed_outputs_show_no_machine_path_and_no_progress_updates(path):
+    """A reader sees the outputs as Jupyter shows them: no folder of the machine that ran the
+    notebook, and a progress bar in its last state (no carriage-return updates stored)."""
+    notebook = nbformat.read(str(path), as_version=4)
+    texts = [output.get("text", "") + str(output.get("data", {}).get("text/plain", ""))
+             for cell in notebook.cells if cell.cell_type == "code" for output in cell.get("outputs", [])]
+    assert [m for text in texts for m in MACHINE_PATH.findall(text)] == []
+    assert [text[:80] for text in texts if "\r" in text] == []
+
+
+def test_stored_outputs_are_merged_and_collapsed_as_jupyter_shows_them():
+    from tools.execute_solutions import as_shown
+
+    cell = nbformat.v4.new_code_cell("run()")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="before\n"),
+                    nbformat.v4.new_output("stream", name="stdout", text="\rbar:   0%| 0/200"),
+                    nbformat.v4.new_output("stream", name="stdout", text="\rbar:  86%| 173/200"),
+                    nbformat.v4.new_output("stream", name="stdout", text="\rbar: 100%| 200/200\nafter\n"),
+                    nbformat.v4.new_output("stream", name="stderr", text="warned\n")]
+    as_shown(nbformat.v4.new_notebook(cells=[cell]))
+    assert [(output.name, output.text) for output in cell.outputs] == [
+        ("stdout", "before\nbar: 100%| 200/200\nafter\n"), ("stderr", "warned\n")]

@@ -1,6 +1,7 @@
 """``make solutions``: re-execute solution notebooks in place (outputs are committed).
 
-Outputs are stored exactly as executed. A notebook must run quietly: any stderr stream
+Outputs are stored as a reader sees them (:func:`as_shown`): a progress bar's carriage-return
+updates collapse into the line it ends on. A notebook must run quietly: any stderr stream
 (TensorFlow or absl log lines, a Keras warning) is kept in the stored notebook, printed
 here with its cell, and makes the command exit 1 – fix its cause (``import helpers.quiet``
 first in the Setup cell, or the code that warns) rather than hiding it.
@@ -31,6 +32,30 @@ def stderr_outputs(notebook):
             for text in stderr_texts(cell.get("outputs"))]
 
 
+def collapse_carriage_returns(text):
+    """``text`` as a terminal or Jupyter shows it: each line keeps what follows its last ``\r``."""
+    return "\n".join(line.rsplit("\r", 1)[-1] for line in text.split("\n"))
+
+
+def as_shown(notebook):
+    """Merge each cell's consecutive stream outputs of one name (as Jupyter displays them) and
+    collapse their carriage returns: a progress bar stores its last state, not every update."""
+    for cell in notebook.cells:
+        merged = []
+        for output in cell.get("outputs", []):
+            if (output.get("output_type") == "stream" and merged and merged[-1].get("output_type") == "stream"
+                    and merged[-1].get("name") == output.get("name")):
+                merged[-1]["text"] += output["text"]
+            else:
+                merged.append(output)
+        for output in merged:
+            if output.get("output_type") == "stream":
+                output["text"] = collapse_carriage_returns(output["text"])
+        if "outputs" in cell:
+            cell["outputs"] = merged
+    return notebook
+
+
 # Set by the Makefile, the tests or a maintainer's shell, never by a student's Jupyter: the
 # kernel must start as it does for a student (inline figures, TensorFlow's default logging).
 VARIABLES_A_STUDENT_DOES_NOT_HAVE = ("MPLBACKEND", "TF_CPP_MIN_LOG_LEVEL")
@@ -45,7 +70,7 @@ def execute_in_place(path, timeout_seconds=900):
     NotebookClient(notebook, timeout=timeout_seconds, kernel_name="python3", extra_arguments=QUIET_KERNEL,
                    resources={"metadata": {"path": str(Path(path).parent)}}).execute()
     seconds = time.monotonic() - started
-    nbformat.write(notebook, str(path))
+    nbformat.write(as_shown(notebook), str(path))
     return seconds, stderr_outputs(notebook)
 
 
