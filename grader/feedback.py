@@ -108,10 +108,13 @@ def redact_text(text, hidden_lines):
         return text
     text = plain_text(text)
     hidden = [skeleton for skeleton in (NOT_ALPHANUMERIC.sub("", line) for line in hidden_lines) if skeleton]
-    if not any(skeleton in NOT_ALPHANUMERIC.sub("", text) for skeleton in hidden):
+    whole = NOT_ALPHANUMERIC.sub("", text)   # once: an output may hold 2 MB
+    if not any(skeleton in whole for skeleton in hidden):
         return text
-    return "\n".join(HIDDEN_LINE_MARK if any(skeleton in NOT_ALPHANUMERIC.sub("", line) for skeleton in hidden)
-                     else line for line in text.split("\n"))
+    lines = text.split("\n")
+    skeletons = [NOT_ALPHANUMERIC.sub("", line) for line in lines]
+    return "\n".join(HIDDEN_LINE_MARK if any(skeleton in line_skeleton for skeleton in hidden) else line
+                     for line, line_skeleton in zip(lines, skeletons))
 
 
 def redact_hidden_lines(notebook, hidden_lines):

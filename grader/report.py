@@ -29,6 +29,7 @@ from operator import attrgetter
 from pathlib import Path
 
 from grader.course import SOLUTIONS_DIR
+from grader.feedback import plain_text
 from helpers._cache import write_atomically
 
 REPORT_FILE = "report.html"
@@ -36,7 +37,6 @@ SLOWEST = 5
 BAR_COLOUR = "#3b6ea5"   # the histogram's bars (tests/test_browser.py looks for it in a screenshot)
 UNGRADED = ("error", "timeout", "memory", "invalid")   # handed in, scored 0 with a reason
 NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
-ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*+[ -/]*+[@-~]")
 ONLY_THE_CHECK = ("no error in the notebook: the test passed there but failed the independent check "
                   "(wrong answers on the inputs the grader drew)")
 NO_MESSAGE = "no message (the test cell is not in the autograded notebook)"
@@ -109,9 +109,9 @@ def points_per_test(notebook, solutions_dir=SOLUTIONS_DIR):
 
 
 def _error_text(output):
-    """``ExceptionName: message`` of an error output (ANSI colours removed)."""
+    """``ExceptionName: message`` of an error output (as the feedback shows it: :func:`plain_text`)."""
     name, value = str(output.get("ename", "")), str(output.get("evalue", ""))
-    return ANSI_ESCAPE.sub("", f"{name}: {value}" if value else name).strip()
+    return plain_text(f"{name}: {value}" if value else name).strip()
 
 
 def failure_messages(course_dir, grade):

