@@ -419,3 +419,43 @@ def test_the_class_report_opens_with_its_plot_shown(browser, tmp_path):
     pixels = np.asarray(shot, dtype=int).reshape(-1, 3)
     share = float(np.mean(np.abs(pixels - bar).max(axis=1) <= 12))
     assert share > 0.05, share
+
+
+def test_the_html_of_make_run_renders_its_formulas_without_a_network(browser, tmp_path):
+    """``make run`` writes each executed lesson as HTML (``tools.run_all.write_html``). Opened from
+    its file with every non-file request refused, lesson 01's page typesets its formulas with the
+    MathJax copied beside it: no ``$…$`` is left in the text, and there are as many typeset
+    formulas as the markdown has. (With nbconvert's default, MathJax from a CDN, 22 stay raw.)"""
+    import re
+
+    import nbformat
+
+    from tools.run_all import MATHJAX_FOLDER, write_html
+
+    notebook = nbformat.read(str(REPO_ROOT / "solutions" / "01_mnist_cam.ipynb"), as_version=4)
+    markdown = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
+    formulas = len(re.findall(r"\$\$.+?\$\$|\$[^$\n]+\$", markdown, flags=re.S))
+    html_path = tmp_path / "01_mnist_cam.html"
+    write_html(notebook, html_path)
+    assert (tmp_path / MATHJAX_FOLDER / "MathJax.js").is_file()
+
+    refused = []
+    page = browser.new_page()
+    try:
+        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
+                   else (refused.append(route.request.url), route.abort()))
+        page.goto(html_path.as_uri())
+        page.wait_for_function("() => window.MathJax && MathJax.Hub && MathJax.Hub.queue.pending === 0 "
+                               "&& document.querySelectorAll('.MathJax, .MathJax_Display').length > 0",
+                               timeout=60_000)
+        version = page.evaluate("() => MathJax.version")
+        typeset = page.locator("span.MathJax").count()
+        text = page.inner_text("body")
+    finally:
+        page.close()
+    raw = re.findall(r"\$[^$\n]+\$", text)
+    assert formulas > 10, formulas
+    assert version.startswith("2.7"), version
+    assert raw == [], raw[:5]
+    assert typeset >= formulas, (typeset, formulas)
+    assert not any("mathjax" in url.lower() for url in refused), refused

@@ -1,5 +1,11 @@
 """``make run``: execute every solution notebook into build/ (.ipynb and HTML), then grade
-the bundled sample submissions and print the grade table."""
+the bundled sample submissions and print the grade table.
+
+The HTML renders its formulas offline: nbconvert's default loads MathJax from a CDN, so each
+HTML folder gets a copy of the MathJax 2.7 that the ``jupyter-server-mathjax`` package installs
+(``mathjax/``, 12 MB, BSD-3-Clause) and the pages load it by a relative URL: the folder can be
+opened, copied or zipped without a network.
+"""
 
 import argparse
 import shutil
@@ -7,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import jupyter_server_mathjax
 import nbformat
 from nbclient import NotebookClient
 from nbconvert import HTMLExporter
@@ -23,8 +30,23 @@ def execute_notebook(source, executed_dir, timeout_seconds=900):
     client.execute()
     executed_dir.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, str(executed_dir / source.name))
-    body, _ = HTMLExporter().from_notebook_node(notebook)
-    (executed_dir / f"{source.stem}.html").write_text(body)
+    write_html(notebook, executed_dir / f"{source.stem}.html")
+
+
+MATHJAX_FOLDER = "mathjax"   # beside the HTML files
+# MathJax 2.7's combined configuration shipped by jupyter-server-mathjax (nbconvert's default,
+# TeX-AMS_CHTML-full, is not in that package), with the Safe extension nbconvert's default also loads.
+MATHJAX_URL = f"{MATHJAX_FOLDER}/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
+
+
+def write_html(notebook, html_path):
+    """Write ``notebook`` as HTML at ``html_path``, with MathJax copied beside it (once per folder)."""
+    html_path = Path(html_path)
+    mathjax_copy = html_path.parent / MATHJAX_FOLDER
+    if not (mathjax_copy / "MathJax.js").is_file():
+        shutil.copytree(Path(jupyter_server_mathjax.__file__).parent / "static", mathjax_copy, dirs_exist_ok=True)
+    body, _ = HTMLExporter(mathjax_url=MATHJAX_URL).from_notebook_node(notebook)
+    html_path.write_text(body, encoding="utf-8")
 
 
 def graded_assignments():
