@@ -1,4 +1,4 @@
-"""Command line: ``python -m grader {release,autograde,collect,export,bundle,validate}``."""
+"""Command line: ``python -m grader {release,autograde,collect,export,bundle,validate,doctor}``."""
 
 import argparse
 import sys
@@ -93,6 +93,13 @@ def _parser():
 
     validate = commands.add_parser("validate", help="run a notebook's visible tests, as a student would")
     validate.add_argument("notebook", type=Path)
+
+    doctor = commands.add_parser("doctor", help="can the kernel sandbox be built here? which part fails, and the "
+                                                "remedy (exit 0 when it works, 1 when not)")
+    doctor.add_argument("--json", action="store_true", help="print the probe and the diagnosis as JSON")
+    doctor.add_argument("--write-apparmor-profile", type=Path, metavar="FILE",
+                        help="write the AppArmor profile (Ubuntu 23.10+) that grants user namespaces to this "
+                             "course's Python, resolved, and print how to install it")
     return parser
 
 
@@ -137,6 +144,10 @@ def main(argv=None):
         from grader.bundle import bundle
 
         return bundle(arguments.out)
+    if arguments.command == "doctor":
+        from grader.doctor import doctor
+
+        return doctor(write_profile=arguments.write_apparmor_profile, as_json=arguments.json)
     from grader.validate import validate
 
     return validate(arguments.notebook)

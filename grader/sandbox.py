@@ -23,17 +23,17 @@ The kernel then gives up all capabilities (it cannot undo the mounts), sees only
 processes, and runs with an environment cut down to the course's and the libraries'
 variables (:func:`kernel_environment`: no credentials from the grader's shell).
 
-Where user namespaces are not available (not Linux, or switched off), :func:`available`
-says why and the grader runs kernels unsandboxed with a warning.
+Where the sandbox cannot be built (not Linux, user namespaces switched off or restricted, a
+container that refuses them), :func:`available` says which part fails (``python -m grader doctor``
+says why and what to do) and ``--isolate auto`` runs kernels unsandboxed with a warning; every
+result records whether its kernel was sandboxed (``grades.csv``'s ``sandboxed`` column).
 """
 
 import ctypes
 import ctypes.util
 import json
 import os
-import shutil
 import stat
-import subprocess
 import sys
 from functools import lru_cache
 from pathlib import Path
@@ -42,7 +42,6 @@ from grader.kernel_client import kernel_environment  # noqa: F401  (what a kerne
 from grader.processes import die_with_parent
 
 KERNEL_NAME = "course-sandbox"
-UNSHARE = ["unshare", "--user", "--map-root-user", "--mount", "--pid", "--net", "--fork", "--mount-proc", "--kill-child"]
 
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8
 _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 32, 4096, 16384, 1 << 18
@@ -51,19 +50,20 @@ _MS_NOATIME, _MS_NODIRATIME, _MS_RELATIME = 1024, 2048, 1 << 21
 
 @lru_cache(maxsize=1)
 def available():
-    """``(True, "")`` when kernels can be sandboxed here, else ``(False, reason)``."""
+    """``(True, "")`` when kernels can be sandboxed here, else ``(False, reason)``.
+
+    Asks :mod:`grader.doctor`'s probe, which takes the zygote's own steps in a fresh process of this
+    interpreter (the one an AppArmor profile must name: see ``python -m grader doctor``): the user
+    namespace and each namespace added to it, the ids mapped, the keyring, the mounts, the
+    loopback, System V IPC off, the capabilities dropped, then a command through a zygote."""
     if not sys.platform.startswith("linux"):
         return False, f"kernels are sandboxed on Linux only (this is {sys.platform})"
-    for program in ("unshare", "setpriv"):
-        if shutil.which(program) is None:
-            return False, f"'{program}' (util-linux) is not installed"
-    try:
-        result = subprocess.run(UNSHARE + ["true"], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired) as error:
-        return False, f"unshare failed: {error}"
-    if result.returncode != 0:
-        return False, f"user namespaces are not available: {result.stderr.strip()[:200]}"
-    return True, ""
+    from grader import doctor
+
+    step = doctor.failed_step(doctor.run_probe())
+    if step is None:
+        return True, ""
+    return False, f"{step['part']} fails ({step['detail'][:200]}); `python -m grader doctor` says why and what to do"
 
 
 def write_kernelspec(folder, spec, kernel_env=None):
