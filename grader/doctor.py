@@ -512,7 +512,7 @@ def doctor(write_profile=None, as_json=False):
     result = run_probe()
     works, lines = report_lines(result)
     if as_json:
-        print(json.dumps({**result, "works": works, "diagnosis": lines}))
+        print(json.dumps({**result, "works": works, "diagnosis": diagnose(result)[1]}))
     else:
         print("\n".join(lines))
     return 0 if works else 1
