@@ -46,7 +46,8 @@ from grader.course import (SOLUTIONS_DIR, assignment_names, drop_cells_after_las
 from grader.feedback import (GRADER_CELL_MARK, GRADER_NOTE_TEXT, add_note, bound_page, prepare_for_feedback,
                              write_failure_page, write_points_page)
 from grader.progress import Progress
-from grader.results import INFRASTRUCTURE_FAILURES, Grade, load_result, needs_clean_retry, result_key, save_result, sha256
+from grader.results import (INFRASTRUCTURE_FAILURES, Grade, load_result, needs_clean_retry, result_key, sandbox_lines,
+                            save_result, sha256)
 from grader.lms import detect_layout
 from grader.overrides import OverridesError, read_overrides
 from grader.submissions import SubmissionSource, find_submissions
@@ -207,7 +208,7 @@ def grade_submission(course_dir, template_dir, submission, limits, worker, key="
     started = time.monotonic()
     max_scores = gradebook.max_scores(template_dir, submission.assignment)
     grade = Grade(submission.student_id, submission.assignment, max_score=sum(max_scores.values()), key=key,
-                  tests={name: 0.0 for name in max_scores}, late=submission.late)
+                  tests={name: 0.0 for name in max_scores}, late=submission.late, sandboxed=isolation_plan is not None)
     notebook, problem = _read_notebook(submission.path)
     student_dirs = {step: Path(course_dir) / step / submission.student_id / submission.assignment
                     for step in ("submitted", "autograded", "feedback")}
@@ -300,7 +301,8 @@ def autograde(submissions_path, course_dir, timeout_seconds=600.0, jobs=1, memor
             return 2
         if not sandboxed:
             print(f"warning: kernels run unsandboxed: {why}. A submission can read the reference and write "
-                  "wherever the grader's user can (see README, threat model).")
+                  "wherever the grader's user can (see README, threat model); grades.csv's sandboxed column and the "
+                  "summary's last lines will say so.")
     try:
         with SubmissionSource(submissions_path) as root:
             hidden = [course_dir.resolve(), Path(submissions_path).resolve(), Path(root).resolve()]
@@ -335,7 +337,7 @@ def _autograde_folder(root, course_dir, limits, jobs, fresh, sandboxed, hidden, 
     source_hashes = {a: sha256(SOLUTIONS_DIR / f"{a}.ipynb") + ("|sandboxed" if sandboxed else "")
                      for a in assignments}
     keys = {(s.student_id, s.assignment): result_key(s, source_hashes[s.assignment], limits) for s in submissions}
-    write_class_list(course_dir, submissions, refusals, keys, lms=lms, kept=kept)
+    write_class_list(course_dir, submissions, refusals, keys, lms=lms, kept=kept, sandboxed=sandboxed)
     if shard is None:
         prepare_course(course_dir, assignments)   # the course's gradebook (shards leave it to collect)
     else:
@@ -354,10 +356,17 @@ def _autograde_folder(root, course_dir, limits, jobs, fresh, sandboxed, hidden, 
     for grade in grades:   # a reused result takes this download's late flag
         grade.late = late[(grade.student_id, grade.notebook)]
     others, missing = class_list.kept_grades(course_dir, kept)
+    listed = {(e["student_id"], e["notebook"]): e.get("sandboxed") for e in kept["submissions"]}
+    for grade in others:   # a result saved before it was recorded: its class list entry says (its key proves it)
+        if grade.sandboxed is None and grade.status != "refused":
+            grade.sandboxed = listed.get((grade.student_id, grade.notebook))
     _forget(course_dir, dropped)
-    status = finish(course_dir, grades + others + [Grade(r.student_id, r.assignment, status="refused",
-                                                         reason=r.reason, late=r.late) for r in refusals])
+    everyone = grades + others + [Grade(r.student_id, r.assignment, status="refused", reason=r.reason, late=r.late)
+                                  for r in refusals]
+    status = finish(course_dir, everyone)
     _say_what_was_done(grades, kept, missing, dropped, students)
+    for line in sandbox_lines(everyone):   # the last lines: what lasts in grades.csv and class.json too
+        print(line)
     return status or 0
 
 
@@ -420,6 +429,8 @@ def _grade_all(submissions, course_dir, template_dirs, keys, limits, jobs, fresh
         key = keys[(submission.student_id, submission.assignment)]
         previous = None if fresh else load_result(course_dir, submission.student_id, submission.assignment)
         if previous is not None and previous.key == key and not needs_clean_retry(previous):
+            if previous.sandboxed is None:   # saved before it was recorded: the key holds whether it was
+                previous.sandboxed = plans[submission.assignment] is not None
             if record:
                 with gradebook.LOCK:
                     gradebook.sync(course_dir, previous)
@@ -441,7 +452,8 @@ def _grade_all(submissions, course_dir, template_dirs, keys, limits, jobs, fresh
         except Exception as error:   # the grader's own fault: this row says so, the class goes on, a rerun retries
             worker.kill()
             grade = Grade(submission.student_id, submission.assignment, status="error",
-                          reason=f"the grader failed on this notebook ({error.__class__.__name__}: {error}); run again")
+                          reason=f"the grader failed on this notebook ({error.__class__.__name__}: {error}); run again",
+                          sandboxed=plans[submission.assignment] is not None)
             report.update(grade)
             return grade
         finally:

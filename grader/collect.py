@@ -1,7 +1,7 @@
 """The class as a whole: the class list every run writes, and the reports built from the results.
 
 ``python -m grader autograde`` writes ``DIR/class.json`` (every submission found, with the key
-its result must carry, and every refusal) before it grades. Shards (``--shard K/N``) then write
+its result must carry and whether it is graded in the sandbox, and every refusal) before it grades. Shards (``--shard K/N``) then write
 only their own result files; ``python -m grader collect --course-dir DIR`` builds ``grades.csv``,
 the gradebook and the missing feedback pages from whatever results are there, lists the
 submissions without a result yet, and can be run any number of times.
@@ -14,23 +14,25 @@ from grader import gradebook, report
 from grader.course import prepare_course
 from grader.overrides import OverridesError, settle
 from grader.feedback import write_feedback
-from grader.results import Grade, load_result, print_table, write_grades_csv
+from grader.results import Grade, load_result, print_table, sandbox_lines, write_grades_csv
 from helpers._cache import write_atomically
 
 CLASS_LIST = "class.json"
 
 
-def write_class_list(course_dir, submissions, refusals, keys, lms=None, kept=None):
+def write_class_list(course_dir, submissions, refusals, keys, lms=None, kept=None, sandboxed=None):
     """Write ``DIR/class.json``: ``keys`` maps ``(student_id, notebook)`` to the result key expected;
     ``lms`` is where the submissions came from ("canvas", "moodle", "folders"): ``export`` matches
     the student ids by it. Each submission's late flag and file in the download are kept: the
     reports take the late flag from here, so ``collect`` and ``autograde`` write the same. A group's
     submission keeps its group and members: ``export`` gives each member its grade. ``kept`` holds
-    the entries of earlier runs' students this run keeps (:func:`grader.class_list.keep_others`)."""
+    the entries of earlier runs' students this run keeps (:func:`grader.class_list.keep_others`).
+    ``sandboxed`` (each submission's ``sandboxed``): whether this run grades with the sandbox (its
+    result key says so too); a kept entry keeps what its own run wrote."""
     entries = {"lms": lms,
                "submissions": [{"student_id": s.student_id, "notebook": s.assignment,
                                 "key": keys[(s.student_id, s.assignment)], "late": s.late, "file": s.source,
-                                "group": s.group, "members": list(s.members)}
+                                "group": s.group, "members": list(s.members), "sandboxed": sandboxed}
                                for s in submissions],
                "refusals": [{"student_id": r.student_id, "notebook": r.assignment, "reason": r.reason,
                              "late": r.late} for r in refusals]}
@@ -89,6 +91,8 @@ def collect(course_dir):
             missing.append(f"{entry['student_id']}/{entry['notebook']}")
         else:
             grade.late = entry.get("late")   # this download's flag (class lists of old runs have none)
+            if grade.sandboxed is None:   # a result saved before it was recorded: its entry says (the key proves it)
+                grade.sandboxed = entry.get("sandboxed")
             grades.append(grade)
     prepare_course(course_dir, sorted({entry["notebook"] for entry in entries["submissions"]}))
     with gradebook.LOCK:
@@ -101,5 +105,6 @@ def collect(course_dir):
     if missing:
         print(f"\n{len(missing)} submission(s) have no result yet (a shard still running, stopped or not "
               f"started): {', '.join(missing)}")
-        return 1
-    return 0
+    for line in sandbox_lines(grades):   # the last lines: grades.csv's sandboxed column and class.json hold it too
+        print(line)
+    return 1 if missing else 0

@@ -16,6 +16,9 @@ roster's separator:
 - ``csv``: the roster has ``student_id`` and ``name``. ``OUT.csv`` is ``student_id, name,
   <notebooks>, total, comment``, then the students who are not in the roster, without a name.
 
+A grade whose kernel ran without the sandbox (``grades.csv``'s ``sandboxed`` is ``no``) is exported
+as it is, after one warning line on stderr naming such notebooks (:func:`warn_unsandboxed`).
+
 A refused hand-in (a ``refused`` row no override gave a score) exports an empty cell, not 0, and
 its reason: on stderr, in the plain CSV's ``comment`` and in a grading worksheet's empty Feedback
 comments cell (:func:`read_refusals`).
@@ -45,7 +48,7 @@ from pathlib import Path
 from grader import export_canvas, moodle_worksheet
 from grader.course import SOLUTIONS_DIR
 from grader.overrides import check_applied
-from grader.results import BASE_COLUMNS
+from grader.results import BASE_COLUMNS, LISTED
 from grader.tables import read_table, write_table
 
 FORMATS = ("canvas", "moodle", "csv")
@@ -152,6 +155,27 @@ def refusal_comment(refused):
     """The comment that tells a refused hand-in from no hand-in: ``Refused: <reason>``, each one."""
     return "; ".join(f"Refused{'' if notebook == '-' else ' ' + notebook}: {reason or 'no reason recorded'}"
                      for notebook, reason in refused)
+
+
+def read_unsandboxed(course_dir):
+    """``(unsandboxed, handed in)``: the ``student/notebook`` of the rows of ``grades.csv`` whose
+    kernel ran WITHOUT the sandbox (``sandboxed`` is ``no``; absent from files written before the
+    column existed), and how many rows a kernel produced (refused rows are not counted)."""
+    with open(Path(course_dir) / "grades.csv", newline="", encoding="utf-8") as handle:
+        rows = [row for row in csv.DictReader(handle) if row["status"] != "refused"]
+    return [f"{row['student_id']}/{row['notebook']}" for row in rows if row.get("sandboxed") == "no"], len(rows)
+
+
+def warn_unsandboxed(course_dir, out_path):
+    """One line on stderr when some grades come from kernels that ran without the sandbox."""
+    unsandboxed, handed_in = read_unsandboxed(course_dir)
+    if unsandboxed:
+        names = ", ".join(unsandboxed[:LISTED]) + (f" and {len(unsandboxed) - LISTED} more"
+                                                   if len(unsandboxed) > LISTED else "")
+        print(f"warning: {len(unsandboxed)} of {handed_in} notebooks in grades.csv were graded WITHOUT the sandbox "
+              f"({names}): their kernels could read the reference answers and write where the grader's user can; "
+              f"regrade them with the sandbox (`python -m grader doctor`) before these grades go to the LMS "
+              f"({out_path} is written all the same)", file=sys.stderr)
 
 
 def class_list(course_dir):
@@ -449,6 +473,7 @@ def export(file_format, roster_path, out_path, course_dir, id_column=None, assig
             raise ExportError(stale)
         scores, points = read_grades(course_dir)
         refusals = read_refusals(course_dir)
+        warn_unsandboxed(course_dir, out_path)
         scores = platform_ids(scores, entries, file_format, unmask)
         if file_format == "canvas":
             students = write_canvas(roster_path, out_path, scores, points, id_column, assignment, refusals)

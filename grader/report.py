@@ -10,7 +10,8 @@ how many of the graded notebooks passed it (earned all its points); the common m
 failing test's message, grouped by its text with every number written ``#``, with how many
 students made it and one of them as the example. Then the notebooks that could not be graded,
 the refused hand-ins, the late ones, the scores set by hand (``COURSE/overrides.csv``, applied
-before the report is built: its numbers are those of ``grades.csv``) and the slowest notebooks.
+before the report is built: its numbers are those of ``grades.csv``), the slowest notebooks and
+those graded without the sandbox (said at the top too, when there are any).
 
 The page is one self-contained file (the plots are PNGs in ``data:`` URLs, no script, no font or
 style sheet fetched; its Content-Security-Policy forbids loading anything else), and every text
@@ -30,6 +31,7 @@ from pathlib import Path
 
 from grader.course import SOLUTIONS_DIR
 from grader.feedback import plain_text
+from grader.results import graded_without_sandbox
 from helpers._cache import write_atomically
 
 REPORT_FILE = "report.html"
@@ -92,6 +94,7 @@ class ClassReport:
     overrides: list        # (student, notebook, what changed and why)
     slowest: list          # Grade
     students: int = 0
+    unsandboxed: list = field(default_factory=list)   # Grade: graded WITHOUT the sandbox (grades.csv's sandboxed: no)
 
 
 def points_per_test(notebook, solutions_dir=SOLUTIONS_DIR):
@@ -204,7 +207,8 @@ def build_report(course_dir, grades, solutions_dir=SOLUTIONS_DIR):
         late=sorted((g for g in grades if g.late is True), key=by_id),
         overrides=override_rows(grades),
         slowest=sorted((g for g in grades if g.status != "refused"), key=lambda g: (-g.seconds, by_id(g)))[:SLOWEST],
-        students=len({g.student_id for g in grades}))
+        students=len({g.student_id for g in grades}),
+        unsandboxed=sorted(graded_without_sandbox(grades)[0], key=by_id))
 
 
 def _bins(max_score):
@@ -282,7 +286,8 @@ STYLE = """body{font-family:sans-serif;margin:1.5em;max-width:75em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:.25em .6em;
 text-align:left;vertical-align:top}td.message{white-space:pre-wrap;overflow-wrap:anywhere;max-width:45em}
 td.students{max-width:20em;font-size:.9em}
-figure{display:inline-block;margin:0 1em 1em 0}p.empty{color:#666}"""
+figure{display:inline-block;margin:0 1em 1em 0}p.empty{color:#666}
+p.warning{border:2px solid #c0392b;padding:.5em;font-weight:bold}"""
 
 
 def render_html(report, title="Class report"):
@@ -303,6 +308,9 @@ def render_html(report, title="Class report"):
         ("Overrides", _table("overrides", ["student", "notebook", "what changed and why"], report.overrides)),
         ("Slowest notebooks", _table("slowest", ["student", "notebook", "seconds", "status"],
                                      [(g.student_id, g.notebook, f"{g.seconds:g}", g.status) for g in report.slowest])),
+        ("Graded without the sandbox", _table("unsandboxed", ["student", "notebook", "score", "status"],
+                                              [(g.student_id, g.notebook, _number(g.score), g.status)
+                                               for g in report.unsandboxed])),
     ]
     summary = _table("summary", ["students", "notebooks handed in", "graded", "could not be graded", "refused",
                                  "late", "overrides"],
@@ -310,6 +318,12 @@ def render_html(report, title="Class report"):
                        sum(s.graded for s in report.notebooks), len(report.ungraded), len(report.refused),
                        len(report.late), len(report.overrides))])
     body = "".join(f"<h2>{html.escape(name)}</h2>{content}" for name, content in sections)
+    if report.unsandboxed:   # said first: these grades rest on the submissions' good behaviour
+        handed_in = sum(len(s.scores) for s in report.notebooks)
+        summary = (f'<p id="unsandboxed-warning" class="warning">{len(report.unsandboxed)} of {handed_in} notebooks '
+                   "were graded WITHOUT the sandbox (listed below): their kernels could read the reference answers "
+                   "and write wherever the grader&#x27;s user can. <code>python -m grader doctor</code> says why.</p>"
+                   + summary)
     return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; "
             "style-src 'unsafe-inline'\">"

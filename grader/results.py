@@ -9,6 +9,14 @@ table are rebuilt from the results at the end of every run.
 Moodle's grading worksheet did), ``no``, or empty when nobody said (a folder of submissions, a
 Moodle download without its worksheet, results saved before the column existed). It never
 changes a score.
+
+``sandboxed`` says whether the result's kernel ran in the sandbox (:mod:`grader.sandbox`): ``yes``,
+``no`` (``--isolate off``, or ``--isolate auto`` where the sandbox could not be built: the kernel
+could read the reference and write wherever the grader's user can), or empty for a row no kernel
+of this grader produced (a refused hand-in) and results saved before it was recorded. It is kept
+per result because a class can be graded across several runs (shards, ``--student``, a late
+download); the summary's last lines (:func:`sandbox_lines`), ``class.json`` and ``export`` say
+so when a notebook was graded without it.
 """
 
 import csv
@@ -20,8 +28,11 @@ from pathlib import Path
 from grader.notebook_file import MAX_NOTEBOOK_BYTES
 from helpers._cache import write_atomically
 
-BASE_COLUMNS = ["student_id", "notebook", "score", "max_score", "status", "reason", "seconds", "late", "override"]
+BASE_COLUMNS = ["student_id", "notebook", "score", "max_score", "status", "reason", "seconds", "late", "override",
+                "sandboxed"]
 LATE_TEXT = {True: "yes", False: "no", None: ""}
+SANDBOXED_TEXT = LATE_TEXT   # the sandboxed column: yes, no, or empty when unknown
+LISTED = 10   # notebooks named in a summary line, the rest counted
 
 
 @dataclass
@@ -40,6 +51,7 @@ class Grade:
     note: str = ""           # said to the student at the top of the feedback page
     late: object = None      # True / False as the LMS said, None when unknown (see the module's docstring)
     override: str = ""       # what the instructor's overrides changed (grader.overrides); never saved in results/
+    sandboxed: object = None  # True / False: its kernel ran in the sandbox or not; None: unknown (see the docstring)
     phases: dict = field(default_factory=dict, compare=False)   # seconds: prepare, nbgrader, kernel_start, execute, check, feedback
     reused: bool = field(default=False, compare=False)   # this run took the saved result (not saved itself)
     clean: bool = field(default=False, compare=False)    # graded by a worker no other notebook had run in
@@ -108,7 +120,8 @@ def write_grades_csv(course_dir, grades):
             writer = csv.writer(handle)
             writer.writerow(BASE_COLUMNS + test_columns)
             for grade in sorted(grades, key=lambda g: (g.student_id, g.notebook)):
-                row = {**asdict(grade), "late": LATE_TEXT.get(grade.late, "")}
+                row = {**asdict(grade), "late": LATE_TEXT.get(grade.late, ""),
+                       "sandboxed": SANDBOXED_TEXT.get(grade.sandboxed, "")}
                 tests = {test_column(grade.notebook, name): points for name, points in grade.tests.items()}
                 writer.writerow([row[c] for c in BASE_COLUMNS]
                                 + [f"{tests[c]:g}" if c in tests else "" for c in test_columns])
@@ -125,3 +138,31 @@ def print_table(grades):
         print(f"{grade.student_id:<20} {grade.notebook:<26} {grade.score:>7g} {grade.max_score:>5g}  "
               f"{grade.status:<8} {grade.reason}{' (late)' if grade.late else ''}"
               f"{' [set by hand: overrides.csv]' if grade.override else ''}")
+
+
+def graded_without_sandbox(grades):
+    """``(without, unknown, handed_in)``: the results whose kernel ran unsandboxed, those that do not
+    say, and every result a kernel could have produced (refused rows are none of these)."""
+    handed_in = [g for g in grades if g.status not in ("refused", "dropped")]
+    return ([g for g in handed_in if g.sandboxed is False], [g for g in handed_in if g.sandboxed is None], handed_in)
+
+
+def _names(grades):
+    names = [f"{g.student_id}/{g.notebook}" for g in sorted(grades, key=lambda g: (g.student_id, g.notebook))]
+    return ", ".join(names[:LISTED]) + (f" and {len(names) - LISTED} more" if len(names) > LISTED else "")
+
+
+def sandbox_lines(grades):
+    """The summary's last lines when some of ``grades`` were graded without the sandbox (or do not
+    say); none when every one was sandboxed."""
+    without, unknown, handed_in = graded_without_sandbox(grades)
+    lines = []
+    if without:
+        lines.append(f"{len(without)} of {len(handed_in)} notebooks were graded WITHOUT the sandbox: {_names(without)}. "
+                     "Their kernels could read the reference answers and write wherever the grader's user can "
+                     "(README, threat model); `python -m grader doctor` says why the sandbox could not be built. "
+                     "A run with the sandbox regrades them.")
+    if unknown:
+        lines.append(f"{len(unknown)} of {len(handed_in)} notebooks do not record whether they were sandboxed "
+                     f"(results saved before the grader recorded it): {_names(unknown)}")
+    return lines

@@ -213,3 +213,97 @@ def test_the_profile_parses(tmp_path):
     assert result.returncode == 0, result.stderr
     said = result.stdout + result.stderr   # the parser writes its debugging dump to both
     assert "Name:\t\tcourse-grader" in said and "Mode: unconfined" in said
+
+
+# ---------------------------------------------------------------- a class graded without the sandbox says so
+
+MARK_CLASS = {"ann": "reference", "bea": "true_label"}
+ROSTER = "student_id,name\nann,Ann\nbea,Bea\n"
+
+
+def _grade(submissions, course, isolate, *students, path=None):
+    """``python -m grader autograde`` (``path``: the PATH it runs with); ``(exit code, stdout)``."""
+    environment = dict(os.environ, **({"PATH": path} if path else {}))
+    result = subprocess.run([sys.executable, "-m", "grader", "autograde", str(submissions), "--course-dir", str(course),
+                             "--jobs", "1", "--timeout", "300", "--isolate", isolate, "--progress", "lines",
+                             *[f"--student={s}" for s in students]],
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=900, env=environment)
+    return result.returncode, result.stdout
+
+
+def _marks(course):
+    """Each student's mark in grades.csv, its result file and class.json."""
+    import csv
+
+    with open(course / "grades.csv", encoding="utf-8") as handle:
+        csv_marks = {row["student_id"]: row["sandboxed"] for row in csv.DictReader(handle)}
+    results = {s: json.loads((course / "results" / f"{s}__01_mnist_cam.json").read_text())["sandboxed"]
+               for s in MARK_CLASS}
+    listed = {e["student_id"]: e["sandboxed"] for e in json.loads((course / "class.json").read_text())["submissions"]}
+    return csv_marks, results, listed
+
+
+def _export(course, tmp_path):
+    roster, out = tmp_path / "roster.csv", tmp_path / "grades-out.csv"
+    roster.write_text(ROSTER)
+    result = subprocess.run([sys.executable, "-m", "grader", "export", "--format", "csv", "--roster", str(roster),
+                             "--course-dir", str(course), str(out)], cwd=REPO_ROOT, capture_output=True, text=True,
+                            timeout=300)
+    return result, out
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs util-linux")
+def test_the_mark_lasts_in_grades_csv_the_summary_class_json_the_report_and_export(tmp_path):
+    """--isolate off, then --isolate on (the sandbox works here: it regrades both, the key holds
+    the isolation), then one student regraded under --isolate auto where the sandbox cannot be
+    built (a PATH without setpriv: a real fallback): one row of two says no, in every place."""
+    from grader import sandbox
+
+    if not sandbox.available()[0]:
+        pytest.skip("the sandbox does not work here (python -m grader doctor)")
+    submissions, course = tmp_path / "submissions", tmp_path / "course"
+    for student, kind in MARK_CLASS.items():
+        from submissions import build
+
+        build.write(build.notebook_01(kind), submissions, student)
+
+    code, out = _grade(submissions, course, "off")
+    assert code == 0, out[-3000:]
+    assert _marks(course) == ({"ann": "no", "bea": "no"}, {"ann": False, "bea": False}, {"ann": False, "bea": False})
+    last = out.rstrip().splitlines()[-1]
+    assert last.startswith("2 of 2 notebooks were graded WITHOUT the sandbox: ann/01_mnist_cam, bea/01_mnist_cam. "
+                           "Their kernels could read the reference answers"), out[-2000:]
+    page = (course / "report.html").read_text()
+    assert '<p id="unsandboxed-warning" class="warning">2 of 2 notebooks were graded WITHOUT the sandbox' in page
+    result, written = _export(course, tmp_path)
+    assert result.returncode == 0 and written.is_file()
+    warnings = [line for line in result.stderr.splitlines() if "WITHOUT the sandbox" in line]
+    assert warnings == [f"warning: 2 of 2 notebooks in grades.csv were graded WITHOUT the sandbox (ann/01_mnist_cam, "
+                        f"bea/01_mnist_cam): their kernels could read the reference answers and write where the "
+                        f"grader's user can; regrade them with the sandbox (`python -m grader doctor`) before these "
+                        f"grades go to the LMS ({written} is written all the same)"]
+
+    code, out = _grade(submissions, course, "on")
+    assert code == 0, out[-3000:]
+    assert "2 notebook(s) graded, 0 reused" in out   # the key holds the isolation: nothing unsandboxed is reused
+    assert _marks(course) == ({"ann": "yes", "bea": "yes"}, {"ann": True, "bea": True}, {"ann": True, "bea": True})
+    assert "WITHOUT the sandbox" not in out and "WITHOUT the sandbox" not in (course / "report.html").read_text()
+    result, _ = _export(course, tmp_path)
+    assert result.returncode == 0 and "WITHOUT the sandbox" not in result.stderr
+
+    no_setpriv = tmp_path / "bin"
+    no_setpriv.mkdir()
+    for program in ("unshare",):
+        (no_setpriv / program).symlink_to(shutil.which(program))
+    code, out = _grade(submissions, course, "auto", "ann", path=str(no_setpriv))
+    assert code == 0, out[-3000:]
+    assert out.startswith("warning: kernels run unsandboxed: setpriv fails (setpriv (util-linux) is not on PATH)")
+    assert _marks(course) == ({"ann": "no", "bea": "yes"}, {"ann": False, "bea": True}, {"ann": False, "bea": True})
+    assert out.rstrip().splitlines()[-1].startswith("1 of 2 notebooks were graded WITHOUT the sandbox: ann/01_mnist_cam.")
+    collected = subprocess.run([sys.executable, "-m", "grader", "collect", "--course-dir", str(course)], cwd=REPO_ROOT,
+                               capture_output=True, text=True, timeout=600)
+    assert collected.returncode == 0
+    assert collected.stdout.rstrip().splitlines()[-1].startswith("1 of 2 notebooks were graded WITHOUT the sandbox: "
+                                                                 "ann/01_mnist_cam.")
+    result, _ = _export(course, tmp_path)
+    assert result.returncode == 0 and "warning: 1 of 2 notebooks in grades.csv were graded WITHOUT" in result.stderr

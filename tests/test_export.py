@@ -300,7 +300,7 @@ def test_the_late_column_says_yes_no_or_nothing_and_old_results_load_without_it(
     assert [grade.late for grade in grades] == [True, None, False]
     write_grades_csv(tmp_path, grades)
     rows = (tmp_path / "grades.csv").read_text().splitlines()
-    assert rows[0] == "student_id,notebook,score,max_score,status,reason,seconds,late,override"
+    assert rows[0] == "student_id,notebook,score,max_score,status,reason,seconds,late,override,sandboxed"
     assert [row.split(",")[7] for row in rows[1:]] == ["no", "yes", ""]
     assert read_grades(tmp_path)[0] == {"123": {"01_mnist_cam": 4.0}, "124": {"01_mnist_cam": 5.0},
                                         "jdoe": {"01_mnist_cam": 3.0}}   # the score is the score, late or not

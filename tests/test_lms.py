@@ -45,7 +45,8 @@ def _expected(student_id, kind, late):
 
 def _refused(student_id, reason, late):
     return {"student_id": student_id, "notebook": "-", "score": "0.0", "max_score": "0.0", "status": "refused",
-            "reason": reason, "late": late, "override": "", **{f"01_mnist_cam:{test}": "" for test in TESTS_01}}
+            "reason": reason, "late": late, "override": "", "sandboxed": "",
+            **{f"01_mnist_cam:{test}": "" for test in TESTS_01}}
 
 
 CANVAS_DOWNLOAD = [

@@ -202,11 +202,16 @@ def notebook_01(kind):
             "not a notebook": lambda: "not a notebook"}[kind]()
 
 
-def expected_row_01(student_id, kind):
-    """The grades.csv row, without "seconds", of ``student_id``'s 01_mnist_cam of ``kind`` (all values strings)."""
+def expected_row_01(student_id, kind, sandboxed=None):
+    """The grades.csv row, without "seconds", of ``student_id``'s 01_mnist_cam of ``kind`` (all values strings).
+    ``sandboxed`` ("yes" or "no"): by default what ``--isolate auto`` gives on this machine."""
+    from grader import sandbox
+
     score, status, reason, points = _ROWS_01[kind]
+    if sandboxed is None:
+        sandboxed = "yes" if sandbox.available()[0] else "no"
     return {"student_id": student_id, "notebook": "01_mnist_cam", "score": score, "max_score": "5.0",
-            "status": status, "reason": reason, "late": "", "override": "",
+            "status": status, "reason": reason, "late": "", "override": "", "sandboxed": sandboxed,
             **{f"01_mnist_cam:{test}": str(p) for test, p in zip(_TESTS_01, points)}}
 
 
