@@ -3,7 +3,7 @@
 Run: ``python benchmarks/bench_grad_cam.py [--batch-size 16] [--repeats 5] [--strict]``
 (about 30 s on 2 CPU cores, offline). Every method gets the same 16 packaged photos
 at 224×224 (the scikit-image/scikit-learn photos repeated), the same EfficientNet-Lite0
-from ``helpers.models.imagenet_classifier()``, the layer ``top_conv`` and each image's
+from ``helpers.models.imagenet_classifier()``, lesson 03's layer ``top_activation`` and each image's
 top-1 class. Each method is warmed up once, then the best of ``--repeats`` interleaved rounds is kept
 (2 rounds for the slower one-call-per-image loop, which is how a lesson's get_CAM is called).
 
@@ -26,7 +26,7 @@ import tensorflow as tf  # noqa: E402
 from grader import reference  # noqa: E402
 from helpers import images, models  # noqa: E402
 
-LAYER_NAME = "top_conv"
+LAYER_NAME = "top_activation"   # lesson 03's LAYER_NAME: the last block's rectified (ReLU6) output
 
 
 def photo_batch(batch_size):

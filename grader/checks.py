@@ -117,7 +117,9 @@ def _cam_judge(fixture, outputs):
 
 # ---------------------------------------------------------------- 03 · get_CAM
 
-GRAD_CAM_LAYERS = ("top_conv", "block10_add")   # the notebook's LAYER_NAME and SECOND_LAYER_NAME
+# The notebook's LAYER_NAME and SECOND_LAYER_NAME: rectified outputs (ReLU6, A ≥ 0) as in the Grad-CAM paper,
+# the last block's (7×7×1280) and the last one at 14×14 (14×14×672).
+GRAD_CAM_LAYERS = ("top_activation", "block11_expand_activation")
 GRAD_CAM_PHOTOS = ("chelsea", "coffee", "astronaut")
 
 
@@ -278,7 +280,7 @@ def _tiny_cases_right(fixture, outputs):
 
 def _grad_cam_largest_output(fixture, case):
     """A Grad-CAM map has its layer's resolution, never more than its image's: (224, 224) for the
-    photos (the layers give 7×7 or 14×14), (6, 6) for the small network's cases."""
+    photos (the layers of GRAD_CAM_LAYERS give 7×7 or 14×14), (6, 6) for the small network's cases."""
     images = fixture["images"] if case < len(fixture["labels"]) else fixture["tiny_images"]
     return images.shape[1:3]
 

