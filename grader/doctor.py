@@ -407,12 +407,14 @@ def _apparmor_remedy(facts):
 
 
 def _container_remedy(facts):
-    where = f"this process runs in a container ({facts['container']})" if facts.get("container") else \
-        "a security module or the container runtime refuses it"
-    return [f"Cause: {where}. The nested sandbox needs the container's seccomp profile and security options to allow "
-            "unshare, mount and keyctl in a user namespace.",
-            f"Remedy: run the container with the options {CONTAINER_SECTION} gives (Podman's default seccomp profile "
-            "with the runc runtime works; Docker needs its seccomp and AppArmor options named there), or grade outside it."]
+    """``[cause, remedy]`` for a step a container's runtime or a security module refuses."""
+    if facts.get("container"):
+        cause = (f"Cause: this process runs in a container ({facts['container']}) whose seccomp profile or security "
+                 "options refuse it; the nested sandbox needs unshare, mount and keyctl in a user namespace.")
+    else:
+        cause = "Cause: a security module (AppArmor, SELinux) or a seccomp profile refuses it."
+    return [cause, f"Remedy: run the container with the security options {CONTAINER_SECTION} names, or grade outside "
+                   "it; `python -m grader doctor` run inside the container says whether they suffice."]
 
 
 def diagnose(result):
@@ -463,15 +465,12 @@ def diagnose(result):
     elif part in ("mount namespace", "PID namespace", "network namespace", "IPC namespace"):
         lines.append(f"Cause: an unprivileged {part} cannot be made in a user namespace here "
                      "(a seccomp profile, a security module or a kernel built without it).")
-        lines += _container_remedy(facts)[1:] if facts.get("container") else [
-            f"Remedy: grade in the container ({CONTAINER_SECTION}), or on a machine whose kernel allows it."]
+        lines += _container_remedy(facts)[1:]
     elif part == "session keyring":
         lines.append("Cause: keyctl is refused (Docker's default seccomp profile refuses it); every kernel, "
                      "sandboxed or not, joins a new session keyring.")
         lines += _container_remedy(facts)[1:]
     elif denied:
-        lines.append("Cause: the namespace's root has no capability to do it: a security module (AppArmor, SELinux) or "
-                     "a seccomp profile denies it.")
         if apparmor:
             lines += _apparmor_remedy(facts)
         else:
