@@ -7,6 +7,8 @@ The **gain** of a maximized image is final objective / starting objective
 (:attr:`helpers.maximize.Maximization.gains`), the starting objective taken on the first
 image of the ascent with objective > 0: the start page itself for every filter and dense unit
 here, a step or two into the ascent for a class whose logit is negative on the start page.
+The tests keep it as a guard that the ascent went far; lesson 05 reports the **increase**
+instead, final − start (:attr:`helpers.maximize.Maximization.increases`).
 """
 
 import keras
@@ -275,3 +277,21 @@ def test_fourier_parameterization_starts_at_the_start_image_and_climbs():
     assert result.images.min() >= -1 and result.images.max() <= 1
     assert np.all(result.final_scores > result.start_scores)
     assert np.all(np.isfinite(result.gains))
+
+
+def test_increases_are_final_minus_start_and_mean_the_same_for_a_negative_start(trained_model):
+    """Issue 22: the sound measure is the rise of the score; the ratio blows up near a zero start."""
+    result = maximize.maximize_activation(trained_model, maximize.class_objective([0, 1, 7]), steps=10)
+    np.testing.assert_allclose(result.increases, result.final_scores - result.start_scores)
+    assert np.all(result.start_scores[1:] < 0) and np.all(result.increases > 0)
+    logits = deconv.layer_output(trained_model, result.images).numpy()[np.arange(3), [0, 1, 7]]
+    start = deconv.layer_output(trained_model, result.start_images).numpy()[np.arange(3), [0, 1, 7]]
+    np.testing.assert_allclose(result.increases, logits - start, rtol=1e-4, atol=1e-4)
+
+
+def test_the_ascent_prints_nothing_unless_asked(trained_model, capsys):
+    """No progress bar by default (a notebook stores none); progress=True shows a plain-text one."""
+    maximize.maximize_activation(trained_model, maximize.filter_objective(0), "conv2d_1", steps=3)
+    assert capsys.readouterr().out == ""
+    maximize.maximize_activation(trained_model, maximize.filter_objective(0), "conv2d_1", steps=3, progress=True)
+    assert "gradient ascent" in capsys.readouterr().out

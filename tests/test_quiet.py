@@ -103,6 +103,29 @@ def test_committed_outputs_show_no_machine_path_and_no_progress_updates(path):
     assert [text[:80] for text in texts if "\r" in text] == []
 
 
+# A progress bar as tqdm or Keras print it: "37%|####  | 74/200 [00:03<00:05, 21.3it/s]", "10.27s/it]",
+# or Keras' "12/12 ━━━━━━ 3s 250ms/step".
+PROGRESS_BAR = re.compile(r"\d+%\|[^\n]*\||\d+(?:\.\d+)?(?:it/s|s/it)\]|\d+/\d+ [━─=>.]{3,}")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_committed_outputs_hold_no_progress_bar(path):
+    """Issue 22: no stored output holds a progress bar, not even in its last state (a frozen
+    "1/120 [00:10<20:22, 10.27s/it]" says how slow one run was, nothing about the lesson)."""
+    notebook = nbformat.read(str(path), as_version=4)
+    texts = [output.get("text", "") + str(output.get("data", {}).get("text/plain", ""))
+             for cell in notebook.cells if cell.cell_type == "code" for output in cell.get("outputs", [])]
+    assert [match.group(0) for text in texts for match in PROGRESS_BAR.finditer(text)] == []
+
+
+@pytest.mark.parametrize("text", ["gradient ascent: 100%|########################| 200/200 [00:03<00:00, 52.43it/s]",
+                                  "gradient ascent:   1%|      | 1/120 [00:10<20:22, 10.27s/it]",
+                                  "12/12 ━━━━━━━━━━━━━━━━━━━━ 3s 250ms/step"])
+def test_the_progress_bar_pattern_finds_tqdm_and_keras_bars(text):
+    assert PROGRESS_BAR.search(text)
+    assert not PROGRESS_BAR.search("test accuracy 0.957; 35 % of the pixels; 3/4 of the map")
+
+
 def test_stored_outputs_are_merged_and_collapsed_as_jupyter_shows_them():
     from tools.execute_solutions import as_shown
 
