@@ -64,10 +64,13 @@ def methods(model, batch, class_indices):
     compiled_forward = tf.function(lambda inputs: model(inputs, training=False))
     return {
         "reference grad_cam (batched)": lambda: reference.grad_cam(model, batch, class_indices, LAYER_NAME),
+        # seek_penultimate_conv_layer=False: tf-keras-vis would otherwise move from a ReLU to the conv before it.
         "tf-keras-vis Gradcam (7x7)": lambda: gradcam(
-            score, batch, penultimate_layer=LAYER_NAME, expand_cam=False, normalize_cam=True
+            score, batch, penultimate_layer=LAYER_NAME, seek_penultimate_conv_layer=False, expand_cam=False,
+            normalize_cam=True
         ),
-        "tf-keras-vis Gradcam (default, 224x224)": lambda: gradcam(score, batch, penultimate_layer=LAYER_NAME),
+        "tf-keras-vis Gradcam (default, 224x224)": lambda: gradcam(
+            score, batch, penultimate_layer=LAYER_NAME, seek_penultimate_conv_layer=False),
         "reference grad_cam (per image)": lambda: [
             reference.grad_cam(model, batch[index:index + 1], int(label), LAYER_NAME)
             for index, label in enumerate(class_indices)

@@ -35,10 +35,13 @@ def classifier():
 
 
 def tf_keras_vis_grad_cam(model, batch, class_indices, layer_name):
-    """tf-keras-vis Grad-CAM at the layer's resolution, each map divided by its maximum."""
+    """tf-keras-vis Grad-CAM at the layer's resolution, each map divided by its maximum.
+
+    ``seek_penultimate_conv_layer=False``: by default tf-keras-vis replaces a layer that is not a
+    convolution (a ReLU such as ``top_activation``) by the nearest convolution before it."""
     maps = Gradcam(model, clone=False)(
         CategoricalScore(list(class_indices)), batch, penultimate_layer=layer_name,
-        expand_cam=False, normalize_cam=False,
+        seek_penultimate_conv_layer=False, expand_cam=False, normalize_cam=False,
     )
     maps = np.asarray(maps, dtype=np.float64)
     return maps / np.maximum(maps.max(axis=(1, 2), keepdims=True), 1e-12)
