@@ -1,7 +1,10 @@
 """Can we trust a saliency map? The measures of lesson 06, batched where it pays.
 
 - *Sanity checks* (Adebayo et al., 2018): :func:`cascading_randomization` re-initializes a
-  model's layers from the top down; :func:`spearman` compares the map before and after.
+  model's layers from the top down; four similarities compare the map before and after, as in
+  the paper: :func:`spearman` (of the maps as drawn, and of the signed maps), :func:`ssim` and
+  :func:`hog_similarity`. :func:`effective_area` tells a map that localizes nothing (almost
+  uniform) and :func:`sanity_verdict` turns the four into passes / fails / inconclusive.
 - *Faithfulness* (Petsiuk et al., 2018, RISE): :func:`deletion_curve` and :func:`insertion_curve`
   remove or insert pixels, most salient first, and follow the class probability
   (:func:`deletion_and_insertion`: both, for several maps of one image, in one batch);
@@ -23,6 +26,8 @@ import keras
 import numpy as np
 import scipy.ndimage
 import scipy.stats
+import skimage.feature
+import skimage.metrics
 import tensorflow as tf
 
 from helpers.imagenet import _looks_like_probabilities, softmax
@@ -54,6 +59,104 @@ def spearman(map_a, map_b):
     correlations = np.divide((centred_a * centred_b).sum(axis=1), norms,
                              out=np.zeros(len(norms)), where=norms > 0)
     return float(correlations[0]) if single else correlations
+
+
+def _as_map_batch(map_a, map_b):
+    """Two maps (h, w) or batches (n, h, w) of the same shape as float64 (n, h, w), and whether they were single."""
+    map_a, map_b = np.asarray(map_a, dtype=np.float64), np.asarray(map_b, dtype=np.float64)
+    if map_a.shape != map_b.shape or map_a.ndim not in (2, 3):
+        raise ValueError(f"expected two maps of the same shape (h, w) or (n, h, w), got {map_a.shape} and {map_b.shape}")
+    single = map_a.ndim == 2
+    return (map_a[None], map_b[None]) if single else (map_a, map_b), single
+
+
+def _scaled_to_unit(maps):
+    """Non-negative maps (n, h, w), each divided by its own maximum -> [0, 1]; an all-zero map stays 0.
+
+    Raises a ValueError on negative values: SSIM and HOG compare maps as they are drawn (>= 0);
+    take ``np.abs`` of a signed map first.
+    """
+    if maps.min() < 0:
+        raise ValueError("ssim and hog_similarity compare non-negative maps; pass np.abs(map) or np.maximum(map, 0)")
+    peaks = maps.max(axis=(1, 2), keepdims=True)                                  # (n, 1, 1)
+    return np.divide(maps, peaks, out=np.zeros_like(maps), where=peaks > 0)
+
+
+def ssim(map_a, map_b, window=7):
+    """The structural similarity (SSIM, Wang et al., 2004) of two non-negative maps, in [-1, 1].
+
+    ``map_a``, ``map_b``: (h, w) -> a float, or (n, h, w) -> (n,) floats, one per pair; h, w >= ``window``.
+    Each map is first divided by its own maximum (to [0, 1]: randomization changes the scale
+    anyway), then ``skimage.metrics.structural_similarity`` compares local means, contrasts and
+    correlations in ``window`` × ``window`` windows (data range 1) and averages them: 1 for
+    identical maps. Two windows that are both empty count as identical, so two sparse maps
+    score high wherever both are zero.
+    """
+    (maps_a, maps_b), single = _as_map_batch(map_a, map_b)
+    maps_a, maps_b = _scaled_to_unit(maps_a), _scaled_to_unit(maps_b)
+    values = np.array([skimage.metrics.structural_similarity(a, b, win_size=window, data_range=1.0)
+                       for a, b in zip(maps_a, maps_b)])
+    return float(values[0]) if single else values
+
+
+def hog_similarity(map_a, map_b, cells=14):
+    """Adebayo et al.'s HOG similarity: the Pearson correlation of two maps' HOG features, in [-1, 1].
+
+    ``map_a``, ``map_b``: non-negative, (h, w) -> a float, or (n, h, w) -> (n,) floats. Each map is
+    divided by its own maximum, then described by ``skimage.feature.hog``: histograms of 9
+    edge orientations in a grid of ``cells`` × ``cells`` cells (2×2 pixels each on a 28×28
+    digit, 16×16 on a 224×224 photo), normalized in blocks of 2×2 cells. It compares the
+    *shapes* a map draws (edges and their directions), not its pixel values. A map without any
+    edge (constant) has no HOG to correlate: its similarity with anything is 0.0.
+    """
+    (maps_a, maps_b), single = _as_map_batch(map_a, map_b)
+    height, width = maps_a.shape[1:]
+    if height < 2 * cells or width < 2 * cells:
+        raise ValueError(f"maps of {height}×{width} pixels are too small for {cells}×{cells} cells of at least 2×2 pixels")
+    options = dict(orientations=9, pixels_per_cell=(height // cells, width // cells), cells_per_block=(2, 2))
+    features_a = np.stack([skimage.feature.hog(a, **options) for a in _scaled_to_unit(maps_a)])   # (n, features)
+    features_b = np.stack([skimage.feature.hog(b, **options) for b in _scaled_to_unit(maps_b)])
+    centred_a = features_a - features_a.mean(axis=1, keepdims=True)
+    centred_b = features_b - features_b.mean(axis=1, keepdims=True)
+    norms = np.sqrt((centred_a ** 2).sum(axis=1) * (centred_b ** 2).sum(axis=1))   # (n,), 0 for constant features
+    correlations = np.divide((centred_a * centred_b).sum(axis=1), norms, out=np.zeros(len(norms)), where=norms > 0)
+    return float(correlations[0]) if single else correlations
+
+
+def effective_area(saliency_map):
+    """The share of the image a non-negative map effectively covers: (Σ m)² / (N · Σ m²), in (0, 1].
+
+    ``saliency_map``: (h, w) -> a float, or (n, h, w) -> (n,); N = h · w pixels. 1.0 for a uniform
+    map, k / N for a map that is equal on k pixels and zero elsewhere (the participation ratio).
+    A map that covers most of the image (say more than three quarters) points nowhere in
+    particular, and its pixel ranking is decided by small differences. An all-zero map covers
+    nothing: 0.0.
+    """
+    maps = np.asarray(saliency_map, dtype=np.float64)
+    if maps.ndim not in (2, 3) or maps.min() < 0:
+        raise ValueError(f"expected a non-negative map (h, w) or (n, h, w), got shape {maps.shape}")
+    flat = maps.reshape(maps.shape[:-2] + (-1,))                               # (n, N) or (N,)
+    squares = (flat ** 2).sum(axis=-1)
+    return np.divide(flat.sum(axis=-1) ** 2, flat.shape[-1] * squares, out=np.zeros_like(squares), where=squares > 0)[()]
+
+
+def sanity_verdict(similarities, threshold=0.3, flat=False):
+    """The verdict of a sanity check from several similarities of the trained and the randomized maps.
+
+    ``similarities``: the measures' values (e.g. ρ of the maps, ρ of the signed maps, SSIM, HOG),
+    each near 1 when the randomized map still looks like the trained one. Each value below
+    ``threshold`` says "the map changed". Returns "passes" when at least three quarters of the
+    measures say so (3 of 4), "fails" when at most one quarter do (1 of 4), otherwise
+    "inconclusive" (the measures disagree); always "inconclusive" when ``flat`` (the trained map
+    localizes nothing, see :func:`effective_area`: a change of its pixel ranking means little).
+    """
+    values = np.asarray(list(similarities), dtype=np.float64)
+    if values.ndim != 1 or len(values) == 0:
+        raise ValueError(f"expected a non-empty list of similarities, got {similarities!r}")
+    if flat:
+        return "inconclusive"
+    changed = np.mean(values < threshold)
+    return "passes" if changed >= 0.75 else "fails" if changed <= 0.25 else "inconclusive"
 
 
 def _copy_of(model):
@@ -378,14 +481,16 @@ def guided_relu_copy(model):
     return keras.models.clone_model(model, clone_function=replace)
 
 
-def smoothgrad(gradient_function, images, class_indices, num_samples=8, noise=0.15, seed=0):
+def smoothgrad(gradient_function, images, class_indices, num_samples=8, noise=0.15, seed=0, with_signed=False):
     """SmoothGrad (Smilkov et al., 2017): the mean of Σ_channels |gradient| over noisy copies.
 
     ``gradient_function(images, class_indices) -> (n, h, w, c)`` (e.g. from
     :func:`class_gradient_function`); ``images``: (n, h, w, c); ``class_indices``: (n,) ints.
     Each image gets ``num_samples`` copies plus Gaussian noise of standard deviation
     ``noise`` · (its max − its min); all n · num_samples copies go through in one batch.
-    Returns float32 (n, h, w) >= 0, in gradient units.
+    Returns float32 (n, h, w) >= 0, in gradient units. With ``with_signed=True`` returns
+    ``(maps, signed_maps)``: the second the mean of Σ_channels gradient (signs kept), from the
+    same noisy copies.
     """
     images = np.asarray(images, dtype=np.float32)
     count, shape = len(images), images.shape[1:]
@@ -395,5 +500,8 @@ def smoothgrad(gradient_function, images, class_indices, num_samples=8, noise=0.
     noisy = images[:, None] + sigma * draws                                                 # (n, samples, h, w, c)
     classes = np.repeat(np.asarray(class_indices, dtype=np.int32), num_samples)            # (n·samples,)
     gradients = np.asarray(gradient_function(noisy.reshape((-1,) + shape), classes))      # (n·samples, h, w, c)
-    maps = np.abs(gradients).sum(axis=-1).reshape((count, num_samples) + shape[:2])
-    return maps.mean(axis=1).astype(np.float32)
+    maps = np.abs(gradients).sum(axis=-1).reshape((count, num_samples) + shape[:2]).mean(axis=1).astype(np.float32)
+    if not with_signed:
+        return maps
+    signed = gradients.sum(axis=-1).reshape((count, num_samples) + shape[:2]).mean(axis=1).astype(np.float32)
+    return maps, signed

@@ -8,7 +8,7 @@ from helpers.explorer import SaliencyExplorer, normalize_map
 
 PHOTOS = {"grey": np.full((8, 6, 3), 128, np.uint8), "bright": np.ones((8, 6, 3), np.float32)}
 CLASSES = {"bullmastiff": 243, "tiger cat": 282}
-LAYERS = ["top_conv", "block10_add"]
+LAYERS = ["top_activation", "block11_expand_activation"]
 
 
 def recording_method(calls, shape=(8, 6)):
@@ -42,14 +42,14 @@ def shown_title(panel):
 def test_construction_draws_the_first_choice_once():
     calls, drawn = [], []
     panel = make_explorer({"ramp": recording_method(calls)}, drawn)
-    assert calls == [((8, 6, 3), 243, "top_conv")]
-    assert drawn == [shown_title(panel)] and "bullmastiff (243)" in drawn[0] and "top_conv" in drawn[0]
+    assert calls == [((8, 6, 3), 243, "top_activation")]
+    assert drawn == [shown_title(panel)] and "bullmastiff (243)" in drawn[0] and "top_activation" in drawn[0]
 
 
 @pytest.mark.parametrize("kind, value, expected_call", [
-    ("photo", "bright", ((8, 6, 3), 243, "top_conv")),
-    ("class", "tiger cat", ((8, 6, 3), 282, "top_conv")),
-    ("layer", "block10_add", ((8, 6, 3), 243, "block10_add")),
+    ("photo", "bright", ((8, 6, 3), 243, "top_activation")),
+    ("class", "tiger cat", ((8, 6, 3), 282, "top_activation")),
+    ("layer", "block11_expand_activation", ((8, 6, 3), 243, "block11_expand_activation")),
 ])
 def test_changing_a_dropdown_calls_the_method_with_the_new_choice_and_redraws(kind, value, expected_call):
     calls, drawn = [], []
@@ -67,7 +67,7 @@ def test_changing_the_method_calls_the_new_method_and_greys_out_the_layer_for_a_
     panel.dropdowns["method"].value = "gradient"
     assert gradient_calls == [((8, 6, 3), 243, None)] and "gradient" in shown_title(panel)
     assert panel.dropdowns["layer"].disabled
-    panel.dropdowns["layer"].value = "block10_add"  # ignored by a layerless method: served from the cache
+    panel.dropdowns["layer"].value = "block11_expand_activation"  # ignored by a layerless method: served from the cache
     assert len(gradient_calls) == 1
 
 
@@ -82,12 +82,12 @@ def test_flipping_back_uses_the_cache_instead_of_calling_the_method_again():
 
 def test_render_returns_the_map_normalized_to_0_1_and_a_title_naming_the_choice():
     panel = make_explorer({"ramp": recording_method([])})
-    saliency_map, title = panel.render("bright", "tiger cat", "block10_add", "ramp")
+    saliency_map, title = panel.render("bright", "tiger cat", "block11_expand_activation", "ramp")
     assert saliency_map.shape == (8, 6) and saliency_map.dtype == np.float32
     assert saliency_map.min() == 0.0 and saliency_map.max() == pytest.approx(1.0)
     ramp = np.arange(48).reshape(8, 6)
     assert np.allclose(saliency_map, np.clip(ramp / np.percentile(ramp, 99), 0, 1), atol=1e-6)
-    assert all(word in title for word in ("ramp", "tiger cat (282)", "block10_add"))
+    assert all(word in title for word in ("ramp", "tiger cat (282)", "block11_expand_activation"))
 
 
 def test_a_few_extreme_pixels_do_not_leave_the_rest_of_the_map_dark():
@@ -101,7 +101,7 @@ def test_a_few_extreme_pixels_do_not_leave_the_rest_of_the_map_dark():
 
 def test_an_all_zero_map_gives_zeros_and_a_figure_not_nan():
     panel = make_explorer({"nothing": lambda image, class_index, layer_name: np.zeros(image.shape[:2])})
-    saliency_map, title = panel.render("grey", "bullmastiff", "top_conv", "nothing")
+    saliency_map, title = panel.render("grey", "bullmastiff", "top_activation", "nothing")
     assert np.all(np.isfinite(saliency_map)) and not saliency_map.any()
     assert "constant" in title and "constant" in shown_title(panel)
     assert np.all(np.isfinite(normalize_map(np.full((3, 3), 5.0))))
@@ -116,9 +116,9 @@ def one_line_value_error(function, *arguments):
 
 def test_an_unknown_photo_class_or_layer_is_a_one_line_value_error_listing_the_choices():
     panel = make_explorer({"ramp": recording_method([])})
-    message = one_line_value_error(panel.render, "husky", "bullmastiff", "top_conv", "ramp")
+    message = one_line_value_error(panel.render, "husky", "bullmastiff", "top_activation", "ramp")
     assert "unknown photo 'husky'" in message and "grey, bright" in message
-    assert "unknown class" in one_line_value_error(panel.render, "grey", "husky", "top_conv", "ramp")
+    assert "unknown class" in one_line_value_error(panel.render, "grey", "husky", "top_activation", "ramp")
     assert "unknown layer" in one_line_value_error(panel.render, "grey", "bullmastiff", "top_pool", "ramp")
 
 

@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import scipy.ndimage
 import scipy.stats
 from keras import layers
 
@@ -292,3 +293,81 @@ def test_deletion_and_insertion_agree_with_the_curves_one_by_one():
         np.testing.assert_allclose(insertion[row], expected_insertion, rtol=1e-5)
     with pytest.raises(ValueError, match="upsample"):
         trust.deletion_and_insertion(model, image, 0, np.zeros((1, 2, 2)))
+
+
+# --- similarities of maps: SSIM, HOG, effective area, the verdict rule -------------------------------
+
+def blob(centre, size=28, sigma=3.0):
+    """A Gaussian blob (size, size) >= 0 centred at ``centre`` (row, column)."""
+    rows, columns = np.mgrid[0:size, 0:size]
+    return np.exp(-((rows - centre[0]) ** 2 + (columns - centre[1]) ** 2) / (2 * sigma ** 2))
+
+
+def test_ssim_is_1_for_the_same_map_at_any_scale_and_low_for_unrelated_maps():
+    saliency_map = blob((10, 12))
+    assert trust.ssim(saliency_map, saliency_map) == pytest.approx(1.0)
+    assert trust.ssim(saliency_map, 1e-6 * saliency_map) == pytest.approx(1.0)           # each map scaled to [0, 1]
+    noise_a, noise_b = trust.random_map((2, 28, 28), seed=1)
+    assert abs(trust.ssim(noise_a, noise_b)) < 0.1
+    far = trust.ssim(saliency_map, blob((22, 5)))
+    near = trust.ssim(saliency_map, blob((11, 12)))
+    assert near > 0.8 > far, (near, far)
+    np.testing.assert_allclose(trust.ssim(np.stack([saliency_map, noise_a]), np.stack([saliency_map, noise_b])),
+                               [1.0, trust.ssim(noise_a, noise_b)])
+    with pytest.raises(ValueError, match="non-negative"):
+        trust.ssim(-saliency_map, saliency_map)
+
+
+def test_hog_similarity_compares_the_edges_a_map_draws():
+    vertical, horizontal = np.zeros((28, 28)), np.zeros((28, 28))
+    vertical[:, 14:] = 1.0                                  # one vertical edge
+    horizontal[14:, :] = 1.0                                # one horizontal edge
+    assert trust.hog_similarity(vertical, vertical) == pytest.approx(1.0)
+    assert trust.hog_similarity(vertical, 3.0 * vertical) == pytest.approx(1.0)
+    assert trust.hog_similarity(vertical, horizontal) < 0.2
+    assert trust.hog_similarity(vertical, np.ones((28, 28))) == 0.0                     # no edge: no HOG, 0 not NaN
+    batch = trust.hog_similarity(np.stack([vertical, vertical]), np.stack([vertical, horizontal]))
+    assert batch.shape == (2,) and batch[0] == pytest.approx(1.0) and batch[1] < 0.2
+    with pytest.raises(ValueError, match="too small"):
+        trust.hog_similarity(np.ones((20, 20)), np.ones((20, 20)))
+
+
+def test_effective_area():
+    assert trust.effective_area(np.ones((4, 4))) == pytest.approx(1.0)
+    quarter = np.zeros((4, 4))
+    quarter[:2, :2] = 5.0
+    assert trust.effective_area(quarter) == pytest.approx(0.25)
+    assert trust.effective_area(np.zeros((4, 4))) == 0.0
+    np.testing.assert_allclose(trust.effective_area(np.stack([np.ones((4, 4)), quarter])), [1.0, 0.25])
+    # A 3×3 map with its weakest cell at 40 % of its strongest, stretched over 28×28, covers most of the image.
+    coarse = np.array([[0.4, 0.6, 0.7], [0.6, 0.9, 1.0], [0.5, 0.8, 0.9]])
+    stretched = scipy.ndimage.zoom(coarse, 28 / 3, order=1)
+    assert trust.effective_area(stretched) > 0.75 > trust.effective_area(blob((14, 14)))
+    with pytest.raises(ValueError, match="non-negative"):
+        trust.effective_area(-quarter)
+
+
+@pytest.mark.parametrize("values, flat, expected", [
+    ([0.1, 0.0, 0.2, 0.25], False, "passes"),
+    ([0.67, -0.01, 0.26, 0.10], False, "passes"),     # 3 of 4 below 0.3
+    ([0.67, 0.17, 0.43, 0.15], False, "inconclusive"),  # 2 of 4
+    ([0.76, 0.41, 0.57, 0.17], False, "fails"),       # 1 of 4
+    ([0.9, 0.9, 0.9, 0.9], False, "fails"),
+    ([-0.2, -0.2, 0.0, 0.1], True, "inconclusive"),   # a flat trained map: whatever the measures say
+])
+def test_sanity_verdict(values, flat, expected):
+    assert trust.sanity_verdict(values, threshold=0.3, flat=flat) == expected
+
+
+def test_sanity_verdict_needs_values():
+    with pytest.raises(ValueError, match="non-empty"):
+        trust.sanity_verdict([])
+
+
+def test_smoothgrad_with_signed_keeps_the_sign_of_a_linear_models_gradient():
+    kernel = np.array([[1.0, 0.0], [-2.0, 0.0], [0.5, 0.0], [0.0, 0.0]])
+    images = np.random.default_rng(12).random((2, 2, 2, 1))
+    gradients = trust.class_gradient_function(linear_model(kernel))
+    maps, signed = trust.smoothgrad(gradients, images, [0, 0], num_samples=3, with_signed=True)
+    np.testing.assert_allclose(maps, np.broadcast_to(np.abs(kernel[:, 0]).reshape(2, 2), (2, 2, 2)), rtol=1e-6)
+    np.testing.assert_allclose(signed, np.broadcast_to(kernel[:, 0].reshape(2, 2), (2, 2, 2)), rtol=1e-6)
