@@ -1,10 +1,11 @@
 """The class as a whole: the class list every run writes, and the reports built from the results.
 
 ``python -m grader autograde`` writes ``DIR/class.json`` (every submission found, with the key
-its result must carry and whether it is graded in the sandbox, and every refusal) before it grades. Shards (``--shard K/N``) then write
-only their own result files; ``python -m grader collect --course-dir DIR`` builds ``grades.csv``,
-the gradebook and the missing feedback pages from whatever results are there, lists the
-submissions without a result yet, and can be run any number of times.
+its result must carry and whether it is graded in the sandbox, and every refusal) before it
+grades. Shards (``--shard K/N``) then write only their own result files; ``python -m grader
+collect --course-dir DIR`` builds ``grades.csv``, the gradebook and the missing feedback pages from
+whatever results are there, lists the submissions without a result yet, and can be run any
+number of times.
 """
 
 import json

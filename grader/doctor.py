@@ -23,8 +23,9 @@ profile that grants ``userns`` may still create a user namespace but is moved in
 ``unprivileged_userns`` profile, which denies every capability in it, so the mounts fail with
 EPERM; the process's AppArmor label (``/proc/self/attr/apparmor/current``, or
 ``/proc/self/attr/current`` on older kernels) then names that profile. (Ubuntu: "Restricted
-unprivileged user namespaces are coming to Ubuntu 23.10", https://ubuntu.com/blog/ubuntu-23-10-restricted-unprivileged-user-namespaces;
-the spec, https://discourse.ubuntu.com/t/spec-unprivileged-user-namespace-restrictions-via-apparmor-in-ubuntu-23-10/37626;
+unprivileged user namespaces are coming to Ubuntu 23.10",
+https://ubuntu.com/blog/ubuntu-23-10-restricted-unprivileged-user-namespaces; the spec,
+https://discourse.ubuntu.com/t/spec-unprivileged-user-namespace-restrictions-via-apparmor-in-ubuntu-23-10/37626;
 AppArmor's wiki, https://gitlab.com/apparmor/apparmor/-/wikis/unprivileged_userns_restriction, and its
 ``profiles/apparmor.d/unprivileged_userns``.) The remedy the project ships is
 ``examples/apparmor/course-grader``: a profile that grants ``userns`` to this course's Python.
@@ -157,7 +158,8 @@ def _plan(folder):
         path.chmod(0o755)
     (folder / "hidden" / "secret.txt").write_text("hidden")
     (folder / "public" / "data.txt").write_text("bound")
-    return {"hide": [str(folder / "hidden"), str(folder / "work"), str(Path.home())], "hide_writable": ["/tmp", "/dev/shm"],
+    return {"hide": [str(folder / "hidden"), str(folder / "work"), str(Path.home())],
+            "hide_writable": ["/tmp", "/dev/shm"],
             "cover": [],
             "bind": [[sys.base_prefix, sys.base_prefix, False], [sys.prefix, sys.prefix, False],
                      [str(folder / "public"), str(folder / "public"), False]],
@@ -389,7 +391,8 @@ def _apparmor_remedy(facts):
         "process was moved into the 'unprivileged_userns' profile, which denies every capability inside the namespace.",
         f"Remedy: the AppArmor profile the project ships, {PROFILE_TEMPLATE.relative_to(REPO_ROOT)}, which grants "
         f"'userns' (user namespaces with their capabilities) to one executable and confines nothing else "
-        f"(flags=(unconfined)). A profile attaches to the executable's real path; here the grader's Python is {python}.",
+        "(flags=(unconfined)). A profile attaches to the executable's real path; here the grader's Python is "
+        f"{python}.",
         f"  python -m grader doctor --write-apparmor-profile {PROFILE_NAME}",
         f"  sudo install -m 644 {PROFILE_NAME} /etc/apparmor.d/{PROFILE_NAME} && "
         f"sudo apparmor_parser -r /etc/apparmor.d/{PROFILE_NAME}",
@@ -400,7 +403,8 @@ def _apparmor_remedy(facts):
                      "profile grants 'userns' to every program run with that interpreter. To grant it to the course "
                      "only, make the venv with copies (`python3 -m venv --copies .venv`, then reinstall) and write the "
                      "profile again.")
-    lines.append("Or, machine-wide (every program, weaker): sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0 "
+    lines.append("Or, machine-wide (every program, weaker): "
+                 "sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0 "
                  "(lost at reboot unless written to /etc/sysctl.d/). Or grade in the container "
                  f"({CONTAINER_SECTION}).")
     return lines
@@ -438,12 +442,14 @@ def diagnose(result):
                      "install util-linux), or grade in the container.")
     elif part == "user namespace":
         if sysctls.get("kernel.unprivileged_userns_clone") == "0":
-            lines.append("Cause: kernel.unprivileged_userns_clone is 0 (Debian's switch for unprivileged user namespaces).")
+            lines.append("Cause: kernel.unprivileged_userns_clone is 0 (Debian's switch for unprivileged user "
+                         "namespaces).")
             lines.append("Remedy: sudo sysctl -w kernel.unprivileged_userns_clone=1 (and the same line in "
                          "/etc/sysctl.d/90-userns.conf to keep it), or grade in the container.")
         elif sysctls.get("user.max_user_namespaces") == "0" or "ENOSPC" in detail:
             lines.append(f"Cause: no user namespace may be made here (user.max_user_namespaces is "
-                         f"{sysctls.get('user.max_user_namespaces')}, or a namespace this one is nested in allows none).")
+                         f"{sysctls.get('user.max_user_namespaces')}, or a namespace this one is nested in allows "
+                         "none).")
             lines.append("Remedy: sudo sysctl -w user.max_user_namespaces=15000 (and in /etc/sysctl.d/ to keep it), "
                          "on the machine whose limit is 0; or grade in the container.")
         elif apparmor:

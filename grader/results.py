@@ -158,7 +158,8 @@ def sandbox_lines(grades):
     without, unknown, handed_in = graded_without_sandbox(grades)
     lines = []
     if without:
-        lines.append(f"{len(without)} of {len(handed_in)} notebooks were graded WITHOUT the sandbox: {_names(without)}. "
+        lines.append(f"{len(without)} of {len(handed_in)} notebooks were graded WITHOUT the sandbox: "
+                     f"{_names(without)}. "
                      "Their kernels could read the reference answers and write wherever the grader's user can "
                      "(README, threat model); `python -m grader doctor` says why the sandbox could not be built. "
                      "A run with the sandbox regrades them.")
