@@ -132,7 +132,8 @@ def grad_cam(model, images, class_indices, layer_name, dtype=np.float32):
     model: a Keras model with one output (logits or probabilities; y^c is its column c).
     images: (n, H, W, C) already preprocessed for the model (float32).
     class_indices: one class for all images, or n classes (one per image).
-    layer_name: a layer with output (n, h, w, K), usually the last conv layer.
+    layer_name: a layer with output (n, h, w, K), usually the rectified output of the last conv
+        block, as in the paper (lesson 03: ``top_activation``, the ReLU6 after ``top_conv``).
     Returns (n, h, w) in [0, 1] of ``dtype``, each map divided by its own maximum (an
     all-≤0 map gives zeros, never NaN). The model always runs in float32; with
     ``dtype=np.float64`` it runs eagerly (as a student's get_CAM does) and the weighted sum and
