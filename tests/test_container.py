@@ -71,7 +71,10 @@ def _podman(*arguments, timeout=600, check=True):
 
 
 def _base_image():
-    """Import the Debian base, making its tarball with debootstrap first when the clone has none."""
+    """Import the Debian base, making its tarball with debootstrap first when the clone has none
+    (nothing to do when Podman's store has the base already)."""
+    if _podman("image", "exists", BASE_IMAGE, check=False).returncode == 0:
+        return
     WORK.mkdir(parents=True, exist_ok=True)
     if not BASE_TARBALL.exists():
         rootfs = WORK / "debootstrap-rootfs"
@@ -82,8 +85,7 @@ def _base_image():
         _run(["tar", "--numeric-owner", "-C", str(rootfs), "-cf", str(partial), "."], timeout=600)
         partial.rename(BASE_TARBALL)
         shutil.rmtree(rootfs, ignore_errors=True)
-    if _podman("image", "exists", BASE_IMAGE, check=False).returncode != 0:
-        _podman("import", str(BASE_TARBALL), BASE_IMAGE)
+    _podman("import", str(BASE_TARBALL), BASE_IMAGE)
 
 
 def _image_id(name):
