@@ -83,8 +83,11 @@ def test_an_interrupt_reaches_the_kernel_and_a_killed_client_takes_it_along(kern
     manager, client = start_kernel()
     try:
         started = time.monotonic()
-        client.execute("import time; time.sleep(60)")
-        time.sleep(1.0)
+        client.execute("import time; print('sleeping', flush=True); time.sleep(60)")
+        # Interrupt once the cell runs (on a loaded machine, a fixed pause could end before it starts).
+        message = client.get_iopub_msg(timeout=30)
+        while not (message["msg_type"] == "stream" and "sleeping" in message["content"].get("text", "")):
+            message = client.get_iopub_msg(timeout=30)
         manager.interrupt_kernel()   # SIGINT to the client, passed on by the supervisor
         reply = client.get_shell_msg(timeout=20)
         assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
