@@ -88,6 +88,7 @@ def test_an_interrupt_reaches_the_kernel_and_a_killed_client_takes_it_along(kern
         message = client.get_iopub_msg(timeout=30)
         while not (message["msg_type"] == "stream" and "sleeping" in message["content"].get("text", "")):
             message = client.get_iopub_msg(timeout=30)
+        time.sleep(0.5)   # past the print's flush, into the sleep
         manager.interrupt_kernel()   # SIGINT to the client, passed on by the supervisor
         reply = client.get_shell_msg(timeout=20)
         assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
