@@ -24,6 +24,17 @@ def assignment_names(solutions_dir=SOLUTIONS_DIR):
     return sorted(path.stem for path in Path(solutions_dir).glob("*.ipynb"))
 
 
+def graded_assignments(solutions_dir=SOLUTIONS_DIR):
+    """The assignments whose solution notebook has graded test cells (the others have nothing to grade)."""
+    import nbformat
+
+    def has_grades(name):
+        notebook = nbformat.read(str(Path(solutions_dir) / f"{name}.ipynb"), as_version=4)
+        return any(cell.metadata.get("nbgrader", {}).get("grade") for cell in notebook.cells)
+
+    return [name for name in assignment_names(solutions_dir) if has_grades(name)]
+
+
 # Arguments of a kernel started to run a whole notebook outside the grader (make run, make solutions):
 # ipykernel 7 warns "Kernel is running over TCP without encryption" at every start, on the terminal;
 # its own errors still show.

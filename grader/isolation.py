@@ -32,7 +32,10 @@ SOCKET_FOLDERS = ("/run", "/var/run", "/var/spool", "/home", "/mnt", "/media", "
 
 
 def _table_key(assignment):
-    """A hash of the solution, the reference, the helpers and the model and data files in the cache."""
+    """A hash of the solution, the reference, the helpers and the model and data files in the cache.
+
+    A cached file counts by its name, size and modification time in whole seconds: a container
+    image's layer keeps no finer time, so an image built with warm caches finds its tables."""
     digest = hashlib.sha256()
     paths = [SOLUTIONS_DIR / f"{assignment}.ipynb", GRADER_DIR / "reference.py", GRADER_DIR / "replay.py"]
     paths += sorted((REPO_ROOT / "helpers").glob("*.py"))
@@ -42,7 +45,7 @@ def _table_key(assignment):
     for path in sorted(cache.rglob("*")):
         if path.is_file() and path.name.endswith(MODEL_FILES) and TABLES not in path.parts:
             stat = path.stat()
-            digest.update(f"{path.relative_to(cache)}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+            digest.update(f"{path.relative_to(cache)}|{stat.st_size}|{int(stat.st_mtime)}".encode())
     return digest.hexdigest()[:20]
 
 

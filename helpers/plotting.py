@@ -58,6 +58,16 @@ def _add_colorbar(ax, drawn, label=None):
     return colorbar
 
 
+def _finish(ax, drawn, title, colorbar):
+    """Add the colorbar of ``drawn`` (if asked) and the title to ``ax``, hide its axes; return ``ax``."""
+    if colorbar:
+        _add_colorbar(ax, drawn)
+    if title:
+        ax.set_title(title)
+    ax.axis("off")
+    return ax
+
+
 def overlay_heatmap(image, heatmap, ax=None, alpha=0.5, title=None, signed=False, limit=None, colorbar=False):
     """Draw ``heatmap`` (h, w) over ``image`` (H, W[, 3]) so both stay visible.
 
@@ -87,12 +97,7 @@ def overlay_heatmap(image, heatmap, ax=None, alpha=0.5, title=None, signed=False
     else:
         scale = dict(cmap="jet")
     drawn = ax.imshow(heatmap, alpha=alpha, extent=extent, interpolation="bilinear", **scale)
-    if colorbar:
-        _add_colorbar(ax, drawn)
-    if title:
-        ax.set_title(title)
-    ax.axis("off")
-    return ax
+    return _finish(ax, drawn, title, colorbar)
 
 
 def show_signed_map(signed_map, ax=None, limit=None, title=None, colorbar=True, extent=None):
@@ -111,12 +116,7 @@ def show_signed_map(signed_map, ax=None, limit=None, title=None, colorbar=True, 
     if ax is None:
         ax = plt.gca()
     drawn = ax.imshow(signed_map, cmap=SIGNED_CMAP, vmin=-limit, vmax=limit, interpolation="nearest", extent=extent)
-    if colorbar:
-        _add_colorbar(ax, drawn)
-    if title:
-        ax.set_title(title)
-    ax.axis("off")
-    return ax
+    return _finish(ax, drawn, title, colorbar)
 
 
 def show_image_grid(images, titles=None, columns=5, size=2.0, suptitle=None):

@@ -19,7 +19,7 @@ from nbclient import NotebookClient
 from nbconvert import HTMLExporter
 
 from grader.autograde import autograde
-from grader.course import NOTEBOOKS_DIR, QUIET_KERNEL, REPO_ROOT, SOLUTIONS_DIR, assignment_names
+from grader.course import NOTEBOOKS_DIR, QUIET_KERNEL, REPO_ROOT, SOLUTIONS_DIR, graded_assignments
 
 
 def execute_notebook(source, executed_dir, timeout_seconds=900):
@@ -47,15 +47,6 @@ def write_html(notebook, html_path):
         shutil.copytree(Path(jupyter_server_mathjax.__file__).parent / "static", mathjax_copy, dirs_exist_ok=True)
     body, _ = HTMLExporter(mathjax_url=MATHJAX_URL).from_notebook_node(notebook)
     html_path.write_text(body, encoding="utf-8")
-
-
-def graded_assignments():
-    """The notebooks that have graded test cells (the others have nothing to autograde)."""
-    def has_grades(name):
-        notebook = nbformat.read(str(SOLUTIONS_DIR / f"{name}.ipynb"), as_version=4)
-        return any(cell.metadata.get("nbgrader", {}).get("grade") for cell in notebook.cells)
-
-    return [name for name in assignment_names() if has_grades(name)]
 
 
 def sample_submissions(folder):
