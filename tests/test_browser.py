@@ -424,8 +424,9 @@ def test_the_class_report_opens_with_its_plot_shown(browser, tmp_path):
 def test_the_html_of_make_run_renders_its_formulas_without_a_network(browser, tmp_path):
     """``make run`` writes each executed lesson as HTML (``tools.run_all.write_html``). Opened from
     its file with every non-file request refused, lesson 01's page typesets its formulas with the
-    MathJax copied beside it: no ``$…$`` is left in the text, and there are as many typeset
-    formulas as the markdown has. (With nbconvert's default, MathJax from a CDN, 22 stay raw.)"""
+    MathJax copied beside it: no ``$…$`` is left in the text of its markdown cells (code keeps its
+    own, e.g. a matplotlib label), there are as many typeset formulas as the markdown has, and
+    every file MathJax asks for is there. (With nbconvert's default, MathJax from a CDN, 22 stay raw.)"""
     import re
 
     import nbformat
@@ -439,23 +440,27 @@ def test_the_html_of_make_run_renders_its_formulas_without_a_network(browser, tm
     write_html(notebook, html_path)
     assert (tmp_path / MATHJAX_FOLDER / "MathJax.js").is_file()
 
-    refused = []
+    refused, missing = [], []
     page = browser.new_page()
     try:
         page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
                    else (refused.append(route.request.url), route.abort()))
+        page.on("requestfailed", lambda request: missing.append(request.url) if request.url.startswith("file:")
+                else None)
         page.goto(html_path.as_uri())
         page.wait_for_function("() => window.MathJax && MathJax.Hub && MathJax.Hub.queue.pending === 0 "
                                "&& document.querySelectorAll('.MathJax, .MathJax_Display').length > 0",
                                timeout=60_000)
         version = page.evaluate("() => MathJax.version")
         typeset = page.locator("span.MathJax").count()
-        text = page.inner_text("body")
+        text = "\n".join(page.locator(".jp-RenderedMarkdown").all_inner_texts())
     finally:
         page.close()
     raw = re.findall(r"\$[^$\n]+\$", text)
+    assert "Class Activation Map" in text, text[:500]   # the markdown cells were found
     assert formulas > 10, formulas
     assert version.startswith("2.7"), version
     assert raw == [], raw[:5]
     assert typeset >= formulas, (typeset, formulas)
     assert not any("mathjax" in url.lower() for url in refused), refused
+    assert missing == [], missing

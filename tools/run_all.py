@@ -35,8 +35,14 @@ def execute_notebook(source, executed_dir, timeout_seconds=900):
 
 MATHJAX_FOLDER = "mathjax"   # beside the HTML files
 # MathJax 2.7's combined configuration shipped by jupyter-server-mathjax (nbconvert's default,
-# TeX-AMS_CHTML-full, is not in that package), with the Safe extension nbconvert's default also loads.
-MATHJAX_URL = f"{MATHJAX_FOLDER}/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
+# TeX-AMS_CHTML-full, is not in that package), with the Safe extension nbconvert's default also
+# loads, and local/course.js: the package ships only the STIX-Web fonts, so use them (MathJax's
+# default, the TeX fonts, is not there: the browser asked for a missing fontdata.js first).
+MATHJAX_URL = f"{MATHJAX_FOLDER}/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe,local/course"
+FONT_CONFIG = """MathJax.Hub.Config({"HTML-CSS": {availableFonts: ["STIX-Web"], preferredFont: "STIX-Web",
+                                   webFont: "STIX-Web", imageFont: null}});
+MathJax.Ajax.loadComplete("[MathJax]/config/local/course.js");
+"""
 
 
 def write_html(notebook, html_path):
@@ -45,6 +51,8 @@ def write_html(notebook, html_path):
     mathjax_copy = html_path.parent / MATHJAX_FOLDER
     if not (mathjax_copy / "MathJax.js").is_file():
         shutil.copytree(Path(jupyter_server_mathjax.__file__).parent / "static", mathjax_copy, dirs_exist_ok=True)
+        (mathjax_copy / "config" / "local").mkdir(exist_ok=True)
+        (mathjax_copy / "config" / "local" / "course.js").write_text(FONT_CONFIG, encoding="utf-8")
     body, _ = HTMLExporter(mathjax_url=MATHJAX_URL).from_notebook_node(notebook)
     html_path.write_text(body, encoding="utf-8")
 
