@@ -356,10 +356,6 @@ def _autograde_folder(root, course_dir, limits, jobs, fresh, sandboxed, hidden, 
     for grade in grades:   # a reused result takes this download's late flag
         grade.late = late[(grade.student_id, grade.notebook)]
     others, missing = class_list.kept_grades(course_dir, kept)
-    listed = {(e["student_id"], e["notebook"]): e.get("sandboxed") for e in kept["submissions"]}
-    for grade in others:   # a result saved before it was recorded: its class list entry says (its key proves it)
-        if grade.sandboxed is None and grade.status != "refused":
-            grade.sandboxed = listed.get((grade.student_id, grade.notebook))
     _forget(course_dir, dropped)
     everyone = grades + others + [Grade(r.student_id, r.assignment, status="refused", reason=r.reason, late=r.late)
                                   for r in refusals]

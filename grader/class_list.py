@@ -63,8 +63,9 @@ def keep_others(previous, present, lms, drop_missing, downloaded=None):
 
 def kept_grades(course_dir, kept):
     """``(grades, missing)``: the saved result of each kept submission (whose key is still the one
-    its entry needs) and each kept refusal as a row; ``missing`` lists ``student/notebook`` of the
-    kept submissions without such a result."""
+    its entry needs; the entry's late flag, and its sandboxed flag when the result has none) and
+    each kept refusal as a row; ``missing`` lists ``student/notebook`` of the kept submissions
+    without such a result. ``kept`` may be a whole class list (``collect`` reads them all)."""
     grades, missing = [], []
     for entry in kept["submissions"]:
         grade = load_result(course_dir, entry["student_id"], entry["notebook"])
@@ -72,6 +73,8 @@ def kept_grades(course_dir, kept):
             missing.append(f"{entry['student_id']}/{entry['notebook']}")
             continue
         grade.late, grade.reused = entry.get("late"), True
+        if grade.sandboxed is None:   # a result saved before it was recorded: its entry says (the key proves it)
+            grade.sandboxed = entry.get("sandboxed")
         grades.append(grade)
     grades += [Grade(r["student_id"], r["notebook"], status="refused", reason=r["reason"], late=r.get("late"))
                for r in kept["refusals"]]

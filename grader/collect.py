@@ -12,13 +12,12 @@ import json
 from pathlib import Path
 
 from grader import gradebook, report
+from grader.class_list import CLASS_LIST, kept_grades
 from grader.course import prepare_course
 from grader.overrides import OverridesError, settle
 from grader.feedback import write_feedback
-from grader.results import Grade, load_result, print_table, sandbox_lines, write_grades_csv
+from grader.results import print_table, sandbox_lines, write_grades_csv
 from helpers._cache import write_atomically
-
-CLASS_LIST = "class.json"
 
 
 def write_class_list(course_dir, submissions, refusals, keys, lms=None, kept=None, sandboxed=None):
@@ -85,22 +84,12 @@ def collect(course_dir):
     except (OSError, ValueError):
         print(f"error: {course_dir / CLASS_LIST} is missing or unreadable: run `python -m grader autograde` first")
         return 2
-    grades, missing = [], []
-    for entry in entries["submissions"]:
-        grade = load_result(course_dir, entry["student_id"], entry["notebook"])
-        if grade is None or grade.key != entry["key"]:
-            missing.append(f"{entry['student_id']}/{entry['notebook']}")
-        else:
-            grade.late = entry.get("late")   # this download's flag (class lists of old runs have none)
-            if grade.sandboxed is None:   # a result saved before it was recorded: its entry says (the key proves it)
-                grade.sandboxed = entry.get("sandboxed")
-            grades.append(grade)
+    grades, missing = kept_grades(course_dir, entries)   # the results and refusals the class list names
     prepare_course(course_dir, sorted({entry["notebook"] for entry in entries["submissions"]}))
     with gradebook.LOCK:
         for grade in grades:
-            gradebook.sync(course_dir, grade)
-    grades += [Grade(r["student_id"], r["notebook"], status="refused", reason=r["reason"], late=r.get("late"))
-               for r in entries["refusals"]]
+            if grade.status != "refused":
+                gradebook.sync(course_dir, grade)
     if finish(course_dir, grades):
         return 2
     if missing:
