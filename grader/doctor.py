@@ -319,8 +319,9 @@ def probe():
     if not sys.platform.startswith("linux"):
         steps.append({"part": "Linux", "ok": False, "detail": f"this is {sys.platform}: no Linux namespaces"})
         return {"steps": steps, "facts": facts}
-    steps.append({"part": "setpriv", "ok": shutil.which("setpriv") is not None,
-                  "detail": "" if shutil.which("setpriv") else "setpriv (util-linux) is not on PATH"})
+    setpriv = shutil.which("setpriv")
+    steps.append({"part": "setpriv", "ok": setpriv is not None,
+                  "detail": "" if setpriv else "setpriv (util-linux) is not on PATH"})
     from grader import sandbox, zygote
 
     for part, ok, detail in _namespace_steps(zygote):
@@ -464,7 +465,7 @@ def diagnose(result):
                      "map: the grader runs as root inside a user namespace (a rootless container) without that id.")
         lines.append("Remedy: run the grader as an ordinary user (in the container too), or give the container a "
                      f"range of ids that holds 65534 (Podman's default does; {CONTAINER_SECTION}).")
-    elif apparmor and (label.find("unprivileged_userns") >= 0) and denied:
+    elif apparmor and "unprivileged_userns" in label and denied:
         lines.append(f"The process's AppArmor label inside the namespace is {label!r} (capabilities: "
                      f"{next((s.get('capabilities') for s in result['steps'] if s.get('capabilities')), '?')}).")
         lines += _apparmor_remedy(facts)
@@ -515,10 +516,11 @@ def doctor(write_profile=None, as_json=False):
               f"sudo apparmor_parser -r /etc/apparmor.d/{PROFILE_NAME}")
         return 0
     result = run_probe()
-    works, lines = report_lines(result)
     if as_json:
-        print(json.dumps({**result, "works": works, "diagnosis": diagnose(result)[1]}))
+        works, diagnosis = diagnose(result)
+        print(json.dumps({**result, "works": works, "diagnosis": diagnosis}))
     else:
+        works, lines = report_lines(result)
         print("\n".join(lines))
     return 0 if works else 1
 
