@@ -45,19 +45,10 @@ def spearman(map_a, map_b):
     average rank, as in ``scipy.stats.spearmanr``). A constant map has no ranking: its
     correlation with anything is defined here as 0.0 (scipy would give NaN).
     """
-    map_a, map_b = np.asarray(map_a, dtype=np.float64), np.asarray(map_b, dtype=np.float64)
-    if map_a.shape != map_b.shape or map_a.ndim not in (2, 3):
-        raise ValueError(f"expected two maps of the same shape (h, w) or (n, h, w), got {map_a.shape} and {map_b.shape}")
-    single = map_a.ndim == 2
-    rows_a = map_a.reshape(1 if single else len(map_a), -1)                    # (n, h*w)
-    rows_b = map_b.reshape(rows_a.shape)
-    ranks_a = scipy.stats.rankdata(rows_a, axis=1)
-    ranks_b = scipy.stats.rankdata(rows_b, axis=1)
-    centred_a = ranks_a - ranks_a.mean(axis=1, keepdims=True)
-    centred_b = ranks_b - ranks_b.mean(axis=1, keepdims=True)
-    norms = np.sqrt((centred_a ** 2).sum(axis=1) * (centred_b ** 2).sum(axis=1))  # (n,), 0 for a constant map
-    correlations = np.divide((centred_a * centred_b).sum(axis=1), norms,
-                             out=np.zeros(len(norms)), where=norms > 0)
+    (maps_a, maps_b), single = _as_map_batch(map_a, map_b)
+    ranks_a = scipy.stats.rankdata(maps_a.reshape(len(maps_a), -1), axis=1)     # (n, h*w)
+    ranks_b = scipy.stats.rankdata(maps_b.reshape(len(maps_b), -1), axis=1)
+    correlations = _row_correlations(ranks_a, ranks_b)
     return float(correlations[0]) if single else correlations
 
 
@@ -68,6 +59,14 @@ def _as_map_batch(map_a, map_b):
         raise ValueError(f"expected two maps of the same shape (h, w) or (n, h, w), got {map_a.shape} and {map_b.shape}")
     single = map_a.ndim == 2
     return (map_a[None], map_b[None]) if single else (map_a, map_b), single
+
+
+def _row_correlations(rows_a, rows_b):
+    """The Pearson correlation of each pair of rows of (n, k) arrays -> (n,); 0.0 where a row is constant."""
+    centred_a = rows_a - rows_a.mean(axis=1, keepdims=True)
+    centred_b = rows_b - rows_b.mean(axis=1, keepdims=True)
+    norms = np.sqrt((centred_a ** 2).sum(axis=1) * (centred_b ** 2).sum(axis=1))   # (n,), 0 for a constant row
+    return np.divide((centred_a * centred_b).sum(axis=1), norms, out=np.zeros(len(norms)), where=norms > 0)
 
 
 def _scaled_to_unit(maps):
@@ -116,10 +115,7 @@ def hog_similarity(map_a, map_b, cells=14):
     options = dict(orientations=9, pixels_per_cell=(height // cells, width // cells), cells_per_block=(2, 2))
     features_a = np.stack([skimage.feature.hog(a, **options) for a in _scaled_to_unit(maps_a)])   # (n, features)
     features_b = np.stack([skimage.feature.hog(b, **options) for b in _scaled_to_unit(maps_b)])
-    centred_a = features_a - features_a.mean(axis=1, keepdims=True)
-    centred_b = features_b - features_b.mean(axis=1, keepdims=True)
-    norms = np.sqrt((centred_a ** 2).sum(axis=1) * (centred_b ** 2).sum(axis=1))   # (n,), 0 for constant features
-    correlations = np.divide((centred_a * centred_b).sum(axis=1), norms, out=np.zeros(len(norms)), where=norms > 0)
+    correlations = _row_correlations(features_a, features_b)
     return float(correlations[0]) if single else correlations
 
 
