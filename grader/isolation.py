@@ -45,7 +45,7 @@ def _table_key(assignment):
     for path in sorted(cache.rglob("*")):
         if path.is_file() and path.name.endswith(MODEL_FILES) and TABLES not in path.parts:
             stat = path.stat()
-            digest.update(f"{path.relative_to(cache)}|{stat.st_size}|{int(stat.st_mtime)}".encode())
+            digest.update(f"{path.relative_to(cache)}|{stat.st_size}|{stat.st_mtime_ns // 10**9}".encode())
     return digest.hexdigest()[:20]
 
 
