@@ -15,8 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from grader import isolation, sandbox  # noqa: E402
-from grader.autograde import autograde  # noqa: E402
+from grader.pipeline import isolation
+from grader.sandbox import namespaces as sandbox  # noqa: E402
+from grader.pipeline.autograde import autograde  # noqa: E402
 from grader.course import SOLUTIONS_DIR  # noqa: E402
 
 

@@ -116,11 +116,11 @@ def _shard(text):
 def main(argv=None):
     arguments = _parser().parse_args(argv)
     if arguments.command == "release":
-        from grader.release import release
+        from grader.student.release import release
 
         return release(check=arguments.check)
     if arguments.command == "autograde":
-        from grader.autograde import autograde
+        from grader.pipeline.autograde import autograde
 
         return autograde(arguments.submissions, arguments.course_dir, timeout_seconds=arguments.timeout,
                          jobs=arguments.jobs, memory_limit_gib=arguments.memory_limit, fresh=arguments.fresh,
@@ -132,23 +132,23 @@ def main(argv=None):
                          max_files=arguments.max_files, groups=arguments.groups, students=arguments.student,
                          drop_missing=arguments.drop_missing)
     if arguments.command == "collect":
-        from grader.collect import collect
+        from grader.pipeline.collect import collect
 
         return collect(arguments.course_dir)
     if arguments.command == "export":
-        from grader.export import export
+        from grader.export.grades import export
 
         return export(arguments.format, arguments.roster, arguments.out, arguments.course_dir,
                       id_column=arguments.id_column, assignment=arguments.assignment, unmask=arguments.unmask)
     if arguments.command == "bundle":
-        from grader.bundle import bundle
+        from grader.student.bundle import bundle
 
         return bundle(arguments.out)
     if arguments.command == "doctor":
-        from grader.doctor import doctor
+        from grader.sandbox.doctor import doctor
 
         return doctor(write_profile=arguments.write_apparmor_profile, as_json=arguments.json)
-    from grader.validate import validate
+    from grader.student.validate import validate
 
     return validate(arguments.notebook)
 

@@ -75,7 +75,7 @@ def run_nbgrader(arguments, course_dir, timeout_seconds=None, memory_limit_bytes
     with its kernels and reported with ``returncode = None``. ``extra_environment`` is added
     to nbgrader's environment (a value of None removes the variable).
     """
-    from grader.processes import run_with_limits
+    from grader.sandbox.processes import run_with_limits
 
     command = [sys.executable, "-m", "nbgrader", *arguments]
     environment = {name: value for name, value in {**nbgrader_environment(), **(extra_environment or {})}.items()

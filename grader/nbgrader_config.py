@@ -11,7 +11,7 @@ c.Execute.timeout = 600
 # A cell past the limit fails the whole notebook (it scores 0), it is not skipped.
 c.Execute.interrupt_on_timeout = False
 c.LimitOutput.max_lines = 1000
-# (Each cell also keeps at most 2 MB of output: grader/output_limit.py, in the worker.) Widgets' state is not
+# (Each cell also keeps at most 2 MB of output: grader/pipeline/output_limit.py, in the worker.) Widgets' state is not
 # kept in the autograded notebook: it is output no limit counts, and the feedback shows no widgets.
 c.Execute.store_widget_state = False
 c.ClearOutput.enabled = True
@@ -35,5 +35,5 @@ c.HTMLExporter.extra_template_basedirs = [
     _os.path.join(_os.path.dirname(_nbgrader.__file__), "server_extensions", "formgrader", "templates"),
 ]
 # A submission's HTML, JavaScript, SVG and markdown outputs and its own markdown cells reach the
-# page as text (grader/feedback.py, prepare_for_feedback); nbconvert's sanitizer is a second guard.
+# page as text (grader/pipeline/feedback.py, prepare_for_feedback); nbconvert's sanitizer is a second guard.
 c.HTMLExporter.sanitize_html = True

@@ -160,9 +160,9 @@ def grad_cam(model, images, class_indices, layer_name, dtype=np.float32):
     return maps / np.maximum(peaks, GRAD_CAM_EPSILON)
 
 
-# The grader records the answers of a trusted run for the sandboxed kernels (see grader/replay.py).
+# The grader records the answers of a trusted run for the sandboxed kernels (see grader/sandbox/replay.py).
 if os.environ.get("COURSE_REFERENCE_RECORD"):
-    from grader.replay import RECORD_VARIABLE, record
+    from grader.sandbox.replay import RECORD_VARIABLE, record
 
-    # Lesson 01's answers are linear in a 3×3 map: four pixels of each (see grader/replay.py).
+    # Lesson 01's answers are linear in a 3×3 map: four pixels of each (see grader/sandbox/replay.py).
     record(globals(), ["show_cam_reference", "grad_cam"], os.environ[RECORD_VARIABLE], revealed={"show_cam_reference": 4})

@@ -1,4 +1,4 @@
-"""Read back what a class report (grader/report.py) shows: its tables and its images."""
+"""Read back what a class report (grader/pipeline/report.py) shows: its tables and its images."""
 
 from html.parser import HTMLParser
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.autograde import autograde
+from grader.pipeline.autograde import autograde
 from grader.course import REPO_ROOT, gradebook_url
-from grader.sandbox import available
+from grader.sandbox.namespaces import available
 from helpers._cache import cache_dir
 from report_tables import read_report
 from submissions import build

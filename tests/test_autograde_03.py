@@ -8,7 +8,7 @@ import pytest
 
 from submissions import build
 from submissions import cases_03 as variants
-from grader.autograde import autograde
+from grader.pipeline.autograde import autograde
 from grader.course import NOTEBOOKS_DIR, SOLUTIONS_DIR
 
 NOTEBOOK = variants.NOTEBOOK_NAME

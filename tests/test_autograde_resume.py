@@ -9,7 +9,7 @@ import sys
 import time
 
 from grader.course import REPO_ROOT, SOLUTIONS_DIR, gradebook_url
-from grader.processes import kill_tree
+from grader.sandbox.processes import kill_tree
 
 
 def _class(folder):
@@ -104,8 +104,8 @@ def test_no_process_outlives_a_grader_killed_with_its_process_group(tmp_path):
 
 
 def _is_kernel(process):
-    """Whether ``process`` is a kernel forked from a job's zygote (grader/zygote.py names them)."""
-    from grader.zygote import KERNEL_PROCESS_NAME
+    """Whether ``process`` is a kernel forked from a job's zygote (grader/sandbox/zygote.py names them)."""
+    from grader.sandbox.zygote import KERNEL_PROCESS_NAME
 
     try:
         return process.name() == KERNEL_PROCESS_NAME.decode()

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.bundle import bundle
+from grader.student.bundle import bundle
 from grader.course import REPO_ROOT
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -389,7 +389,7 @@ def test_the_true_label_mistake_fails_the_self_check_and_a_visible_test(lab, bro
 
 
 def test_the_class_report_opens_with_its_plot_shown(browser, tmp_path):
-    """The class report (grader/report.py) of a small class, opened from its file: the histogram
+    """The class report (grader/pipeline/report.py) of a small class, opened from its file: the histogram
     is a loaded image of its natural size, and the screenshot shows its bars (the bar colour fills
     a share of the image's place; a broken image shows an icon and its alt text)."""
     from io import BytesIO
@@ -397,8 +397,8 @@ def test_the_class_report_opens_with_its_plot_shown(browser, tmp_path):
     import numpy as np
     from PIL import Image
 
-    from grader.report import BAR_COLOUR, write_report
-    from grader.results import Grade
+    from grader.pipeline.report import BAR_COLOUR, write_report
+    from grader.pipeline.results import Grade
 
     scores = [5, 5, 5, 3, 3, 1, 0]
     grades = [Grade(f"student{i}", "01_mnist_cam", score=score, max_score=5, seconds=i)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from packaging.specifiers import SpecifierSet
 
-from grader.bundle import (DISABLED_LAB_PLUGINS, DISABLED_SERVER_EXTENSIONS, INSTRUCTOR_ONLY_PACKAGES, JUPYTER_CONFIG_FILES,
+from grader.student.bundle import (DISABLED_LAB_PLUGINS, DISABLED_SERVER_EXTENSIONS, INSTRUCTOR_ONLY_PACKAGES, JUPYTER_CONFIG_FILES,
                            STUDENT_README, bundle, check_bundle)
 from grader.course import REPO_ROOT
 

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from grader import checks, reference
+from grader.checks import capture as checks
+from grader import reference
 
 
 def _save(path, outputs):

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import checks, reference
+from grader.checks import capture as checks
+from grader import reference
 from submissions.hostile_01 import BOMB_SAVEZ
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -204,7 +205,7 @@ def test_a_file_that_is_not_a_small_zip_gives_no_outputs(tmp_path, cam, content)
 MEASURE = textwrap.dedent("""
     import resource, sys
     import numpy as np
-    from grader import checks
+    from grader.checks import capture as checks
     fixture = checks.write_fixture("01_mnist_cam", sys.argv[2], seed=5)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     answer = checks.judge("01_mnist_cam", fixture, sys.argv[1])

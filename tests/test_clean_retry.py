@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from grader import autograde
-from grader.results import Grade, load_result, needs_clean_retry, save_result
+from grader.pipeline import autograde
+from grader.pipeline.results import Grade, load_result, needs_clean_retry, save_result
 
 
 class FakeWorker:

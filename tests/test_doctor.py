@@ -1,4 +1,4 @@
-"""``python -m grader doctor`` (grader/doctor.py): on this machine the sandbox works; each failure
+"""``python -m grader doctor`` (grader/sandbox/doctor.py): on this machine the sandbox works; each failure
 made real here (a nested user namespace allowed none, one with a single id, a seccomp filter that
 refuses a system call, no ``setpriv`` on PATH) names its own part and remedy. AppArmor's
 restriction cannot be made here (no AppArmor in this kernel): its test takes a real probe whose
@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from grader import doctor
+from grader.sandbox import doctor
 from grader.course import REPO_ROOT
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux namespaces")
@@ -179,7 +179,7 @@ def test_no_setpriv_on_path(tmp_path):
     assert result.returncode == 1
     assert [(s["part"], s["ok"]) for s in report["steps"][:1]] == [("setpriv", False)]
     assert report["diagnosis"][1].startswith("Remedy: install util-linux")
-    check = subprocess.run([sys.executable, "-c", "from grader import sandbox; print(sandbox.available())"],
+    check = subprocess.run([sys.executable, "-c", "from grader.sandbox import namespaces; print(namespaces.available())"],
                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
                            env={**os.environ, "PATH": str(tmp_path)})
     assert "(False, 'setpriv fails (setpriv (util-linux) is not on PATH)" in check.stdout
@@ -259,7 +259,7 @@ def test_the_mark_lasts_in_grades_csv_the_summary_class_json_the_report_and_expo
     """--isolate off, then --isolate on (the sandbox works here: it regrades both, the key holds
     the isolation), then one student regraded under --isolate auto where the sandbox cannot be
     built (a PATH without setpriv: a real fallback): one row of two says no, in every place."""
-    from grader import sandbox
+    from grader.sandbox import namespaces as sandbox
 
     if not sandbox.available()[0]:
         pytest.skip("the sandbox does not work here (python -m grader doctor)")

@@ -73,7 +73,7 @@ def test_makefile_targets_parse():
 
 # Pythons with a TensorFlow 2.21 wheel on PyPI (checked 2026-11 with `pip download tensorflow==2.21.0 --no-deps
 # --only-binary=:all: --python-version 3.X`: 3.10 to 3.13 found, 3.14 only 2.22.0rc0), and the oldest Python
-# the code runs on (grader/bundle.py and the tests import tomllib, new in 3.11).
+# the code runs on (grader/student/bundle.py and the tests import tomllib, new in 3.11).
 TENSORFLOW_WHEEL_PYTHONS = {"3.10", "3.11", "3.12", "3.13"}
 OLDEST_PYTHON_OF_THE_CODE = (3, 11)
 

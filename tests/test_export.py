@@ -15,8 +15,8 @@ import pytest
 
 from grader.__main__ import main
 from grader.course import REPO_ROOT
-from grader.export import neutralize, read_grades
-from grader.results import Grade, write_grades_csv
+from grader.export.grades import neutralize, read_grades
+from grader.pipeline.results import Grade, write_grades_csv
 
 GOLDEN = Path(__file__).parent / "golden" / "export"
 
@@ -290,7 +290,7 @@ def test_canvas_user_ids_from_a_canvas_download_match_the_id_column(tmp_path):
 
 
 def test_the_late_column_says_yes_no_or_nothing_and_old_results_load_without_it(tmp_path):
-    from grader.results import load_result, save_result
+    from grader.pipeline.results import load_result, save_result
 
     save_result(tmp_path, Grade("124", "01_mnist_cam", score=5, max_score=5, late=True))
     old = tmp_path / "results" / "jdoe__01_mnist_cam.json"   # saved before the column existed

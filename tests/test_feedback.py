@@ -1,8 +1,8 @@
 """The feedback page of a hostile submission (issue 20, cases 9, 10, 11 and the page's size bound).
 
 One tiny nbgrader course (a function, two graded tests with hidden parts) is graded in this
-process by nbgrader itself, with the worker's output limit (grader/output_limit.py) and the
-grader's rewriting of the autograded notebook (grader/feedback.py), and the students' HTML page
+process by nbgrader itself, with the worker's output limit (grader/pipeline/output_limit.py) and the
+grader's rewriting of the autograded notebook (grader/pipeline/feedback.py), and the students' HTML page
 nbgrader writes is checked; the other tests run the same functions on hand-made outputs.
 """
 
@@ -15,9 +15,10 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from grader import feedback, output_limit
+from grader.pipeline import feedback
+from grader.pipeline import output_limit
 from grader.course import NOTEBOOKS_DIR, SOLUTIONS_DIR, write_config
-from grader.results import Grade
+from grader.pipeline.results import Grade
 from submissions.build import ActiveParts
 
 ASSIGNMENT, STUDENT = "tiny", "mallory"
@@ -57,10 +58,10 @@ FLOOD = 'print("x" * 5_000_000)\nprint("after the flood")'
 INSTRUCTIONS = "# Tiny\nWrite `double`; a < b and $x < y$ stay as they are."
 # nbgrader's feedback refuses a notebook with these markers in a cell that is not a graded test.
 MARKERS = "# my notes\n### BEGIN HIDDEN TESTS\nprint('mine')\n### END HIDDEN TESTS\n"
-# The grader's own cell at the end (grader/autograde.py, _with_capture_cell), with a path of its private folder,
+# The grader's own cell at the end (grader/pipeline/autograde.py, _with_capture_cell), with a path of its private folder,
 # and a student's cell that prints where it runs (the grader's copy of the course).
 GRADER_FOLDER = "/tmp/grade-k3x9q2ab"
-CAPTURE = (f"{feedback.GRADER_CELL_FIRST_LINE} (see grader/checks.py). Not part of your notebook.\n"
+CAPTURE = (f"{feedback.GRADER_CELL_FIRST_LINE} (see grader/checks/capture.py). Not part of your notebook.\n"
            f"print({GRADER_FOLDER + '/exchange/fixture-0123abcd.npz'!r})")
 # The same cell marked by its metadata only, as the grader marks it (a notebook graded before the mark has none).
 MARKED_CAPTURE = f"_grader_capture = {GRADER_FOLDER + '/exchange/fixture-4567efab.npz'!r}\nprint(_grader_capture)"
@@ -308,7 +309,7 @@ def test_nothing_of_the_grader_is_shown(graded):
     """The capture cell the grader appends and the grader's folders (its private copy of the course, the
     repository) are not on the page; what the student's cell printed is, with the folder written as such."""
     page = html.unescape(graded["page"])
-    assert "Added by the grader" not in page and "fixture-0123abcd" not in page and "grader/checks.py" not in page
+    assert "Added by the grader" not in page and "fixture-0123abcd" not in page and "grader/checks/capture.py" not in page
     assert "_grader_capture" not in page and "fixture-4567efab" not in page   # the cell marked in its metadata
     assert GRADER_FOLDER not in page and str(graded["course_dir"]) not in page and "/tmp/grade-" not in page
     assert f"running in {feedback.GRADER_PATH_MARK}/autograded/{STUDENT}/{ASSIGNMENT}" in page

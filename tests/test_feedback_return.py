@@ -16,7 +16,7 @@ import zipfile
 
 import pytest
 
-from grader import feedback_return
+from grader.export import feedback_files as feedback_return
 from grader.course import REPO_ROOT
 from submissions import build, downloads
 
@@ -58,7 +58,7 @@ def test_a_feedback_page_shows_the_whole_message_and_nothing_of_the_grader(grade
     assert "your map is the CAM of the true label" in text and LONG_MESSAGE_END in text
     assert "white-space: pre-wrap" in page   # wrapped on the screen, not in a box that scrolls sideways
     assert "Added by the grader" not in text and "_grader_capture" not in text and "fixture-" not in text
-    assert "/tmp/grade-" not in text and "grader/checks.py" not in text and str(REPO_ROOT) not in text
+    assert "/tmp/grade-" not in text and "grader/checks/capture.py" not in text and str(REPO_ROOT) not in text
     assert ('<code>test_show_cam_predicted_class</code></a>: <span class="test-description">show_cam uses the '
             "predicted class, which matters for misclassified digits.</span>") in page
     assert ">Test cell<" not in page

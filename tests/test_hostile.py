@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from grader.course import REPO_ROOT
-from grader.sandbox import available
+from grader.sandbox.namespaces import available
 from submissions.hostile_01 import CANARY_PREFIX, CASES, CORRECT_STUDENTS, Probe, notebook_bytes
 from submissions import build
 from submissions.listeners import unix_listener

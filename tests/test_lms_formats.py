@@ -21,10 +21,10 @@ import zipfile
 
 import pytest
 
-from grader.collect import write_class_list
+from grader.pipeline.collect import write_class_list
 from grader.course import REPO_ROOT
-from grader.results import Grade, write_grades_csv
-from grader.submissions import SubmissionSource, find_submissions
+from grader.pipeline.results import Grade, write_grades_csv
+from grader.intake.submissions import SubmissionSource, find_submissions
 from submissions import build, downloads
 
 KNOWN = {"01_mnist_cam", "03_cats_dogs_gradcam"}

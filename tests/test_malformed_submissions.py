@@ -12,9 +12,9 @@ import json
 
 import pytest
 
-from grader import notebook_file
-from grader.autograde import _read_notebook, autograde
-from grader.submissions import SubmissionSource, find_submissions
+from grader.intake import notebook_file
+from grader.pipeline.autograde import _read_notebook, autograde
+from grader.intake.submissions import SubmissionSource, find_submissions
 from submissions import build, downloads
 
 KNOWN = {"01_mnist_cam", "03_cats_dogs_gradcam"}
@@ -225,7 +225,7 @@ def test_a_zip_bomb_in_a_download_is_a_row_and_never_reaches_the_disk(tmp_path):
     import hashlib
     import zipfile
 
-    from grader.results import sha256
+    from grader.pipeline.results import sha256
 
     bomb = tmp_path / "canvas.zip"
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:

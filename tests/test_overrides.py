@@ -12,11 +12,11 @@ import shutil
 
 import pytest
 
-from grader.collect import collect, write_class_list
+from grader.pipeline.collect import collect, write_class_list
 from grader.course import gradebook_url
-from grader.export import export
-from grader.results import Grade, save_result
-from grader.submissions import Refusal, Submission
+from grader.export.grades import export
+from grader.pipeline.results import Grade, save_result
+from grader.intake.submissions import Refusal, Submission
 
 NOTEBOOK = "01_mnist_cam"
 TESTS = {"test_show_cam_shape": 1.0, "test_show_cam_values": 2.0, "test_show_cam_predicted_class": 2.0}

@@ -3,7 +3,7 @@ import time
 
 import psutil
 
-from grader.processes import run_with_limits
+from grader.sandbox.processes import run_with_limits
 
 
 def test_a_quick_command_returns_its_output_and_code():

@@ -2,8 +2,8 @@
 
 import io
 
-from grader.progress import Progress
-from grader.results import Grade
+from grader.pipeline.progress import Progress
+from grader.pipeline.results import Grade
 
 
 def grades():

@@ -11,9 +11,9 @@ import shutil
 
 import pytest
 
-from grader.autograde import autograde
+from grader.pipeline.autograde import autograde
 from grader.course import gradebook_url
-from grader.export import export
+from grader.export.grades import export
 from submissions import build
 
 CLASS = {"ann": "reference", "bea": "true_label", "cy": "untouched"}
@@ -140,7 +140,7 @@ PREVIOUS = {"lms": "folders",
 
 
 def test_keep_others_keeps_every_student_not_graded_now():
-    from grader.class_list import keep_others, students_of
+    from grader.pipeline.class_list import keep_others, students_of
 
     kept, dropped, notes = keep_others(PREVIOUS, {"bea"}, "folders", drop_missing=False)
     assert (students_of(kept), dropped, notes) == (["ann", "cy", "dan"], set(), [])
@@ -148,14 +148,14 @@ def test_keep_others_keeps_every_student_not_graded_now():
 
 
 def test_drop_missing_with_student_drops_only_who_the_download_does_not_hold():
-    from grader.class_list import keep_others, students_of
+    from grader.pipeline.class_list import keep_others, students_of
 
     kept, dropped, _ = keep_others(PREVIOUS, {"bea"}, "folders", drop_missing=True, downloaded={"ann", "bea"})
     assert (students_of(kept), sorted(dropped)) == (["ann"], ["cy", "dan"])
 
 
 def test_a_class_from_another_platform_is_not_mixed_in():
-    from grader.class_list import keep_others, students_of
+    from grader.pipeline.class_list import keep_others, students_of
 
     kept, dropped, notes = keep_others(PREVIOUS, {"123"}, "canvas", drop_missing=False)
     assert students_of(kept) == [] and notes == [

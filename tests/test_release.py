@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from grader.course import NOTEBOOKS_DIR, REPO_ROOT, SOLUTIONS_DIR
-from grader.release import _normalized, release
+from grader.student.release import _normalized, release
 
 STUDENT = NOTEBOOKS_DIR / "01_mnist_cam.ipynb"
 

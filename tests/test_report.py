@@ -1,4 +1,4 @@
-"""The class report (grader/report.py) of a hand-made class of 01_mnist_cam: results and autograded
+"""The class report (grader/pipeline/report.py) of a hand-made class of 01_mnist_cam: results and autograded
 notebooks written here, nothing graded. (The report of a graded class: tests/test_autograde.py.)"""
 
 import json
@@ -7,10 +7,10 @@ import statistics
 import pytest
 from report_tables import read_report
 
-from grader.collect import print_report
-from grader.overrides import apply_overrides
-from grader.report import ONLY_THE_CHECK, STUB_MESSAGE, mistake_pattern, points_per_test, write_report
-from grader.results import Grade
+from grader.pipeline.collect import print_report
+from grader.pipeline.overrides import apply_overrides
+from grader.pipeline.report import ONLY_THE_CHECK, STUB_MESSAGE, mistake_pattern, points_per_test, write_report
+from grader.pipeline.results import Grade
 
 NOTEBOOK = "01_mnist_cam"
 POINTS = points_per_test(NOTEBOOK)   # {test: points} of the solution's graded cells
@@ -118,7 +118,7 @@ def test_a_message_a_submission_wrote_is_shown_as_text(made_class):
 
 def test_overrides_are_listed_when_results_carry_them(tmp_path):
     grade = graded(tmp_path, "bob", {PREDICTED: TRUE_LABEL.format(17, 8, 1, 8)})
-    grade.override = f"{PREDICTED} 0 -> 2: the test's data was wrong"   # as grader/overrides.py says it
+    grade.override = f"{PREDICTED} 0 -> 2: the test's data was wrong"   # as grader/pipeline/overrides.py says it
     path, _ = write_report(tmp_path, [grade, graded(tmp_path, "alice")])
     tables, _ = read_report(path.read_text())
     assert tables["overrides"] == [["bob", NOTEBOOK, f"{PREDICTED} 0 -> 2: the test's data was wrong"]]
@@ -139,7 +139,7 @@ def test_every_run_prints_the_reports_headline(made_class, capsys):
 
 
 def test_an_override_reaches_the_reports_numbers(made_class):
-    """COURSE/overrides.csv (grader/overrides.py) gives bob the points of the test he failed: the
+    """COURSE/overrides.csv (grader/pipeline/overrides.py) gives bob the points of the test he failed: the
     report built from the overridden results counts him as passing it, lists the override, and
     leaves him out of the mistake."""
     grades, path, _ = made_class

@@ -1,4 +1,4 @@
-"""The kernel sandbox (grader/sandbox.py) and the recorded reference answers (grader/replay.py)."""
+"""The kernel sandbox (grader/sandbox/namespaces.py) and the recorded reference answers (grader/sandbox/replay.py)."""
 
 import json
 import os
@@ -10,7 +10,9 @@ import sys
 import numpy as np
 import pytest
 
-from grader import replay, sandbox, zygote
+from grader.sandbox import replay
+from grader.sandbox import namespaces as sandbox
+from grader.sandbox import zygote
 from submissions.listeners import unix_listener
 
 PROBE = r'''
@@ -65,7 +67,7 @@ def layout(tmp_path):
 
 @pytest.fixture(scope="module")
 def kernel_server(tmp_path_factory):
-    """A zygote (grader/zygote.py) without the TensorFlow preload: the probes are plain Python."""
+    """A zygote (grader/sandbox/zygote.py) without the TensorFlow preload: the probes are plain Python."""
     folder = tmp_path_factory.mktemp("zygote")
     process, socket_path = zygote.start(str(folder), os.environ, preload=())
     yield socket_path
@@ -246,7 +248,7 @@ ADD_KEY = {"x86_64": 248, "aarch64": 217}[os.uname().machine]
 
 KEYRING_ZYGOTE = r'''
 import ctypes, json, os, sys
-from grader import zygote
+from grader.sandbox import zygote
 libc = ctypes.CDLL(None, use_errno=True)
 libc.syscall.restype = ctypes.c_long
 assert libc.syscall(ctypes.c_long(int(sys.argv[2])), ctypes.c_long(1), None) > 0   # a session keyring of its own
@@ -314,8 +316,8 @@ def test_the_sandbox_keeps_the_machines_keys_sockets_ipc_and_memory_apart(layout
     """A kernel reads no key of the grader's session keyring, makes no System V object, reaches no
     Unix socket of the machine (under /run, in a service's folder, in /dev), and what it holds in a
     memfd and its private /tmp counts toward the memory limit (grader.processes)."""
-    from grader import isolation
-    from grader.processes import held_outside_bytes, process_tree
+    from grader.pipeline import isolation
+    from grader.sandbox.processes import held_outside_bytes, process_tree
 
     socket_path, serial, zygote_pid = keyring_kernel_server
     tag = f"course-test-{os.getpid()}"

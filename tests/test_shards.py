@@ -8,8 +8,8 @@ from collections import Counter
 
 import pytest
 
-from grader.autograde import shard_of
-from grader.collect import collect
+from grader.pipeline.autograde import shard_of
+from grader.pipeline.collect import collect
 from grader.course import REPO_ROOT
 from submissions import build
 

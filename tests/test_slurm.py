@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.autograde import shard_of
+from grader.pipeline.autograde import shard_of
 from grader.course import REPO_ROOT
 from submissions import build
 

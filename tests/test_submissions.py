@@ -2,8 +2,8 @@ import zipfile
 
 import pytest
 
-from grader.lms import detect_layout
-from grader.submissions import SubmissionSource, extract_zip, find_submissions
+from grader.intake.lms import detect_layout
+from grader.intake.submissions import SubmissionSource, extract_zip, find_submissions
 from submissions import build, downloads
 
 KNOWN = {"01_mnist_cam", "03_cats_dogs_gradcam"}

@@ -84,7 +84,7 @@ def test_a_kernel_that_dies_while_starting_is_started_once_more(tmp_path, monkey
     it again and reports the notebook's real result (here: every test passes)."""
     from nbgrader.validator import Validator
 
-    from grader.validate import validate
+    from grader.student.validate import validate
 
     notebook = nbformat.v4.new_notebook()
     graded = nbformat.v4.new_code_cell("'''one plus one'''\nassert 1 + 1 == 2\n")

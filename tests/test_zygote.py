@@ -1,4 +1,4 @@
-"""Kernels forked from a zygote (grader/zygote.py): fresh for each notebook, interruptible, and gone
+"""Kernels forked from a zygote (grader/sandbox/zygote.py): fresh for each notebook, interruptible, and gone
 with their client."""
 
 import json
@@ -10,7 +10,8 @@ import psutil
 import pytest
 from jupyter_client import KernelManager
 
-from grader import sandbox, zygote
+from grader.sandbox import namespaces as sandbox
+from grader.sandbox import zygote
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbconvert import HTMLExporter
 
-from grader.autograde import autograde
+from grader.pipeline.autograde import autograde
 from grader.course import NOTEBOOKS_DIR, QUIET_KERNEL, REPO_ROOT, SOLUTIONS_DIR, graded_assignments
 
 

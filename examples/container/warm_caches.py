@@ -6,7 +6,7 @@ and 01's run trains the network every grading kernel then loads, ``helpers.train
 
 Run from the repository's root: ``python examples/container/warm_caches.py``. The same calls fill
 the cache on first use anywhere else; here they only happen before the first submission instead.
-The tables' key counts the cache's files by their time in whole seconds (``grader/isolation.py``),
+The tables' key counts the cache's files by their time in whole seconds (``grader/pipeline/isolation.py``),
 which an image layer keeps, so the container finds them.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import helpers.quiet  # noqa: E402,F401  (TensorFlow's start-up lines kept off the build log)
-from grader import isolation  # noqa: E402
+from grader.pipeline import isolation  # noqa: E402
 from helpers._cache import cache_dir  # noqa: E402
 from helpers.models import imagenet_classifier  # noqa: E402
 from grader.course import graded_assignments  # noqa: E402

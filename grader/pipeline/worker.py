@@ -26,8 +26,8 @@ import threading
 import time
 from types import SimpleNamespace
 
-from grader import zygote
-from grader.processes import die_with_parent, kill_tree, tree_memory_bytes
+from grader.sandbox import zygote
+from grader.sandbox.processes import die_with_parent, kill_tree, tree_memory_bytes
 
 POLL_SECONDS = 0.2
 STARTUP_SECONDS = 300
@@ -43,7 +43,7 @@ class Worker:
         # Its own temporary folder (jupyter_client's connection files land there), removed with it.
         self.temporary = tempfile.mkdtemp(prefix="grader-worker-")
         self.process = subprocess.Popen(
-            [*die_with_parent(), sys.executable, "-m", "grader.worker"], env={**environment, "TMPDIR": self.temporary},
+            [*die_with_parent(), sys.executable, "-m", "grader.pipeline.worker"], env={**environment, "TMPDIR": self.temporary},
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.answers = queue.Queue()
         # The end of the worker's and its kernels' stderr (each kernel's relayed by its client, at
@@ -144,7 +144,7 @@ def _instrument():
     from nbclient import NotebookClient
     from nbconvert.preprocessors import ExecutePreprocessor
 
-    from grader.output_limit import limit_outputs
+    from grader.pipeline.output_limit import limit_outputs
 
     limit_outputs(NotebookClient)
 

@@ -32,7 +32,7 @@ import numpy as np
 from grader import reference
 
 CAPTURE_TEMPLATE = '''
-# Added by the grader: the independent check (see grader/checks.py). Not part of your notebook.
+# Added by the grader: the independent check (see grader/checks/capture.py). Not part of your notebook.
 {prelude}
 def _grader_capture():
     import numpy

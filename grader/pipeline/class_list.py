@@ -11,7 +11,7 @@ does not hold (their results stay in ``COURSE/results/``; a later run with them 
 import json
 from pathlib import Path
 
-from grader.results import Grade, load_result
+from grader.pipeline.results import Grade, load_result
 
 CLASS_LIST = "class.json"
 

@@ -42,7 +42,7 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 PROFILE_TEMPLATE = REPO_ROOT / "examples" / "apparmor" / "course-grader"
 PROFILE_NAME = "course-grader"
 PYTHON_VARIABLE_LINE = "@{course_python} = "   # the template's line that names the executable
@@ -322,7 +322,8 @@ def probe():
     setpriv = shutil.which("setpriv")
     steps.append({"part": "setpriv", "ok": setpriv is not None,
                   "detail": "" if setpriv else "setpriv (util-linux) is not on PATH"})
-    from grader import sandbox, zygote
+    from grader.sandbox import namespaces as sandbox
+    from grader.sandbox import zygote
 
     for part, ok, detail in _namespace_steps(zygote):
         steps.append({"part": part, "ok": ok, "detail": detail})
@@ -354,7 +355,7 @@ def container_hint():
 def run_probe(timeout=PROBE_TIMEOUT):
     """:func:`probe` in a fresh ``python -m grader.doctor --probe`` (this interpreter), as a dict."""
     try:
-        result = subprocess.run([sys.executable, "-m", "grader.doctor", "--probe"], cwd=REPO_ROOT, capture_output=True,
+        result = subprocess.run([sys.executable, "-m", "grader.sandbox.doctor", "--probe"], cwd=REPO_ROOT, capture_output=True,
                                 text=True, timeout=timeout)
     except (OSError, subprocess.TimeoutExpired) as error:
         return {"steps": [{"part": "the probe", "ok": False, "detail": _error_text(error)}], "facts": {}}

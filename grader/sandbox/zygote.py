@@ -5,7 +5,7 @@ than half of what grading an 01 notebook costs. Each job's worker therefore star
 ``python -m grader.zygote SOCKET`` that imports them once (:data:`PRELOAD`; importing starts
 no TensorFlow thread pool, so a fork is safe) and then forks one kernel per notebook:
 
-1. nbgrader starts the kernelspec's command, ``python grader/kernel_client.py SPEC -- ipykernel
+1. nbgrader starts the kernelspec's command, ``python grader/sandbox/kernel_client.py SPEC -- ipykernel
    -f CONNECTION`` (stdlib only, about 20 ms), which sends its request (spec, arguments, working
    folder, environment) and its stdout and stderr to the zygote's Unix socket;
 2. the zygote forks a **supervisor**; with a sandbox ``SPEC``, the supervisor's child enters new
@@ -36,7 +36,7 @@ import subprocess
 import sys
 import traceback
 
-from grader import sandbox
+from grader.sandbox import namespaces as sandbox
 
 PRELOAD = ("helpers.quiet", "ipykernel.kernelapp")   # TensorFlow, Keras, NumPy, matplotlib, ipykernel
 KERNEL_PROCESS_NAME = b"course-kernel"
@@ -351,7 +351,7 @@ def start(folder, environment, preload=PRELOAD):
     temporary folders in ``folder``. Returns ``(process, socket path)``; the process dies with
     its parent.
     """
-    from grader.processes import die_with_parent
+    from grader.sandbox.processes import die_with_parent
 
     path = os.path.join(os.path.abspath(folder), "k.sock")
     if len(path.encode()) > 100:
@@ -360,7 +360,7 @@ def start(folder, environment, preload=PRELOAD):
     os.makedirs(home, exist_ok=True)
     environment = {**sandbox.kernel_environment(environment), "HOME": home, "TMPDIR": folder,
                    "MPLCONFIGDIR": os.path.join(home, "matplotlib")}
-    command = [*die_with_parent(), sys.executable, "-m", "grader.zygote", path, ",".join(preload)]
+    command = [*die_with_parent(), sys.executable, "-m", "grader.sandbox.zygote", path, ",".join(preload)]
     return subprocess.Popen(command, cwd=folder, env=environment, stdin=subprocess.DEVNULL), path
 
 

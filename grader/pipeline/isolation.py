@@ -14,12 +14,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from grader import replay, sandbox
+from grader.sandbox import replay
+from grader.sandbox import namespaces as sandbox
 from grader.course import REPO_ROOT, SOLUTIONS_DIR, drop_cells_after_last_test, nbgrader_environment, tail
-from grader.processes import run_with_limits
+from grader.sandbox.processes import run_with_limits
 from helpers._cache import cache_dir, write_atomically
 
-GRADER_DIR = Path(__file__).resolve().parent
+GRADER_DIR = Path(__file__).resolve().parents[1]
 TABLES = "grader-references"
 SYSTEM_FOLDERS = {"/", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc", "/opt", "/var", "/proc", "/sys", "/dev"}
 PLAIN_KERNEL_NAME = "course-python"
@@ -37,7 +38,7 @@ def _table_key(assignment):
     A cached file counts by its name, size and modification time in whole seconds: a container
     image's layer keeps no finer time, so an image built with warm caches finds its tables."""
     digest = hashlib.sha256()
-    paths = [SOLUTIONS_DIR / f"{assignment}.ipynb", GRADER_DIR / "reference.py", GRADER_DIR / "replay.py"]
+    paths = [SOLUTIONS_DIR / f"{assignment}.ipynb", GRADER_DIR / "reference.py", GRADER_DIR / "sandbox" / "replay.py"]
     paths += sorted((REPO_ROOT / "helpers").glob("*.py"))
     for path in paths:
         digest.update(path.name.encode() + path.read_bytes())
@@ -98,7 +99,7 @@ def prepare_kernel(scratch, table, hidden, kernel_folder, limits):
     stub = scratch / "view" / "grader"
     stub.mkdir(parents=True)
     (stub / "__init__.py").write_text('"""The grader, as the sandboxed kernel sees it: recorded answers only."""\n')
-    shutil.copy2(GRADER_DIR / "replay.py", stub / "replay.py")
+    shutil.copy2(GRADER_DIR / "sandbox" / "replay.py", stub / "replay.py")
     (stub / "reference.py").write_text('"""Replays recorded reference answers (see replay.py)."""\n'
                                        "from grader.replay import replay_attribute as __getattr__  # noqa: F401\n")
     exchange, answers, runtime = scratch / "exchange", scratch / "answers", scratch / "runtime"

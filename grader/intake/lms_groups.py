@@ -21,7 +21,7 @@ member's id, and the submission lists every member so that ``export`` gives each
 import re
 from dataclasses import replace
 
-from grader import moodle_worksheet
+from grader.intake import moodle_worksheet
 from grader.tables import read_table
 
 CANVAS_GROUPS_SOURCE = ("Canvas's export of the assignment's group set (People > the group set's tab > its menu > "

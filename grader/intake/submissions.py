@@ -20,7 +20,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.notebook_file import MAX_NOTEBOOK_BYTES
+from grader.intake.notebook_file import MAX_NOTEBOOK_BYTES
 
 MAX_ZIP_MEMBERS = 100_000   # files in one download: a MOOC's class hands in far fewer
 STUDENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]*$")
@@ -125,7 +125,7 @@ def find_submissions(root, known_assignments, lms=None, worksheet=None, groups=N
     (:func:`grader.lms.detect_layout`); ``worksheet`` is Moodle's grading worksheet (late flags
     and teams) and ``groups`` Canvas's group set export (:func:`grader.lms.find_lms_submissions`).
     """
-    from grader import lms as platforms
+    from grader.intake import lms as platforms
 
     if lms in (None, "auto"):
         lms = platforms.detect_layout(root)

@@ -23,7 +23,7 @@ import re
 import zipfile
 from pathlib import Path
 
-from grader.lms import CANVAS_FILE
+from grader.intake.lms import CANVAS_FILE
 
 ASSIGNMENT_COLUMN = re.compile(r"^(?P<title>.*)\s\((?P<id>\d+)\)$")   # Assignment.title_and_id
 HIDDEN_ROW = re.compile(r"^\s*(Muted|Manual Posting.*)?\s*$", re.IGNORECASE)   # GradebookImporter's test

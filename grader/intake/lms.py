@@ -47,7 +47,8 @@ import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from grader import lms_groups, notebook_file
+from grader.intake import lms_groups
+from grader.intake import notebook_file
 from grader.course import SOLUTIONS_DIR
 
 LAYOUTS = ("canvas", "moodle", "folders")
@@ -262,7 +263,7 @@ def _moodle_files(root, refusals):
 def open_archives(files, refusals, scratch):
     """``files`` with each zip replaced by the files inside it (one level, extracted into
     ``scratch`` with :func:`grader.submissions.extract_zip`'s limits); an unreadable zip is a refusal."""
-    from grader.submissions import extract_zip
+    from grader.intake.submissions import extract_zip
 
     opened = []
     for number, downloaded in enumerate(files):
@@ -304,7 +305,7 @@ def _claimed_twice(files):
 def choose(candidates, notes):
     """``(submissions, refusals)`` from ``{(student, assignment): [(file, how)]}``: one file is
     graded; two or more of one submission are a refused row naming them all."""
-    from grader.submissions import Refusal, Submission
+    from grader.intake.submissions import Refusal, Submission
 
     submissions, refusals = [], []
     for (student_id, assignment), found in sorted(candidates.items()):
@@ -337,7 +338,7 @@ def find_lms_submissions(root, lms, known_assignments, worksheet=None, groups=No
     """``(submissions, refusals, notes)`` for a Canvas or Moodle download unpacked in ``root`` (see
     the module's docstring). ``worksheet`` is Moodle's grading worksheet (late flags, teams);
     ``groups`` Canvas's export of the assignment's group set."""
-    from grader.submissions import Refusal   # (ids here are digits or anon_<base58>: valid student ids)
+    from grader.intake.submissions import Refusal   # (ids here are digits or anon_<base58>: valid student ids)
 
     if lms not in ("canvas", "moodle"):
         raise ValueError(f"unknown platform {lms!r}: canvas or moodle")

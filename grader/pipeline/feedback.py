@@ -28,9 +28,9 @@ from pathlib import Path
 
 import nbformat
 
-from grader import gradebook
+from grader.pipeline import gradebook
 from grader.course import REPO_ROOT, assignment_names, run_nbgrader, tail
-from grader.feedback_return import write_canvas_files, write_moodle_zip
+from grader.export.feedback_files import write_canvas_files, write_moodle_zip
 
 # A line of a hidden test counts from 12 characters (stripped): shorter lines are the common
 # stuff of any code (")", "try:", "else:", "finally:", "return cam", "plt.show()") and say nothing
@@ -51,13 +51,13 @@ CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 # Lines are compared by their letters and digits only: characters a browser does not show (zero-width
 # spaces, control characters) or punctuation put into a hidden line do not hide it.
 NOT_ALPHANUMERIC = re.compile(r"[^0-9A-Za-z]+")
-# The grader's own note at the end of a notebook whose last cells were not run (grader/autograde.py),
+# The grader's own note at the end of a notebook whose last cells were not run (grader/pipeline/autograde.py),
 # word for word: a student's cell in its words is shown as text like any other.
 GRADER_NOTE_TEXT = ("*The grader stopped after the last graded test: the {removed} cell(s) after it were not run, "
                     "since they cannot change the grade.*")
 GRADER_NOTE = re.compile(re.escape(GRADER_NOTE_TEXT).replace(re.escape("{removed}"), r"[1-9][0-9]*"))
 SHOWN_AS_TEXT = re.compile(r"\*A (markdown|raw) cell you wrote or changed, shown as text:\*\n\n(`{3,})\n(.*)\n\2", re.S)
-# The cell the grader appends to run the independent check (grader/checks.py, CAPTURE_TEMPLATE): its
+# The cell the grader appends to run the independent check (grader/checks/capture.py, CAPTURE_TEMPLATE): its
 # metadata "grader" says so, and its first line (notebooks graded before the mark). The page's template
 # leaves it out (grader/templates/feedback, any_cell; the autograded notebook keeps it for the instructor).
 GRADER_CELL_MARK = "independent-check-capture"
@@ -65,7 +65,7 @@ GRADER_CELL_FIRST_LINE = "# Added by the grader: the independent check"
 # What an output shows instead of a folder of the grader (its private course copy, the repository).
 GRADER_PATH_MARK = "[grader's folder]"
 # A feedback page above 20 MB (images included: the page embeds them) is replaced by one with the
-# points only. Each cell keeps at most 2 MB of output (grader/output_limit.py), so only a notebook
+# points only. Each cell keeps at most 2 MB of output (grader/pipeline/output_limit.py), so only a notebook
 # with many full cells, or huge cells of its own, gets there; the solutions' pages are 0.7-1.6 MB.
 FEEDBACK_PAGE_MAX_BYTES = 20_000_000
 
@@ -319,7 +319,7 @@ def write_failure_page(course_dir, grade):
     )
 
 
-# "cell 12 ran past the 200 s limit for one cell and was interrupted" (grader/autograde.py, _run_autograde).
+# "cell 12 ran past the 200 s limit for one cell and was interrupted" (grader/pipeline/autograde.py, _run_autograde).
 CELL_LIMIT_REASON = re.compile(r"cells? (?P<cells>[\d, ]+) ran past the (?P<limit>[\d.]+) s limit for one cell")
 
 

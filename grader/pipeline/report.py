@@ -30,8 +30,8 @@ from operator import attrgetter
 from pathlib import Path
 
 from grader.course import SOLUTIONS_DIR
-from grader.feedback import plain_text
-from grader.results import graded_without_sandbox
+from grader.pipeline.feedback import plain_text
+from grader.pipeline.results import graded_without_sandbox
 from helpers._cache import write_atomically
 
 REPORT_FILE = "report.html"

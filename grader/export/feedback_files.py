@@ -26,7 +26,7 @@ import shutil
 import zipfile
 from pathlib import Path
 
-from grader.lms import CANVAS_ENTRY, CANVAS_FILE, MOODLE_ENTRY
+from grader.intake.lms import CANVAS_ENTRY, CANVAS_FILE, MOODLE_ENTRY
 
 MOODLE_ZIP = "feedback-moodle.zip"
 CANVAS_FOLDER = "feedback-canvas"

@@ -13,7 +13,7 @@ network it has is a loopback of its own; nbgrader talks to it over Unix sockets)
    and the zygote's socket);
 2. bind-mounts back what the kernel needs (``bind``): Python, the venv, ``helpers/``,
    ``data/`` (when the course has one), the model cache, and in place of ``grader/`` a stub package whose
-   ``reference`` module only replays recorded answers (:mod:`grader.replay`);
+   ``reference`` module only replays recorded answers (:mod:`grader.sandbox.replay`);
 3. binds ``/dev/null`` over the Unix sockets that lie in system folders (``cover``; the folders
    of the others, and ``/run``, are hidden);
 4. makes every mount read-only except the kernel's working folder, the capture folder
@@ -38,8 +38,8 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
-from grader.kernel_client import kernel_environment  # noqa: F401  (what a kernel keeps of the environment)
-from grader.processes import die_with_parent
+from grader.sandbox.kernel_client import kernel_environment  # noqa: F401  (what a kernel keeps of the environment)
+from grader.sandbox.processes import die_with_parent
 
 KERNEL_NAME = "course-sandbox"
 
@@ -58,7 +58,7 @@ def available():
     loopback, System V IPC off, the capabilities dropped, then a command through a zygote."""
     if not sys.platform.startswith("linux"):
         return False, f"kernels are sandboxed on Linux only (this is {sys.platform})"
-    from grader import doctor
+    from grader.sandbox import doctor
 
     step = doctor.failed_step(doctor.run_probe())
     if step is None:

@@ -45,10 +45,11 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from grader import export_canvas, moodle_worksheet
+from grader.export import canvas as export_canvas
+from grader.intake import moodle_worksheet
 from grader.course import SOLUTIONS_DIR
-from grader.overrides import check_applied
-from grader.results import BASE_COLUMNS, LISTED
+from grader.pipeline.overrides import check_applied
+from grader.pipeline.results import BASE_COLUMNS, LISTED
 from grader.tables import read_table, write_table
 
 FORMATS = ("canvas", "moodle", "csv")

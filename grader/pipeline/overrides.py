@@ -125,7 +125,7 @@ def _number(value):
 
 def _maximum(grade):
     """The notebook's points: its row's, else its solution's (a refused row has none)."""
-    from grader.export import solution_points
+    from grader.export.grades import solution_points
 
     return grade.max_score or solution_points(grade.notebook)
 
@@ -229,7 +229,7 @@ def settle(course_dir, grades):
     """``(grades, lines)`` of :func:`apply_overrides` with the gradebook's maxima, and the course's
     gradebook made to hold them: each overridden grade, and each grade overridden at the last run
     (an override removed since then goes back to the automatic score)."""
-    from grader import gradebook
+    from grader.pipeline import gradebook
 
     maxima = {}
     for notebook in sorted({grade.notebook for grade in grades}):

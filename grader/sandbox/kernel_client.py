@@ -1,6 +1,6 @@
-"""The kernelspec's command: ask the job's zygote (grader/zygote.py) for a kernel and stand in for it.
+"""The kernelspec's command: ask the job's zygote (grader/sandbox/zygote.py) for a kernel and stand in for it.
 
-``python -I -S grader/kernel_client.py SPEC -- ipykernel -f CONNECTION ...`` (``SPEC`` is the
+``python -I -S grader/sandbox/kernel_client.py SPEC -- ipykernel -f CONNECTION ...`` (``SPEC`` is the
 sandbox plan, or ``-`` for none; ``COMMAND`` other than ``ipykernel`` is ``exec``'d in the sandbox).
 nbgrader sees this process as the kernel: its SIGINT and SIGTERM are passed on, its exit status is
 the kernel's, and killing it kills the kernel. Standard library only, so it starts in milliseconds.
