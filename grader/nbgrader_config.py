@@ -26,8 +26,9 @@ c.GenerateFeedback.preprocessors = [
 # nbgrader's ("feedback": nbgrader's API sets that name) and is found first.
 import os as _os  # noqa: E402
 
-import grader as _grader  # noqa: E402
 import nbgrader as _nbgrader  # noqa: E402
+
+import grader as _grader  # noqa: E402
 
 c.HTMLExporter.template_name = "feedback"
 c.HTMLExporter.extra_template_basedirs = [

@@ -81,9 +81,10 @@ def _build_grad_cam_function(model, layer_name):
 
     Built once per (model, layer): the gradient model inputs -> [layer output, model output].
     """
-    import helpers.quiet  # noqa: F401  (TensorFlow's start-up lines kept off the grader's terminal)
     import keras
     import tensorflow as tf
+
+    import helpers.quiet  # noqa: F401  (TensorFlow's start-up lines kept off the grader's terminal)
 
     layer = _grad_cam_layer(model, layer_name)
     if len(model.inputs) != 1 or len(model.outputs) != 1:

@@ -45,9 +45,9 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from grader.course import SOLUTIONS_DIR
 from grader.export import canvas as export_canvas
 from grader.intake import moodle_worksheet
-from grader.course import SOLUTIONS_DIR
 from grader.pipeline.overrides import check_applied
 from grader.pipeline.results import BASE_COLUMNS, LISTED
 from grader.tables import read_table, write_table

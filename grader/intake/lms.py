@@ -47,9 +47,8 @@ import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from grader.intake import lms_groups
-from grader.intake import notebook_file
 from grader.course import SOLUTIONS_DIR
+from grader.intake import lms_groups, notebook_file
 
 LAYOUTS = ("canvas", "moodle", "folders")
 
@@ -338,7 +337,7 @@ def find_lms_submissions(root, lms, known_assignments, worksheet=None, groups=No
     """``(submissions, refusals, notes)`` for a Canvas or Moodle download unpacked in ``root`` (see
     the module's docstring). ``worksheet`` is Moodle's grading worksheet (late flags, teams);
     ``groups`` Canvas's export of the assignment's group set."""
-    from grader.intake.submissions import Refusal   # (ids here are digits or anon_<base58>: valid student ids)
+    from grader.intake.submissions import Refusal  # (ids here are digits or anon_<base58>: valid student ids)
 
     if lms not in ("canvas", "moodle"):
         raise ValueError(f"unknown platform {lms!r}: canvas or moodle")

@@ -40,23 +40,43 @@ from pathlib import Path
 import nbformat
 
 from grader.checks import capture as checks
-from grader.pipeline import class_list
-from grader.pipeline import gradebook
-from grader.pipeline import isolation
+from grader.course import (
+    SOLUTIONS_DIR,
+    assignment_names,
+    drop_cells_after_last_test,
+    nbgrader_environment,
+    prepare_course,
+    tail,
+    write_config,
+)
 from grader.intake import notebook_file
-from grader.sandbox import namespaces as sandbox
-from grader.pipeline.collect import finish, write_class_list
-from grader.course import (SOLUTIONS_DIR, assignment_names, drop_cells_after_last_test, nbgrader_environment,
-                           prepare_course, tail, write_config)
-from grader.pipeline.feedback import (GRADER_CELL_MARK, GRADER_NOTE_TEXT, add_note, bound_page, prepare_for_feedback,
-                             write_failure_page, write_points_page)
-from grader.pipeline.progress import Progress
-from grader.pipeline.results import (INFRASTRUCTURE_FAILURES, Grade, load_result, needs_clean_retry, result_key, sandbox_lines,
-                            save_result, sha256)
 from grader.intake.lms import detect_layout
-from grader.pipeline.overrides import OverridesError, read_overrides
 from grader.intake.submissions import SubmissionSource, find_submissions
+from grader.pipeline import class_list, gradebook, isolation
+from grader.pipeline.collect import finish, write_class_list
+from grader.pipeline.feedback import (
+    GRADER_CELL_MARK,
+    GRADER_NOTE_TEXT,
+    add_note,
+    bound_page,
+    prepare_for_feedback,
+    write_failure_page,
+    write_points_page,
+)
+from grader.pipeline.overrides import OverridesError, read_overrides
+from grader.pipeline.progress import Progress
+from grader.pipeline.results import (
+    INFRASTRUCTURE_FAILURES,
+    Grade,
+    load_result,
+    needs_clean_retry,
+    result_key,
+    sandbox_lines,
+    save_result,
+    sha256,
+)
 from grader.pipeline.worker import Worker
+from grader.sandbox import namespaces as sandbox
 
 
 def _read_notebook(path):

@@ -28,9 +28,9 @@ from pathlib import Path
 
 import nbformat
 
-from grader.pipeline import gradebook
 from grader.course import REPO_ROOT, assignment_names, run_nbgrader, tail
 from grader.export.feedback_files import write_canvas_files, write_moodle_zip
+from grader.pipeline import gradebook
 
 # A line of a hidden test counts from 12 characters (stripped): shorter lines are the common
 # stuff of any code (")", "try:", "else:", "finally:", "return cam", "plt.show()") and say nothing

@@ -14,9 +14,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from grader.sandbox import replay
-from grader.sandbox import namespaces as sandbox
 from grader.course import REPO_ROOT, SOLUTIONS_DIR, drop_cells_after_last_test, nbgrader_environment, tail
+from grader.sandbox import namespaces as sandbox
+from grader.sandbox import replay
 from grader.sandbox.processes import run_with_limits
 from helpers._cache import cache_dir, write_atomically
 

@@ -92,7 +92,7 @@ def record(namespace, names, path, revealed=None):
             array = np.asarray(answer)
             entry = {"function": name, "arguments": _call_fingerprint(args, kwargs), "shape": list(array.shape),
                      "dtype": str(array.dtype), **_answer(array, (revealed or {}).get(name))}
-            from helpers._cache import write_atomically   # here: recording runs where helpers is
+            from helpers._cache import write_atomically  # here: recording runs where helpers is
 
             table = json.loads(open(path).read()) if os.path.exists(path) else []
             table.append(entry)
