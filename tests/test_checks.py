@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from grader.checks import capture as checks
-from grader import reference
+from grader import checks, reference
+from grader.checks import cats_dogs_gradcam
 
 
 def _save(path, outputs):
@@ -32,7 +32,8 @@ def test_cam_check_passes_the_reference_and_fails_the_true_label(tmp_path, cam_f
     _save(tmp_path / "right.npz", right)
     assert checks.judge("01_mnist_cam", path, tmp_path / "right.npz") == {
         "test_show_cam_shape": 1.0, "test_show_cam_values": 1.0, "test_show_cam_predicted_class": 1.0}
-    true_label = {i: reference.class_activation_map(fixture["features"][i], fixture["gap_weights"][:, fixture["y_test"][i]])
+    true_label = {i: reference.class_activation_map(fixture["features"][i],
+                                                    fixture["gap_weights"][:, fixture["y_test"][i]])
                   for i in fixture["cases"]}
     _save(tmp_path / "true_label.npz", true_label)
     assert checks.judge("01_mnist_cam", path, tmp_path / "true_label.npz") == {
@@ -57,11 +58,11 @@ def test_grad_cam_check_passes_the_reference_and_fails_an_unnormalized_map(tmp_p
     checks.write_fixture("03_cats_dogs_gradcam", path, seed=1)
     fixture = dict(np.load(path))
     assert set(fixture["labels"]) == {0, 1} and fixture["images"].shape == (6, 224, 224, 3)
-    model = checks.cats_vs_dogs_model()
+    model = cats_dogs_gradcam.cats_vs_dogs_model()
     photos = len(fixture["labels"])
     right = {c: reference.grad_cam(model, fixture["images"][c:c + 1], [int(fixture["labels"][c])],
                                    str(fixture["layers"][c]))[0] for c in range(photos)}
-    tiny_model = checks._grader_tiny_model(fixture["tiny_conv"], fixture["tiny_dense"])
+    tiny_model = cats_dogs_gradcam._grader_tiny_model(fixture["tiny_conv"], fixture["tiny_dense"])
     tiny = [reference.grad_cam(tiny_model, fixture["tiny_images"][t:t + 1], [int(label)], "grader_features")[0]
             for t, label in enumerate(fixture["tiny_labels"])]
     assert fixture["cases"].tolist() == list(range(photos + 2))

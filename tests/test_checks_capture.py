@@ -16,10 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from grader.checks import capture as checks
-from grader import reference
 from submissions.hostile_01 import BOMB_SAVEZ
+
+from grader import checks, reference
 
 ROOT = Path(__file__).resolve().parents[1]
 CAM = "01_mnist_cam"
@@ -205,7 +204,7 @@ def test_a_file_that_is_not_a_small_zip_gives_no_outputs(tmp_path, cam, content)
 MEASURE = textwrap.dedent("""
     import resource, sys
     import numpy as np
-    from grader.checks import capture as checks
+    from grader import checks
     fixture = checks.write_fixture("01_mnist_cam", sys.argv[2], seed=5)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     answer = checks.judge("01_mnist_cam", fixture, sys.argv[1])

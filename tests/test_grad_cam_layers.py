@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from keras import ops
 
-from grader.checks import capture as checks
 from grader import reference
+from grader.checks import cats_dogs_gradcam as checks
 from grader.course import SOLUTIONS_DIR
 from helpers import images, models
 from helpers.imagenet import CAT_CLASSES, DOG_CLASSES

@@ -9,8 +9,8 @@ from tf_keras_vis.gradcam import Gradcam
 from tf_keras_vis.utils.scores import CategoricalScore
 
 from grader import reference
-from grader.checks.capture import GRAD_CAM_LAYERS
-from grader.checks.capture import _grader_tiny_model as tiny_model
+from grader.checks.cats_dogs_gradcam import GRAD_CAM_LAYERS
+from grader.checks.cats_dogs_gradcam import _grader_tiny_model as tiny_model
 from helpers import images, models
 
 LAYER = "grader_features"

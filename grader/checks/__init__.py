@@ -1,1 +1,71 @@
-"""PLACEHOLDER"""
+"""Independent checks: the student's functions, run on inputs the grader draws for this run,
+judged against the references in the grader's own clean process.
+
+nbgrader's tests run inside the student's kernel, where a submission can redefine
+``numpy.allclose``, return objects whose ``==`` is always true, swallow exceptions or switch
+off tracebacks. So, after the notebook has run, the grader appends one *capture* cell: it
+replaces the globals the exercise reads with freshly drawn random inputs (a fixture written
+for this run only), calls the student's function on each case and saves plain float arrays.
+The grader then compares them with the exercise's reference outside the kernel. A test's final
+points are the lower of nbgrader's result and this check's, so a trick that fools the
+in-kernel test gains nothing.
+
+One module per exercise (``mnist_cam`` for 01, ``cats_dogs_gradcam`` for 03) holds its
+reference implementation, its fixture and its judge, and declares ``ASSIGNMENT`` (the solution
+notebook's name) and ``CHECK`` (a :class:`~grader.checks.capture.Check`). Every module of this
+package that declares both is found when the package is imported (:data:`CHECKS`): adding an
+exercise adds a module and edits no list. A notebook without a check is scored by nbgrader's
+tests alone. :mod:`grader.checks.capture` is the generic part: the capture cell and the reading
+of its file. Trust: these modules run in the grader's process, never in a student's kernel.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from pathlib import Path
+
+import numpy as np
+
+from grader.checks.capture import Check, capture_cell_source, capture_limits, read_capture
+
+__all__ = ["CHECKS", "Check", "capture_cell_source", "capture_limits", "judge", "read_capture", "write_fixture"]
+
+
+def _find_checks() -> dict[str, Check]:
+    """``{assignment: Check}`` of every module in this package that declares ``ASSIGNMENT`` and ``CHECK``."""
+    found = {}
+    for module_info in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{module_info.name}")
+        assignment, check = getattr(module, "ASSIGNMENT", None), getattr(module, "CHECK", None)
+        if assignment is None or check is None:
+            continue
+        if assignment in found:
+            raise RuntimeError(f"two modules of grader/checks/ declare the check of {assignment}")
+        found[assignment] = check
+    return dict(sorted(found.items()))
+
+
+# The check of each assignment that has one, e.g. CHECKS["01_mnist_cam"].
+CHECKS = _find_checks()
+
+
+def write_fixture(assignment: str, path: Path | str, seed: int | None = None) -> dict[str, np.ndarray]:
+    """Draw this run's inputs for ``assignment``, save them to ``path`` (.npz) and return them."""
+    rng = np.random.default_rng(seed)
+    fixture = CHECKS[assignment].make_fixture(rng)
+    np.savez(path, **fixture)
+    return fixture
+
+
+def judge(assignment: str, fixture: dict[str, np.ndarray] | Path | str, output_path: Path | str) -> dict[str, float]:
+    """``{grade_id: fraction of points}`` from the saved outputs; all zero when they are missing.
+
+    ``fixture`` is the dict :func:`write_fixture` returned (the grader keeps it in memory, so a
+    kernel that rewrites the file on disk changes nothing) or the path of the saved file. The
+    capture file is read by :func:`~grader.checks.capture.read_capture`, within the bounds the
+    fixture sets.
+    """
+    fixture = fixture if isinstance(fixture, dict) else dict(np.load(fixture))
+    check = CHECKS[assignment]
+    return check.judge(fixture, read_capture(output_path, *capture_limits(check, fixture)))

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import nbformat
 
-from grader.checks import capture as checks
+from grader import checks
 from grader.course import (
     SOLUTIONS_DIR,
     assignment_names,

@@ -33,12 +33,14 @@ SOCKET_FOLDERS = ("/run", "/var/run", "/var/spool", "/home", "/mnt", "/media", "
 
 
 def _table_key(assignment):
-    """A hash of the solution, the reference, the helpers and the model and data files in the cache.
+    """A hash of the solution, the reference (grader/reference.py and grader/checks/, where its functions
+    live), replay.py, the helpers and the model and data files in the cache.
 
     A cached file counts by its name, size and modification time in whole seconds: a container
     image's layer keeps no finer time, so an image built with warm caches finds its tables."""
     digest = hashlib.sha256()
     paths = [SOLUTIONS_DIR / f"{assignment}.ipynb", GRADER_DIR / "reference.py", GRADER_DIR / "sandbox" / "replay.py"]
+    paths += sorted((GRADER_DIR / "checks").glob("*.py"))   # where the reference functions live
     paths += sorted((REPO_ROOT / "helpers").glob("*.py"))
     for path in paths:
         digest.update(path.name.encode() + path.read_bytes())
