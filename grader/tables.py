@@ -14,7 +14,7 @@ import io
 import itertools
 from dataclasses import dataclass
 
-from helpers._cache import write_atomically
+from grader.files import write_atomically
 
 SEPARATORS = (";", ",")
 

@@ -12,12 +12,12 @@ import json
 from pathlib import Path
 
 from grader.course import prepare_course
+from grader.files import write_atomically
 from grader.pipeline import gradebook, report
 from grader.pipeline.class_list import CLASS_LIST, kept_grades
 from grader.pipeline.feedback import write_feedback
 from grader.pipeline.overrides import OverridesError, settle
 from grader.pipeline.results import print_table, sandbox_lines, write_grades_csv
-from helpers._cache import write_atomically
 
 
 def write_class_list(course_dir, submissions, refusals, keys, lms=None, kept=None, sandboxed=None):

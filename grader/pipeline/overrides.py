@@ -27,8 +27,8 @@ import math
 import re
 from pathlib import Path
 
+from grader.files import write_atomically
 from grader.tables import guess_delimiter, read_table
-from helpers._cache import write_atomically
 
 OVERRIDES_FILE = "overrides.csv"
 APPLIED_FILE = "overrides-applied.json"

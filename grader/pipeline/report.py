@@ -30,9 +30,9 @@ from operator import attrgetter
 from pathlib import Path
 
 from grader.course import SOLUTIONS_DIR
+from grader.files import write_atomically
 from grader.pipeline.feedback import plain_text
 from grader.pipeline.results import graded_without_sandbox
-from helpers._cache import write_atomically
 
 REPORT_FILE = "report.html"
 SLOWEST = 5

@@ -25,8 +25,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from grader.files import write_atomically
 from grader.intake.notebook_file import MAX_NOTEBOOK_BYTES
-from helpers._cache import write_atomically
 
 BASE_COLUMNS = ["student_id", "notebook", "score", "max_score", "status", "reason", "seconds", "late", "override",
                 "sandboxed"]
