@@ -1,14 +1,14 @@
 """``python -m grader doctor``: can the kernel sandbox be built on this machine, and if not, why and what to do.
 
-The probe runs the sandbox's own code (:mod:`grader.zygote`, :mod:`grader.sandbox`), step by step,
-in the order a kernel takes it, in a fresh ``python -m grader.doctor --probe`` (the same
+The probe runs the sandbox's own code (:mod:`grader.sandbox.zygote`, :mod:`grader.sandbox`), step by step,
+in the order a kernel takes it, in a fresh ``python -m grader.sandbox.doctor --probe`` (the same
 executable as the grader's zygote, so an AppArmor profile that attaches to it applies):
 
-1. ``setpriv`` (util-linux): the kernelspec's parent-death signal (:func:`grader.processes.die_with_parent`);
+1. ``setpriv`` (util-linux): the kernelspec's parent-death signal (:func:`grader.sandbox.processes.die_with_parent`);
 2. an unprivileged user namespace, alone, then with each namespace the zygote adds to it (mount,
    PID, network, IPC), each in a child of its own;
-3. the zygote's own sequence (``zygote._supervise``): ``zygote._unshare`` (all five at once), the
-   ids mapped from outside (``zygote._map_ids``), then in the namespace's PID 1: a new session
+3. the zygote's own sequence (``zygote._supervise``): ``zygote.unshare_namespaces`` (all five at once), the
+   ids mapped from outside (``zygote.map_ids``), then in the namespace's PID 1: a new session
    keyring, a private ``/proc``, the loopback up, a tmpfs, a bind mount, the whole view
    (``sandbox.enter`` on a small plan, checked: a hidden file is gone, a bound one is read-only),
    System V IPC off, all capabilities dropped;
@@ -35,6 +35,7 @@ import argparse
 import errno
 import json
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -42,7 +43,10 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from grader.sandbox import libc, zygote
+from grader.sandbox import namespaces as sandbox
+from grader.sandbox.namespaces import REPO_ROOT, error_text, failed_step, run_probe  # run_probe: see available()
+
 PROFILE_TEMPLATE = REPO_ROOT / "examples" / "apparmor" / "course-grader"
 PROFILE_NAME = "course-grader"
 PYTHON_VARIABLE_LINE = "@{course_python} = "   # the template's line that names the executable
@@ -52,17 +56,10 @@ LABEL_FILES = ("/proc/self/attr/apparmor/current", "/proc/self/attr/current")
 SYSCTLS = {"kernel.apparmor_restrict_unprivileged_userns": APPARMOR_SYSCTL,
            "kernel.unprivileged_userns_clone": "/proc/sys/kernel/unprivileged_userns_clone",
            "user.max_user_namespaces": "/proc/sys/user/max_user_namespaces"}
-PROBE_TIMEOUT = 60
 STEP_SECONDS = 20
 
 
-# ---------------------------------------------------------------- the probe (python -m grader.doctor --probe)
-
-def _error_text(error):
-    if isinstance(error, OSError) and error.errno:
-        return f"{errno.errorcode.get(error.errno, error.errno)}: {error.strerror or os.strerror(error.errno)}"
-    return f"{error.__class__.__name__}: {error}"
-
+# ---------------------------------------------------------------- the probe (python -m grader.sandbox.doctor --probe)
 
 def _read(path):
     try:
@@ -91,7 +88,7 @@ def _in_child(action, timeout=STEP_SECONDS):
             detail = action() or ""
             message = {"ok": True, "detail": str(detail)}
         except BaseException as error:   # noqa: BLE001 - the probe reports, never raises
-            message = {"ok": False, "detail": _error_text(error)}
+            message = {"ok": False, "detail": error_text(error)}
         os.write(write_end, json.dumps(message).encode())
         os._exit(0)
     os.close(write_end)
@@ -104,8 +101,6 @@ def _in_child(action, timeout=STEP_SECONDS):
 
 
 def _read_all(fd, timeout):
-    import select
-
     chunks, deadline = [], time.monotonic() + timeout
     while time.monotonic() < deadline:
         ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
@@ -129,32 +124,30 @@ def _reap(pid):
     os.waitpid(pid, 0)
 
 
-def _namespace_steps(zygote):
+def _namespace_steps():
     """The user namespace alone, then with each namespace the zygote adds to it."""
-    libc = zygote._libc()
-
     def unshare(flags, what):
         def action():
-            zygote._check(libc.unshare(flags), f"unshare({what})")
+            libc.check(libc.load().unshare(flags), f"unshare({what})")
         return action
 
-    steps = [("user namespace", *_in_child(unshare(zygote._CLONE_NEWUSER, "CLONE_NEWUSER")))]
+    steps = [("user namespace", *_in_child(unshare(libc.CLONE_NEWUSER, "CLONE_NEWUSER")))]
     if not steps[0][1]:
         return steps
-    for part, flag, name in (("mount namespace", zygote._CLONE_NEWNS, "CLONE_NEWNS"),
-                             ("PID namespace", zygote._CLONE_NEWPID, "CLONE_NEWPID"),
-                             ("network namespace", zygote._CLONE_NEWNET, "CLONE_NEWNET"),
-                             ("IPC namespace", zygote._CLONE_NEWIPC, "CLONE_NEWIPC")):
-        steps.append((part, *_in_child(unshare(zygote._CLONE_NEWUSER | flag, f"CLONE_NEWUSER|{name}"))))
+    for part, flag, name in (("mount namespace", libc.CLONE_NEWNS, "CLONE_NEWNS"),
+                             ("PID namespace", libc.CLONE_NEWPID, "CLONE_NEWPID"),
+                             ("network namespace", libc.CLONE_NEWNET, "CLONE_NEWNET"),
+                             ("IPC namespace", libc.CLONE_NEWIPC, "CLONE_NEWIPC")):
+        steps.append((part, *_in_child(unshare(libc.CLONE_NEWUSER | flag, f"CLONE_NEWUSER|{name}"))))
     return steps
 
 
 def _plan(folder):
-    """A small sandbox plan (the shape of :func:`grader.isolation.prepare_kernel`'s) in ``folder``."""
+    """A small sandbox plan (the shape of :func:`grader.pipeline.isolation.prepare_kernel`'s) in ``folder``."""
     folder = Path(folder)
     for name in ("hidden", "public", "work/kernel"):
         (folder / name).mkdir(parents=True, exist_ok=True)
-    for path in (folder, *folder.rglob("*")):   # the kernel may run as nobody (see grader.zygote)
+    for path in (folder, *folder.rglob("*")):   # the kernel may run as nobody (see grader.sandbox.zygote)
         path.chmod(0o755)
     (folder / "hidden" / "secret.txt").write_text("hidden")
     (folder / "public" / "data.txt").write_text("bound")
@@ -167,19 +160,19 @@ def _plan(folder):
             "limits": {"disk_bytes": 16 * 2**20, "files": 1000, "processes": 64}}
 
 
-def _kernel_steps(zygote, sandbox, spec, report):
+def _kernel_steps(spec, report):
     """In the namespace's PID 1 (the kernel's place): what ``zygote._run_kernel`` does, a step at a time."""
     folder = Path(spec["cwd_under"]).parent.parent
 
     def tmpfs():
         target = folder / "hidden"
-        sandbox._mount("tmpfs", str(target), "tmpfs", sandbox._MS_NOSUID | sandbox._MS_NODEV, "size=1m")
+        libc.mount("tmpfs", str(target), "tmpfs", libc.MS_NOSUID | libc.MS_NODEV, "size=1m")
         if (target / "secret.txt").exists():
             raise RuntimeError("the file under the tmpfs is still there")
 
     def bind():
         source, target = folder / "public", folder / "hidden"
-        sandbox._mount(str(source), str(target), None, sandbox._MS_BIND)
+        libc.mount(str(source), str(target), None, libc.MS_BIND)
         if not (target / "data.txt").is_file():
             raise RuntimeError("the bound folder's file is missing")
 
@@ -198,24 +191,24 @@ def _kernel_steps(zygote, sandbox, spec, report):
         else:
             raise RuntimeError("a bound folder is writable")
 
-    steps = [("session keyring", zygote._new_session_keyring),
+    steps = [("session keyring", zygote.new_session_keyring),
              ("mount: a private /proc", sandbox.mount_private_proc),
-             ("network: the namespace's loopback", zygote._loopback_up),
+             ("network: the namespace's loopback", zygote.loopback_up),
              ("mount: tmpfs", tmpfs),
              ("mount: bind", bind),
              ("mount: the kernel's view (sandbox.enter)", view),
-             ("IPC: System V switched off", zygote._switch_off_system_v_ipc),
-             ("dropping every capability", zygote._drop_privileges)]
+             ("IPC: System V switched off", zygote.switch_off_system_v_ipc),
+             ("dropping every capability", zygote.drop_privileges)]
     for part, action in steps:
         try:
             action()
             report(part, True, "")
         except BaseException as error:   # noqa: BLE001
-            report(part, False, _error_text(error))
+            report(part, False, error_text(error))
             return
 
 
-def _zygote_steps(zygote, sandbox, folder):
+def _zygote_steps(folder):
     """``zygote._supervise``'s path: unshare all at once, map the ids from outside, then the kernel's steps."""
     spec = _plan(folder)
     results = []
@@ -231,9 +224,9 @@ def _zygote_steps(zygote, sandbox, folder):
             os.write(out_write, (json.dumps({"part": part, "ok": ok, "detail": detail, **more}) + "\n").encode())
 
         try:
-            zygote._unshare()
+            zygote.unshare_namespaces()
         except BaseException as error:   # noqa: BLE001
-            report("unshare: user, mount, PID, network and IPC namespaces at once", False, _error_text(error))
+            report("unshare: user, mount, PID, network and IPC namespaces at once", False, error_text(error))
             os._exit(0)
         os.write(ready_write, b"u")
         if not os.read(go_read, 1):
@@ -244,7 +237,7 @@ def _zygote_steps(zygote, sandbox, folder):
         kernel = os.fork()
         if kernel == 0:
             try:
-                _kernel_steps(zygote, sandbox, spec, report)
+                _kernel_steps(spec, report)
             finally:
                 os._exit(0)
         os.waitpid(kernel, 0)
@@ -254,10 +247,10 @@ def _zygote_steps(zygote, sandbox, folder):
     mapped = None
     if _read_some(ready_read):
         try:
-            zygote._map_ids(child)
+            zygote.map_ids(child)
             mapped = (True, "")
         except OSError as error:
-            mapped = (False, _error_text(error))
+            mapped = (False, error_text(error))
         if mapped[0]:
             os.write(go_write, b"g")
     os.close(go_write)
@@ -278,13 +271,11 @@ def _zygote_steps(zygote, sandbox, folder):
 
 
 def _read_some(fd):
-    import select
-
     ready, _, _ = select.select([fd], [], [], STEP_SECONDS)
     return os.read(fd, 1) if ready else b""
 
 
-def _end_to_end(sandbox, zygote, folder):
+def _end_to_end(folder):
     """A command through a zygote and the kernelspec's command, in the sandbox (as autograde's kernels)."""
     folder = Path(folder)
     spec = _plan(folder / "plan")
@@ -322,16 +313,13 @@ def probe():
     setpriv = shutil.which("setpriv")
     steps.append({"part": "setpriv", "ok": setpriv is not None,
                   "detail": "" if setpriv else "setpriv (util-linux) is not on PATH"})
-    from grader.sandbox import namespaces as sandbox
-    from grader.sandbox import zygote
-
-    for part, ok, detail in _namespace_steps(zygote):
+    for part, ok, detail in _namespace_steps():
         steps.append({"part": part, "ok": ok, "detail": detail})
     if all(step["ok"] for step in steps[1:]):
         with tempfile.TemporaryDirectory(prefix="grader-doctor-") as folder:
-            steps += _zygote_steps(zygote, sandbox, folder)
+            steps += _zygote_steps(folder)
             if all(step["ok"] for step in steps):
-                ok, detail = _end_to_end(sandbox, zygote, folder)
+                ok, detail = _end_to_end(folder)
                 steps.append({"part": "a command in the sandbox through the zygote (as autograde's kernels)",
                               "ok": ok, "detail": detail})
     return {"steps": steps, "facts": facts}
@@ -350,27 +338,6 @@ def container_hint():
         if name in cgroup:
             return name
     return None
-
-
-def run_probe(timeout=PROBE_TIMEOUT):
-    """:func:`probe` in a fresh ``python -m grader.doctor --probe`` (this interpreter), as a dict."""
-    try:
-        result = subprocess.run([sys.executable, "-m", "grader.sandbox.doctor", "--probe"], cwd=REPO_ROOT, capture_output=True,
-                                text=True, timeout=timeout)
-    except (OSError, subprocess.TimeoutExpired) as error:
-        return {"steps": [{"part": "the probe", "ok": False, "detail": _error_text(error)}], "facts": {}}
-    try:
-        return json.loads(result.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        said = (result.stderr.strip() or result.stdout.strip()).splitlines()
-        return {"steps": [{"part": "the probe", "ok": False,
-                           "detail": f"exit {result.returncode}: {said[-1][:300] if said else 'no output'}"}],
-                "facts": {}}
-
-
-def failed_step(result):
-    """The first step of ``result`` that failed, or None when the sandbox can be built."""
-    return next((step for step in result["steps"] if not step["ok"]), None)
 
 
 # ---------------------------------------------------------------- the diagnosis
@@ -527,7 +494,7 @@ def doctor(write_profile=None, as_json=False):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m grader.doctor")
+    parser = argparse.ArgumentParser(prog="python -m grader.sandbox.doctor")
     parser.add_argument("--probe", action="store_true", help="run the probe here and print it as JSON")
     arguments = parser.parse_args(argv)
     if arguments.probe:

@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 
-VARIABLE = "COURSE_KERNEL_SERVER"   # the same name as grader.zygote.VARIABLE
+VARIABLE = "COURSE_KERNEL_SERVER"   # the zygote socket's path (grader.sandbox.zygote imports it from here)
 CONNECT_SECONDS = 30
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 RELAYED_BYTES = 64 * 1024   # of one kernel's C-level output (TensorFlow's log lines, a crash's traceback)

@@ -4,7 +4,7 @@ A submitted notebook runs as the grader's own user, so without this it could rea
 ``grader/reference.py``, ``solutions/`` or the git history, and write to the gradebook,
 other students' folders or the Python environment. The grader therefore starts each
 kernel through a Jupyter kernelspec (``course-sandbox``) whose command asks the job's zygote
-(:mod:`grader.zygote`) for a kernel in new user, mount, PID and network namespaces (the only
+(:mod:`grader.sandbox.zygote`) for a kernel in new user, mount, PID and network namespaces (the only
 network it has is a loopback of its own; nbgrader talks to it over Unix sockets), where
 :func:`enter` then
 
@@ -29,41 +29,83 @@ says why and what to do) and ``--isolate auto`` runs kernels unsandboxed with a 
 result records whether its kernel was sandboxed (``grades.csv``'s ``sandboxed`` column).
 """
 
-import ctypes
-import ctypes.util
+import errno
 import json
 import os
 import stat
+import subprocess
 import sys
 from functools import lru_cache
 from pathlib import Path
 
+from grader.sandbox import libc
 from grader.sandbox.kernel_client import kernel_environment  # noqa: F401  (what a kernel keeps of the environment)
+from grader.sandbox.libc import (
+    MS_BIND,
+    MS_NOATIME,
+    MS_NODEV,
+    MS_NODIRATIME,
+    MS_NOEXEC,
+    MS_NOSUID,
+    MS_PRIVATE,
+    MS_RDONLY,
+    MS_REC,
+    MS_RELATIME,
+    MS_REMOUNT,
+    mount,
+)
 from grader.sandbox.processes import die_with_parent
 
 KERNEL_NAME = "course-sandbox"
-
-_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8
-_MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 32, 4096, 16384, 1 << 18
-_MS_NOATIME, _MS_NODIRATIME, _MS_RELATIME = 1024, 2048, 1 << 21
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PROBE_TIMEOUT = 60
 
 
 @lru_cache(maxsize=1)
-def available():
+def available() -> tuple[bool, str]:
     """``(True, "")`` when kernels can be sandboxed here, else ``(False, reason)``.
 
-    Asks :mod:`grader.doctor`'s probe, which takes the zygote's own steps in a fresh process of this
-    interpreter (the one an AppArmor profile must name: see ``python -m grader doctor``): the user
-    namespace and each namespace added to it, the ids mapped, the keyring, the mounts, the
-    loopback, System V IPC off, the capabilities dropped, then a command through a zygote."""
+    Asks :mod:`grader.sandbox.doctor`'s probe (:func:`run_probe`), which takes the zygote's own steps
+    in a fresh process of this interpreter (the one an AppArmor profile must name: see ``python -m
+    grader doctor``): the user namespace and each namespace added to it, the ids mapped, the keyring,
+    the mounts, the loopback, System V IPC off, the capabilities dropped, then a command through a zygote."""
     if not sys.platform.startswith("linux"):
         return False, f"kernels are sandboxed on Linux only (this is {sys.platform})"
-    from grader.sandbox import doctor
-
-    step = doctor.failed_step(doctor.run_probe())
+    step = failed_step(run_probe())
     if step is None:
         return True, ""
     return False, f"{step['part']} fails ({step['detail'][:200]}); `python -m grader doctor` says why and what to do"
+
+
+def run_probe(timeout: float = PROBE_TIMEOUT) -> dict:
+    """The doctor's probe (:func:`grader.sandbox.doctor.probe`) in a fresh ``python -m
+    grader.sandbox.doctor --probe`` of this interpreter, as a dict (a failed step "the probe" when it
+    cannot run). It runs in a process of its own because it forks and enters namespaces; here it is
+    run by name, so this module does not import the doctor (which imports this module)."""
+    try:
+        result = subprocess.run([sys.executable, "-m", "grader.sandbox.doctor", "--probe"], cwd=REPO_ROOT,
+                                capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return {"steps": [{"part": "the probe", "ok": False, "detail": error_text(error)}], "facts": {}}
+    try:
+        return json.loads(result.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        said = (result.stderr.strip() or result.stdout.strip()).splitlines()
+        return {"steps": [{"part": "the probe", "ok": False,
+                           "detail": f"exit {result.returncode}: {said[-1][:300] if said else 'no output'}"}],
+                "facts": {}}
+
+
+def failed_step(result: dict) -> dict | None:
+    """The first step of a probe's ``result`` that failed, or None when the sandbox can be built."""
+    return next((step for step in result["steps"] if not step["ok"]), None)
+
+
+def error_text(error: BaseException) -> str:
+    """An error as the probe reports it: ``EPERM: <text>`` for an OSError, else ``<class>: <text>``."""
+    if isinstance(error, OSError) and error.errno:
+        return f"{errno.errorcode.get(error.errno, error.errno)}: {error.strerror or os.strerror(error.errno)}"
+    return f"{error.__class__.__name__}: {error}"
 
 
 def write_kernelspec(folder, spec, kernel_env=None):
@@ -90,7 +132,7 @@ def write_kernelspec(folder, spec, kernel_env=None):
 
 
 def kernel_command(spec_path=None):
-    """A kernelspec's ``argv``: ask the job's zygote (:mod:`grader.zygote`) for a kernel, sandboxed
+    """A kernelspec's ``argv``: ask the job's zygote (:mod:`grader.sandbox.zygote`) for a kernel, sandboxed
     by the plan in ``spec_path`` (None: unsandboxed). The client dies with nbgrader, and the kernel
     with the client."""
     return [*die_with_parent(), sys.executable, "-I", "-S", str(Path(__file__).with_name("kernel_client.py")),
@@ -102,23 +144,10 @@ def kernel_command(spec_path=None):
 
 # ---------------------------------------------------------------- inside the namespaces
 
-@lru_cache(maxsize=1)
-def _libc():
-    return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-
-
-def _mount(source, target, fstype, flags, data=None):
-    libc = _libc()
-    encode = (lambda text: text.encode() if text is not None else None)
-    if libc.mount(encode(source), encode(target), encode(fstype), ctypes.c_ulong(flags), encode(data)) != 0:
-        error = ctypes.get_errno()
-        raise OSError(error, f"sandbox: cannot mount {source or ''} on {target}: {os.strerror(error)}")
-
-
 def _locked_flags(path):
     """The mount flags a remount must keep (a user namespace may not clear them)."""
-    pairs = ((os.ST_NOSUID, _MS_NOSUID), (os.ST_NODEV, _MS_NODEV), (os.ST_NOEXEC, _MS_NOEXEC),
-             (os.ST_NOATIME, _MS_NOATIME), (os.ST_NODIRATIME, _MS_NODIRATIME), (os.ST_RELATIME, _MS_RELATIME))
+    pairs = ((os.ST_NOSUID, MS_NOSUID), (os.ST_NODEV, MS_NODEV), (os.ST_NOEXEC, MS_NOEXEC),
+             (os.ST_NOATIME, MS_NOATIME), (os.ST_NODIRATIME, MS_NODIRATIME), (os.ST_RELATIME, MS_RELATIME))
     flags = os.statvfs(path).f_flag
     return sum(ms for st, ms in pairs if flags & st)
 
@@ -151,7 +180,7 @@ def enter(spec):
     bounded by the file size limit, or a folder made read-only once the kernel has started). The
     process ends as the namespace's root: the grader's user, or nobody when the grader is root.
     """
-    _libc()  # find the C library while /tmp and the tools it may need are still there
+    libc.load()  # find the C library while /tmp and the tools it may need are still there
     cwd = os.path.realpath(os.getcwd())
     root = os.path.realpath(spec["cwd_under"])
     if cwd != root and not cwd.startswith(root.rstrip("/") + "/"):
@@ -168,16 +197,16 @@ def enter(spec):
     writable_hidden = _outermost(spec.get("hide_writable", []))
     for folder in _outermost(writable_hidden + spec["hide"]):
         if os.path.isdir(folder) and folder not in writable_hidden:
-            _mount("tmpfs", folder, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=0755,uid=0,gid=0,size=1m")
+            mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,uid=0,gid=0,size=1m")
     private = writable_hidden[0]
-    _mount("tmpfs", private, "tmpfs", _MS_NOSUID | _MS_NODEV, f"mode=1777,uid=0,gid=0,size={limits.get('disk_bytes', 2**31)},"
-           f"nr_inodes={limits.get('files', 10**6)}")
+    mount("tmpfs", private, "tmpfs", MS_NOSUID | MS_NODEV,
+          f"mode=1777,uid=0,gid=0,size={limits.get('disk_bytes', 2**31)},nr_inodes={limits.get('files', 10**6)}")
     for source, target, _ in binds + [(cwd, cwd, True)]:
         os.makedirs(target if is_folder.get(source, True) else os.path.dirname(target), exist_ok=True)
         if not is_folder.get(source, True):
             open(target, "a").close()
         if source in handles:
-            _mount(f"/proc/self/fd/{handles[source]}", target, None, _MS_BIND | _MS_REC)
+            mount(f"/proc/self/fd/{handles[source]}", target, None, MS_BIND | MS_REC)
             os.close(handles.pop(source))
     inside = os.path.join(private, ".sandbox")
     _restore(working_files, os.path.join(inside, "work"))
@@ -186,14 +215,14 @@ def enter(spec):
                       if os.path.isdir(folder)]
     for source, target in private_binds:
         os.makedirs(source, mode=0o1777, exist_ok=True)
-        _mount(source, target, None, _MS_BIND)
+        mount(source, target, None, MS_BIND)
     _cover_sockets(spec.get("cover", []))
     writable = {target for _, target, w in binds if w} | {target for _, target in private_binds} | {private}
     for point in _mount_points():
         if point in writable or point == "/proc" or point.startswith("/proc/"):
             continue
         try:
-            _mount(None, point, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _locked_flags(point))
+            mount(None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | _locked_flags(point))
         except OSError:
             pass  # a mount point hidden under a tmpfs: its replacement is remounted instead
     _refuse_writable_mounts(writable, {private}, {target for _, target, _ in binds})
@@ -207,7 +236,7 @@ def _cover_sockets(paths):
     for path in paths:
         try:
             if stat.S_ISSOCK(os.stat(path).st_mode):
-                _mount("/dev/null", path, None, _MS_BIND)
+                mount("/dev/null", path, None, MS_BIND)
         except FileNotFoundError:
             pass   # hidden by a folder above it, or gone
 
@@ -239,14 +268,14 @@ def _restore(entries, folder):
 def mount_private_proc():
     """Make every mount private to this mount namespace and mount a /proc of this PID namespace
     (what ``unshare --mount-proc`` does)."""
-    _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
-    _mount("proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
+    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
 
 def make_read_only(folders):
     """Remount ``folders`` (bind mounts made by :func:`enter`) read-only."""
     for folder in folders:
-        _mount(None, folder, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _locked_flags(folder))
+        mount(None, folder, None, MS_REMOUNT | MS_BIND | MS_RDONLY | _locked_flags(folder))
 
 
 def _refuse_writable_mounts(writable, private, targets):

@@ -2,7 +2,7 @@
 
 Every lesson's Setup cell imports TensorFlow and Keras: 7.5 s of CPU in a fresh Python, more
 than half of what grading an 01 notebook costs. Each job's worker therefore starts one
-``python -m grader.zygote SOCKET`` that imports them once (:data:`PRELOAD`; importing starts
+``python -m grader.sandbox.zygote SOCKET`` that imports them once (:data:`PRELOAD`; importing starts
 no TensorFlow thread pool, so a fork is safe) and then forks one kernel per notebook:
 
 1. nbgrader starts the kernelspec's command, ``python grader/sandbox/kernel_client.py SPEC -- ipykernel
@@ -12,7 +12,7 @@ no TensorFlow thread pool, so a fork is safe) and then forks one kernel per note
    user, mount, PID, network and IPC namespaces, the supervisor maps its ids from outside, and the
    child forks the **kernel**, PID 1 of its namespace (without one, the child is the kernel);
 3. the kernel joins a new session keyring, builds the sandbox's file system view
-   (:func:`grader.sandbox.enter`), switches System V IPC off, gives up all capabilities, takes
+   (:func:`grader.sandbox.namespaces.enter`), switches System V IPC off, gives up all capabilities, takes
    the kernel's environment, forgets the zygote (its ``grader`` modules, its matplotlib backend)
    and runs ipykernel, or ``exec``s another command;
 4. the supervisor forwards the client's signals (SIGINT interrupts a cell) and reports the
@@ -21,8 +21,9 @@ no TensorFlow thread pool, so a fork is safe) and then forks one kernel per note
 Each kernel is still a fresh process for its notebook: nothing it does reaches the zygote or
 another kernel (copy-on-write memory). Nothing of the grader's is in its memory either: the client
 sends only the kernel's variables, and its stdout and stderr are pipes of its own that the client
-relays (:mod:`grader.kernel_client`); it keeps no descriptor but those. Every process here dies with its parent (parent-death
-signals), so nothing outlives a killed worker. A kernel's process name is ``course-kernel``.
+relays (:mod:`grader.sandbox.kernel_client`); it keeps no descriptor but those. Every process here
+dies with its parent (parent-death signals), so nothing outlives a killed worker. A kernel's
+process name is ``course-kernel``.
 """
 
 import ctypes
@@ -36,37 +37,25 @@ import subprocess
 import sys
 import traceback
 
+from grader.sandbox import libc
 from grader.sandbox import namespaces as sandbox
+from grader.sandbox.kernel_client import VARIABLE  # noqa: F401  (the socket's path, in the worker's environment)
+from grader.sandbox.libc import check
+from grader.sandbox.processes import die_with_parent
 
 PRELOAD = ("helpers.quiet", "ipykernel.kernelapp")   # TensorFlow, Keras, NumPy, matplotlib, ipykernel
 KERNEL_PROCESS_NAME = b"course-kernel"
-VARIABLE = "COURSE_KERNEL_SERVER"   # the socket's path, in the worker's environment
 NOBODY = 65534   # the kernel's user outside its namespace when the grader runs as root
-
-_CLONE_NEWNS, _CLONE_NEWUSER, _CLONE_NEWPID, _CLONE_NEWNET = 0x00020000, 0x10000000, 0x20000000, 0x40000000
-_CLONE_NEWIPC = 0x08000000
-_SYS_KEYCTL = {"x86_64": 250, "aarch64": 219}.get(os.uname().machine)
-_KEYCTL_JOIN_SESSION_KEYRING = 1
+NAMESPACES = libc.CLONE_NEWUSER | libc.CLONE_NEWNS | libc.CLONE_NEWPID | libc.CLONE_NEWNET | libc.CLONE_NEWIPC
 # System V IPC is switched off in the kernel's own IPC namespace (no course code uses it): shared
 # memory and message queues that outlive their process would hold memory no limit counts.
 _IPC_LIMITS = {"shmmax": "0", "shmall": "0", "shmmni": "0", "msgmni": "0", "sem": "0 0 0 0"}
-_PR_SET_PDEATHSIG, _PR_SET_NAME, _PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS, _PR_CAP_AMBIENT = 1, 15, 24, 38, 47
-
-
-def _libc():
-    return sandbox._libc()   # imported with this module: the kernel no longer finds grader.sandbox
-
-
-def _check(result, what):
-    if result != 0:
-        error = ctypes.get_errno()
-        raise OSError(error, f"{what}: {os.strerror(error)}")
 
 
 def _die_with_parent(alive_pipe=None):
     """SIGKILL this process when its parent dies; exit now if it died already (``alive_pipe``: the
     read end of a pipe whose write end only the parent holds)."""
-    _check(_libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PDEATHSIG)")
+    check(libc.load().prctl(libc.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PDEATHSIG)")
     if alive_pipe is not None and select.select([alive_pipe], [], [], 0)[0]:
         os._exit(1)
 
@@ -112,14 +101,14 @@ def _receive(connection):
     return json.loads(data), fds
 
 
-def _unshare():
+def unshare_namespaces() -> None:
     """New user, mount, PID, network and IPC namespaces for this process (like ``unshare --user
     --mount --pid --net --ipc``); its next child is PID 1 of the new PID namespace, the only network
     there is a loopback of its own, and its System V objects go away with it."""
-    _check(_libc().unshare(_CLONE_NEWUSER | _CLONE_NEWNS | _CLONE_NEWPID | _CLONE_NEWNET | _CLONE_NEWIPC), "unshare")
+    check(libc.load().unshare(NAMESPACES), "unshare")
 
 
-def _map_ids(pid):
+def map_ids(pid: int) -> None:
     """Map root of ``pid``'s new user namespace to this user, or to ``nobody`` when this user is root
     (the kernel then is no real root, and its process limit holds: the system exempts real root)."""
     uid, gid = (os.getuid(), os.getgid()) if os.getuid() != 0 else (NOBODY, NOBODY)
@@ -159,7 +148,7 @@ def _supervise(connection):
         if not sandboxed:
             _run_kernel(request, spec, command, connection_file, fds, alive_read)   # does not return
         _die_with_parent(alive_read)
-        _unshare()
+        unshare_namespaces()
         _die_with_parent(alive_read)   # again, in case entering the user namespace cleared it
         os.write(ready_write, b"unshared\n")
         if not os.read(alive_read, 1):   # the ids are mapped, or the supervisor died (EOF)
@@ -178,7 +167,7 @@ def _supervise(connection):
     if sandboxed:
         replies = os.fdopen(ready_read)
         if replies.readline():
-            _map_ids(child)
+            map_ids(child)
             os.write(alive_write, b"m")
             kernel = int(replies.readline() or child)
     connection.sendall(json.dumps({"pid": kernel}).encode() + b"\n")
@@ -208,7 +197,7 @@ def _supervise(connection):
 
 # ---------------------------------------------------------------- the kernel
 
-def _loopback_up():
+def loopback_up() -> None:
     """Switch on the namespace's own loopback (``ip link set lo up``): 127.0.0.1 then answers
     inside the sandbox, and reaches nothing outside it."""
     import fcntl
@@ -220,18 +209,18 @@ def _loopback_up():
         fcntl.ioctl(handle, siocsifflags, struct.pack("16sH", b"lo", flags | iff_up))
 
 
-def _new_session_keyring():
+def new_session_keyring() -> None:
     """Leave the grader's session keyring for a new, empty one (``keyctl new_session``): the keys
     the grader's login holds are no longer the kernel's to read."""
-    if _SYS_KEYCTL is None:
+    if libc.SYS_KEYCTL is None:
         raise OSError(f"no keyctl system call known for {os.uname().machine}")
-    _libc().syscall.restype = ctypes.c_long
-    if _libc().syscall(ctypes.c_long(_SYS_KEYCTL), ctypes.c_long(_KEYCTL_JOIN_SESSION_KEYRING), None) < 0:
+    libc.load().syscall.restype = ctypes.c_long
+    if libc.load().syscall(ctypes.c_long(libc.SYS_KEYCTL), ctypes.c_long(libc.KEYCTL_JOIN_SESSION_KEYRING), None) < 0:
         error = ctypes.get_errno()
         raise OSError(error, f"keyctl(JOIN_SESSION_KEYRING): {os.strerror(error)}")
 
 
-def _switch_off_system_v_ipc():
+def switch_off_system_v_ipc() -> None:
     """Set the IPC namespace's limits so that no System V shared memory segment, message queue or
     semaphore set can be made (the namespace's root may, while it has its capabilities)."""
     for name, value in _IPC_LIMITS.items():
@@ -239,17 +228,17 @@ def _switch_off_system_v_ipc():
             handle.write(value)
 
 
-def _drop_privileges():
+def drop_privileges() -> None:
     """What ``setpriv --no-new-privs --inh-caps=-all --bounding-set=-all`` and an exec did: no
     capability left, none to gain."""
-    libc = _libc()
-    _check(libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
+    c = libc.load()
+    check(c.prctl(libc.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
     for capability in range(64):
-        libc.prctl(_PR_CAPBSET_DROP, capability, 0, 0, 0)   # fails past the last capability: fine
-    libc.prctl(_PR_CAP_AMBIENT, 4, 0, 0, 0)   # PR_CAP_AMBIENT_CLEAR_ALL
-    header = (ctypes.c_uint32 * 2)(0x20080522, 0)   # _LINUX_CAPABILITY_VERSION_3, this process
+        c.prctl(libc.PR_CAPBSET_DROP, capability, 0, 0, 0)   # fails past the last capability: fine
+    c.prctl(libc.PR_CAP_AMBIENT, libc.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    header = (ctypes.c_uint32 * 2)(libc.LINUX_CAPABILITY_VERSION_3, 0)   # this process
     nothing = (ctypes.c_uint32 * 6)()                # effective, permitted, inheritable: empty
-    _check(libc.capset(header, nothing), "capset")
+    check(c.capset(header, nothing), "capset")
 
 
 def _forget_the_zygote(environment, arguments, cwd):
@@ -304,12 +293,12 @@ def _run_kernel(request, spec, command, connection_file, fds, alive_read):
         os.chdir(request["cwd"])
         environment = dict(request["environment"])   # the kernel's variables only: the client filtered them
         sandboxed = spec.get("sandbox", True)
-        _new_session_keyring()
+        new_session_keyring()
         if sandboxed:
             sandbox.mount_private_proc()
-            _loopback_up()
+            loopback_up()
             sandbox.enter(spec)
-            _switch_off_system_v_ipc()   # as the namespace's root, which owns its limits
+            switch_off_system_v_ipc()   # as the namespace's root, which owns its limits
             _die_with_parent(alive_read)   # again: becoming the namespace's root cleared the parent-death signal
             if connection_file is not None:
                 with open("/tmp/kernel-connection.json", "wb") as handle:
@@ -318,9 +307,9 @@ def _run_kernel(request, spec, command, connection_file, fds, alive_read):
         _limit_resources(spec.get("limits", {}), sandboxed)
         if command[0] != "ipykernel":
             if sandboxed:
-                _drop_privileges()
+                drop_privileges()
             os.execvpe(command[0], command, environment)
-        _libc().prctl(_PR_SET_NAME, KERNEL_PROCESS_NAME, 0, 0, 0)
+        libc.load().prctl(libc.PR_SET_NAME, KERNEL_PROCESS_NAME, 0, 0, 0)
         _forget_the_zygote(environment, command[1:], os.getcwd())
         from ipykernel.kernelapp import IPKernelApp
 
@@ -328,7 +317,7 @@ def _run_kernel(request, spec, command, connection_file, fds, alive_read):
         app.initialize()   # binds the kernel's sockets
         if sandboxed:
             sandbox.make_read_only(spec.get("read_only_after_start", []))   # e.g. the sockets' folder
-            _drop_privileges()
+            drop_privileges()
         app.start()
         code = 0
     except SystemExit as stop:
@@ -351,8 +340,6 @@ def start(folder, environment, preload=PRELOAD):
     temporary folders in ``folder``. Returns ``(process, socket path)``; the process dies with
     its parent.
     """
-    from grader.sandbox.processes import die_with_parent
-
     path = os.path.join(os.path.abspath(folder), "k.sock")
     if len(path.encode()) > 100:
         raise RuntimeError(f"the kernel server's socket path is too long for Unix sockets: {path} (set TMPDIR)")
@@ -365,10 +352,10 @@ def start(folder, environment, preload=PRELOAD):
 
 
 def main(argv=None):
-    """``python -m grader.zygote SOCKET [MODULE,MODULE...]`` (default :data:`PRELOAD`)"""
+    """``python -m grader.sandbox.zygote SOCKET [MODULE,MODULE...]`` (default :data:`PRELOAD`)"""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
-        raise SystemExit("usage: python -m grader.zygote SOCKET [MODULE,MODULE...]")
+        raise SystemExit("usage: python -m grader.sandbox.zygote SOCKET [MODULE,MODULE...]")
     serve(argv[0], preload=[name for name in argv[1].split(",") if name] if len(argv) > 1 else PRELOAD)
 
 
