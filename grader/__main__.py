@@ -1,10 +1,19 @@
-"""Command line: ``python -m grader {release,autograde,collect,export,bundle,validate,doctor}``."""
+"""Command line: ``python -m grader {release,autograde,collect,export,bundle,validate,doctor}``.
+
+The one place where the grader's exceptions become messages and exit codes (:mod:`grader.errors`)
+and where what the grader says (its ``logging`` records: ``note: ...``, ``warning: ...``) is printed.
+"""
+
+from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
+from typing import TextIO
 
 from grader.course import DEFAULT_COURSE_DIR
+from grader.errors import GraderError, UsageError
 
 
 def _parser():
@@ -20,12 +29,14 @@ def _parser():
                            help="folder (or .zip) of <student_id>/<notebook>.ipynb, nbgrader's submitted/ layout, or "
                                 "Canvas' or Moodle's submissions download as it comes")
     autograde.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR,
-                           help=f"nbgrader working directory: gradebook, feedback, grades.csv (default {DEFAULT_COURSE_DIR})")
+                           help="nbgrader working directory: gradebook, feedback, grades.csv "
+                                f"(default {DEFAULT_COURSE_DIR})")
     autograde.add_argument("--timeout", type=float, default=600,
-                           help="wall-clock seconds to grade one notebook (nbgrader and kernel start-up included); past it the notebook scores 0 (default 600)")
+                           help="wall-clock seconds to grade one notebook (nbgrader and kernel start-up included); "
+                                "past it the notebook scores 0 (default 600)")
     autograde.add_argument("--cell-timeout", type=float, metavar="S",
-                           help="seconds one cell may run; past it the cell is interrupted, marked in the feedback, and the "
-                                "notebook goes on with the next cell (default a third of --timeout)")
+                           help="seconds one cell may run; past it the cell is interrupted, marked in the feedback, "
+                                "and the notebook goes on with the next cell (default a third of --timeout)")
 
     autograde.add_argument("--memory-limit", type=float, default=8.0, metavar="GIB",
                            help="memory cap of one notebook's kernel in GiB; past it the notebook scores 0 (default 8)")
@@ -104,37 +115,86 @@ def _parser():
 
 
 def _shard(text):
+    """``--shard K/N`` read as ``(k, n)``, its range checked by :func:`grader.config.check_shard`."""
+    from grader.config import check_shard
+
     try:
         k, n = (int(part) for part in text.split("/"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected K/N such as 0/4, got {text!r}") from None
-    if not (n >= 1 and 0 <= k < n):
-        raise argparse.ArgumentTypeError(f"K/N needs 0 <= K < N, got {text!r}")
+    try:
+        check_shard((k, n))
+    except UsageError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
     return k, n
 
 
-def main(argv=None):
+class _Said(logging.Handler):
+    """Log records as the lines the grader has always printed: ``note: ...`` (INFO) and
+    ``warning: ...`` (WARNING and above), on whatever ``sys.<stream>`` is when the record comes (a
+    test may have redirected it), in order with the command's own output."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__()
+        self.stream_name = stream
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            word = "note" if record.levelno < logging.WARNING else "warning"
+            print(f"{word}: {record.getMessage()}", file=getattr(sys, self.stream_name), flush=True)
+        except Exception:
+            self.handleError(record)
+
+
+def say(logger_name: str = "grader.pipeline", stream: str = "stdout") -> None:
+    """Print the records (INFO and above) of the logger ``logger_name`` and its children on
+    ``sys.<stream>``; once, however often it is called. The pipeline (autograde, collect) says its
+    notes and warnings on stdout, as it always has."""
+    logger = logging.getLogger(logger_name)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False   # said here only, not again by a handler further up
+    if not any(isinstance(handler, _Said) for handler in logger.handlers):
+        logger.addHandler(_Said(stream))
+
+
+def exit_code_of(error: GraderError, stream: TextIO | None = None) -> int:
+    """Print ``error: <message>`` on ``stream`` (stderr by default) and return the error's exit code."""
+    print(f"error: {error}", file=stream or sys.stderr)
+    return error.exit_code
+
+
+def main(argv: list[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
+    say("grader.pipeline", "stdout")
+    try:
+        return _run(arguments)
+    except GraderError as error:
+        return exit_code_of(error)
+
+
+def _run(arguments):
     if arguments.command == "release":
         from grader.student.release import release
 
         return release(check=arguments.check)
     if arguments.command == "autograde":
-        from grader.pipeline.autograde import autograde
+        from grader.config import GradingConfig
+        from grader.pipeline.autograde import grade_class
 
-        return autograde(arguments.submissions, arguments.course_dir, timeout_seconds=arguments.timeout,
-                         jobs=arguments.jobs, memory_limit_gib=arguments.memory_limit, fresh=arguments.fresh,
-                         isolate=arguments.isolate, shard=arguments.shard,
-                         progress={"auto": None, "bar": True, "lines": False}[arguments.progress],
-                         cell_timeout_seconds=arguments.cell_timeout,
-                         lms=None if arguments.lms == "auto" else arguments.lms, worksheet=arguments.worksheet,
-                         disk_limit_gib=arguments.disk_limit, max_processes=arguments.max_processes,
-                         max_files=arguments.max_files, groups=arguments.groups, students=arguments.student,
-                         drop_missing=arguments.drop_missing)
+        config = GradingConfig(timeout_seconds=arguments.timeout, cell_timeout_seconds=arguments.cell_timeout,
+                               memory_limit_gib=arguments.memory_limit, disk_limit_gib=arguments.disk_limit,
+                               max_processes=arguments.max_processes, max_files=arguments.max_files,
+                               jobs=arguments.jobs, isolate=arguments.isolate, shard=arguments.shard,
+                               progress={"auto": None, "bar": True, "lines": False}[arguments.progress],
+                               lms=None if arguments.lms == "auto" else arguments.lms,
+                               worksheet=arguments.worksheet, groups=arguments.groups,
+                               students=tuple(arguments.student), drop_missing=arguments.drop_missing,
+                               fresh=arguments.fresh)
+        return grade_class(arguments.submissions, arguments.course_dir, config)
     if arguments.command == "collect":
-        from grader.pipeline.collect import collect
+        from grader.pipeline.collect import collect_results
 
-        return collect(arguments.course_dir)
+        return collect_results(arguments.course_dir)
     if arguments.command == "export":
         from grader.export.grades import export
 

@@ -56,8 +56,10 @@ def gradebook_url(course_dir):
     return f"sqlite:///{Path(course_dir).resolve() / 'gradebook.db'}?timeout=120"
 
 
-def write_config(course_dir):
-    """Write ``nbgrader_config.py`` into ``course_dir`` with its root set to that folder."""
+def write_config(course_dir: str | Path, cell_timeout_seconds: float | None = None) -> None:
+    """Write ``nbgrader_config.py`` into ``course_dir`` with its root set to that folder: the course's
+    settings (``grader/nbgrader_config.py``), and ``cell_timeout_seconds`` as one cell's limit when
+    given (autograde's private copy of the course, ``--cell-timeout``)."""
     course_dir = Path(course_dir)
     course_dir.mkdir(parents=True, exist_ok=True)
     text = CONFIG_TEMPLATE.read_text()
@@ -65,6 +67,8 @@ def write_config(course_dir):
     text += f"\nc.CourseDirectory.root = {str(root)!r}\n"
     # Parallel graders share the gradebook: wait for SQLite's lock instead of failing after 5 s.
     text += f"c.CourseDirectory.db_url = {gradebook_url(root)!r}\n"
+    if cell_timeout_seconds is not None:
+        text += f"c.Execute.timeout = {max(1, int(cell_timeout_seconds))}\n"
     (course_dir / "nbgrader_config.py").write_text(text)
 
 

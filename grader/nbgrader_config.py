@@ -6,10 +6,16 @@ c.CourseDirectory.course_id = "seeing-inside-cnns"
 # Test cells a student edited are restored from the source; deleted ones are added back.
 c.OverwriteCells.add_missing_cells = True
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
-# Notebooks are run with the course's Python (the kernel "python3" of this environment).
+# Notebooks are run with the course's Python (the kernel "python3" of this environment; autograde names
+# each notebook's kernel, sandboxed or not, in its request). A cell past Execute.timeout seconds (autograde
+# writes --cell-timeout into each notebook's private copy of this file: grader.course.write_config) is
+# interrupted, marked in its output, and the notebook goes on with the next cell; a kernel that ignores the
+# interrupt runs into the notebook's limit (--timeout). The kernel is killed after the last cell rather than
+# asked to exit (TensorFlow takes seconds to).
 c.Execute.timeout = 600
-# A cell past the limit fails the whole notebook (it scores 0), it is not skipped.
-c.Execute.interrupt_on_timeout = False
+c.Execute.interrupt_on_timeout = True
+c.Execute.raise_on_iopub_timeout = False
+c.Execute.shutdown_kernel = "immediate"
 c.LimitOutput.max_lines = 1000
 # (Each cell also keeps at most 2 MB of output: grader/pipeline/output_limit.py, in the worker.) Widgets' state is not
 # kept in the autograded notebook: it is output no limit counts, and the feedback shows no widgets.

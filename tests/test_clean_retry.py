@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from grader.config import GradingConfig
 from grader.pipeline import autograde
 from grader.pipeline.results import Grade, load_result, needs_clean_retry, save_result
 
@@ -51,8 +52,9 @@ def graded(monkeypatch):
 def _run(tmp_path, students, fresh=False):
     submissions = [SimpleNamespace(student_id=s, assignment="01_mnist_cam") for s in students]
     keys = {(s, "01_mnist_cam"): "key" for s in students}
-    return autograde._grade_all(submissions, tmp_path, {"01_mnist_cam": tmp_path}, keys, (), 1, fresh,
-                                {"01_mnist_cam": None}, record=False, progress=False)
+    config = GradingConfig(jobs=1, fresh=fresh, progress=False)
+    return autograde._grade_all(submissions, tmp_path, {"01_mnist_cam": tmp_path}, keys, config,
+                                {"01_mnist_cam": None}, record=False)
 
 
 def test_a_failure_after_a_neighbour_is_retried_in_a_clean_worker(tmp_path, graded):

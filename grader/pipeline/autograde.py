@@ -24,13 +24,17 @@ This module runs the pipeline (README, "Grading"); each other job has its own mo
 :mod:`grader.feedback` (the students' HTML pages) and :mod:`grader.progress`.
 """
 
+from __future__ import annotations
+
 import hashlib
+import logging
 import os
 import queue
 import re
 import secrets
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -40,6 +44,7 @@ from pathlib import Path
 import nbformat
 
 from grader import checks
+from grader.config import GradingConfig
 from grader.course import (
     SOLUTIONS_DIR,
     assignment_names,
@@ -49,9 +54,10 @@ from grader.course import (
     tail,
     write_config,
 )
+from grader.errors import DONE, GraderError, InputError, UsageError
 from grader.intake import notebook_file
 from grader.intake.lms import detect_layout
-from grader.intake.submissions import SubmissionSource, find_submissions
+from grader.intake.submissions import Submission, SubmissionSource, find_submissions
 from grader.pipeline import class_list, gradebook, isolation
 from grader.pipeline.collect import finish, write_class_list
 from grader.pipeline.feedback import (
@@ -77,6 +83,8 @@ from grader.pipeline.results import (
 )
 from grader.pipeline.worker import Worker
 from grader.sandbox import namespaces as sandbox
+
+log = logging.getLogger(__name__)
 
 
 def _read_notebook(path):
@@ -124,7 +132,7 @@ def _with_capture_cell(notebook, assignment, work_dir):
     return fixture, output_path
 
 
-def _run_autograde(scratch_dir, grade, notebook, limits, worker, max_scores, isolation_plan=None):
+def _run_autograde(scratch_dir, grade, notebook, config, worker, max_scores, isolation_plan=None):
     """Let nbgrader (in ``worker``) grade ``notebook`` in the private course folder ``scratch_dir``.
 
     Fills in ``grade`` (points, status, reason, phases); ``max_scores`` maps each graded test
@@ -140,8 +148,8 @@ def _run_autograde(scratch_dir, grade, notebook, limits, worker, max_scores, iso
     # nbgrader fails a test cell that wrote to stderr: keep TensorFlow's C++ log lines out of the
     # cells, and let the kernel behave as outside pytest (ipykernel skips fd capture under pytest).
     environment = {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTEST_CURRENT_TEST": None}
-    timeout_seconds, memory_limit_bytes, cell_timeout_seconds, *kernel_limits = limits
-    kernel_limits = dict(zip(("disk_bytes", "processes", "files"), kernel_limits))
+    timeout_seconds, memory_limit_bytes = config.timeout_seconds, config.memory_limit_bytes
+    cell_timeout_seconds, kernel_limits = config.cell_timeout_seconds, config.kernel_limits()
     if isolation_plan is not None:
         kernel_name, sandbox_environment, exchange, kernel_config = isolation.prepare_kernel(
             scratch_dir.parent, *isolation_plan, scratch_dir / "autograded" / student_id / assignment, kernel_limits)
@@ -152,14 +160,11 @@ def _run_autograde(scratch_dir, grade, notebook, limits, worker, max_scores, iso
     _without_cells_after_last_test(notebook)
     capture = _with_capture_cell(notebook, assignment, exchange)
     nbformat.write(notebook, str(target_dir / f"{assignment}.ipynb"))
-    # A cell past its limit is interrupted and the notebook goes on (the worker marks the cell;
-    # a kernel that ignores the interrupt runs into the notebook's limit). The kernel is killed
-    # after the last cell rather than asked to exit (TensorFlow takes seconds to).
-    config = {"Execute.timeout": max(1, int(cell_timeout_seconds)), "Execute.interrupt_on_timeout": True,
-              "Execute.raise_on_iopub_timeout": False,
-              "Execute.kernel_name": kernel_name, "Execute.shutdown_kernel": "immediate", **kernel_config}
+    # The rest of nbgrader's settings (one cell's limit, what happens past it) are the private
+    # course's nbgrader_config.py (grader/nbgrader_config.py and course.write_config).
+    kernel = {"Execute.kernel_name": kernel_name, **kernel_config}
     request = {"command": "autograde", "course_dir": str(scratch_dir), "assignment": assignment,
-               "student": student_id, "environment": environment, "config": config}
+               "student": student_id, "environment": environment, "config": kernel}
     grade.phases["prepare"] += time.monotonic() - started
     call = worker.call(request, timeout_seconds, memory_limit_bytes)
     if call.answer:
@@ -212,22 +217,22 @@ def _write_feedback_page(scratch_dir, grade, autograded, worker, memory_limit_by
     call = worker.call(request, timeout_seconds=300, memory_limit_bytes=memory_limit_bytes)
     page = scratch_dir / "feedback" / grade.student_id / grade.notebook / f"{grade.notebook}.html"
     if not (call.answer and call.answer["success"] and page.is_file()):
-        print(f"warning: nbgrader could not write the feedback of {grade.student_id}/{grade.notebook}: "
-              f"{tail((call.answer or {}).get('log', '') or call.output, 1)}")
+        log.warning(f"nbgrader could not write the feedback of {grade.student_id}/{grade.notebook}: "
+                    f"{tail((call.answer or {}).get('log', '') or call.output, 1)}")
         return None
     bound_page(page, grade, gradebook.max_scores(scratch_dir, grade.notebook))
     return page
 
 
-def grade_submission(course_dir, template_dir, submission, limits, worker, key="", isolation_plan=None,
-                     record=True):
+def grade_submission(course_dir: str | Path, template_dir: Path, submission: Submission, config: GradingConfig,
+                     worker: Worker, key: str = "", isolation_plan: tuple[Path, list[Path]] | None = None,
+                     record: bool = True) -> Grade:
     """Autograde one :class:`~grader.submissions.Submission` in a private copy of ``template_dir``
     (a prepared nbgrader course for its assignment), then file its notebook and feedback page
     in ``course_dir`` (and, when ``record``, its points in the course's gradebook).
 
     Returns a :class:`Grade` with the seconds of each phase; never raises for bad input.
-    ``limits`` is ``(timeout_seconds, memory_limit_bytes, cell_timeout_seconds, disk_limit_bytes,
-    max_processes, max_files)``; ``isolation_plan`` see
+    ``config`` holds the limits (:class:`grader.config.GradingConfig`); ``isolation_plan`` see
     :func:`_run_autograde`; ``worker`` is the job's :class:`grader.worker.Worker`.
     """
     started = time.monotonic()
@@ -240,14 +245,15 @@ def grade_submission(course_dir, template_dir, submission, limits, worker, key="
     with tempfile.TemporaryDirectory(prefix="grade-") as scratch:
         scratch_dir = Path(scratch) / "course"
         shutil.copytree(template_dir, scratch_dir)
-        write_config(scratch_dir)
+        write_config(scratch_dir, cell_timeout_seconds=config.cell_timeout_seconds)
         grade.phases["prepare"] = time.monotonic() - started
         if notebook is None:
             grade.status, grade.reason, autograded = "invalid", problem, None
         else:
-            autograded = _run_autograde(scratch_dir, grade, notebook, limits, worker, max_scores, isolation_plan)
+            autograded = _run_autograde(scratch_dir, grade, notebook, config, worker, max_scores, isolation_plan)
         finishing = time.monotonic()
-        page = _write_feedback_page(scratch_dir, grade, autograded, worker, limits[1]) if autograded else None
+        page = (_write_feedback_page(scratch_dir, grade, autograded, worker, config.memory_limit_bytes)
+                if autograded else None)
         with gradebook.LOCK:
             for folder in student_dirs.values():
                 shutil.rmtree(folder, ignore_errors=True)
@@ -272,97 +278,89 @@ def grade_submission(course_dir, template_dir, submission, limits, worker, key="
     return grade
 
 
-def shard_of(student_id, shards):
+def shard_of(student_id: str, shards: int) -> int:
     """The shard (0 ... ``shards`` - 1) that grades ``student_id``: a stable hash, the same on every machine."""
     return int(hashlib.sha256(student_id.encode()).hexdigest()[:12], 16) % shards
 
 
-CELL_TIMEOUT_SHARE = 1 / 3   # --cell-timeout's default: a third of --timeout
+def autograde(submissions_path: str | Path, course_dir: str | Path, config: GradingConfig | None = None,
+              **options) -> int:
+    """:func:`grade_class` as tests, benchmarks and scripts call it: ``options`` (the fields of
+    :class:`grader.config.GradingConfig`: ``timeout_seconds=``, ``jobs=``, ``students=``, ...) build
+    the config when none is given, and the answer is the one ``python -m grader autograde`` gives:
+    its exit code, with a :class:`grader.errors.GraderError` printed as ``error: ...`` (on stdout).
+    """
+    from grader.__main__ import exit_code_of, say
+
+    say("grader.pipeline", "stdout")
+    try:
+        return grade_class(submissions_path, course_dir, config or GradingConfig(**options))
+    except GraderError as error:
+        return exit_code_of(error, sys.stdout)
 
 
-def autograde(submissions_path, course_dir, timeout_seconds=600.0, jobs=1, memory_limit_gib=8.0, fresh=False,
-              isolate="auto", shard=None, progress=None, cell_timeout_seconds=None, lms=None, worksheet=None,
-              disk_limit_gib=1.0, max_processes=256, max_files=100_000, groups=None, students=(), drop_missing=False):
-    """Grade every submission under ``submissions_path`` (a folder or a .zip), ``jobs`` at a time.
+def grade_class(submissions_path: str | Path, course_dir: str | Path, config: GradingConfig) -> int:
+    """Grade every submission under ``submissions_path`` (a folder or a .zip), ``config.jobs`` at a time.
 
-    ``isolate`` is ``"auto"`` (sandbox the kernels where this machine can, else warn), ``"on"``
-    (refuse to grade without the sandbox) or ``"off"``. ``shard`` is ``(k, n)`` to grade only
+    ``config.isolate`` is ``"auto"`` (sandbox the kernels where this machine can, else warn), ``"on"``
+    (refuse to grade without the sandbox) or ``"off"``. ``config.shard`` is ``(k, n)`` to grade only
     the students of shard k of n (:func:`shard_of`) and leave the class reports to
-    :func:`grader.collect.collect`. ``progress``: True for a progress bar, False for a line per
-    notebook, None to choose by whether stdout is a terminal. A cell that runs past
-    ``cell_timeout_seconds`` (default a third of ``timeout_seconds``) is interrupted and the
-    notebook goes on; ``timeout_seconds`` limits the whole notebook. A kernel writes at most
+    :func:`grader.collect.collect`. A cell that runs past ``cell_timeout_seconds`` is interrupted
+    and the notebook goes on; ``timeout_seconds`` limits the whole notebook. A kernel writes at most
     ``disk_limit_gib`` and ``max_files`` files (sandboxed; unsandboxed, no file larger than the
-    limit) and runs at most ``max_processes`` processes and threads. ``lms`` ("canvas", "moodle",
-    "folders", or None to detect), ``worksheet`` (Moodle's grading worksheet: late flags, teams)
-    and ``groups`` (Canvas's group set export) say how to read ``submissions_path``
-    (:mod:`grader.lms`). ``students`` (ids) grades only those students, even when a saved result
-    could be reused, and keeps the rest of the class; the students of the course folder that
-    ``submissions_path`` does not hold are kept too, unless ``drop_missing``
-    (:mod:`grader.class_list`). Returns the exit code: 0,
-    or 2 when the grader was misused or cannot grade (or ``COURSE/overrides.csv`` cannot be read).
+    limit) and runs at most ``max_processes`` processes and threads. ``lms``, ``worksheet`` (Moodle's
+    grading worksheet: late flags, teams) and ``groups`` (Canvas's group set export) say how to read
+    ``submissions_path`` (:mod:`grader.lms`). ``students`` (ids) grades only those students, even
+    when a saved result could be reused, and keeps the rest of the class; the students of the course
+    folder that ``submissions_path`` does not hold are kept too, unless ``drop_missing``
+    (:mod:`grader.class_list`). Returns :data:`grader.errors.DONE`; raises a
+    :class:`grader.errors.GraderError` when the grader was misused or cannot grade (or
+    ``COURSE/overrides.csv`` cannot be read).
     """
     course_dir = Path(course_dir)
-    if cell_timeout_seconds is None:
-        cell_timeout_seconds = max(1.0, round(timeout_seconds * CELL_TIMEOUT_SHARE))
-    if min(timeout_seconds, cell_timeout_seconds, memory_limit_gib, disk_limit_gib) <= 0 or jobs < 1 \
-            or max_processes < 16 or max_files < 100:
-        print("error: --timeout, --cell-timeout, --memory-limit and --disk-limit must be positive, --jobs at "
-              "least 1, --max-processes at least 16 and --max-files at least 100")
-        return 2
-    if shard is not None and not (shard[1] >= 1 and 0 <= shard[0] < shard[1]):
-        print(f"error: --shard K/N needs 0 <= K < N, got {shard[0]}/{shard[1]}")
-        return 2
     try:
         read_overrides(course_dir)   # an unreadable overrides file stops the run before it grades
     except OverridesError as error:
-        print(f"error: {error}")
-        return 2
+        raise InputError(str(error)) from None
     sandboxed = False
-    if isolate != "off":
+    if config.isolate != "off":
         sandboxed, why = sandbox.available()
-        if not sandboxed and isolate == "on":
-            print(f"error: the kernels cannot be sandboxed here ({why}); grade elsewhere or pass --isolate off")
-            return 2
+        if not sandboxed and config.isolate == "on":
+            raise UsageError(f"the kernels cannot be sandboxed here ({why}); grade elsewhere or pass --isolate off")
         if not sandboxed:
-            print(f"warning: kernels run unsandboxed: {why}. A submission can read the reference and write "
-                  "wherever the grader's user can (see README, threat model); grades.csv's sandboxed column and the "
-                  "summary's last lines will say so.")
+            log.warning(f"kernels run unsandboxed: {why}. A submission can read the reference and write "
+                        "wherever the grader's user can (see README, threat model); grades.csv's sandboxed column "
+                        "and the summary's last lines will say so.")
     try:
         with SubmissionSource(submissions_path) as root:
             hidden = [course_dir.resolve(), Path(submissions_path).resolve(), Path(root).resolve()]
-            limits = (timeout_seconds, int(memory_limit_gib * 2**30), cell_timeout_seconds,
-                      int(disk_limit_gib * 2**30), int(max_processes), int(max_files))
-            return _autograde_folder(root, course_dir, limits, jobs, fresh, sandboxed, hidden, shard, progress,
-                                     lms, worksheet, groups, students, drop_missing)
+            return _autograde_folder(root, course_dir, config, sandboxed, hidden)
     except (ValueError, OSError, RuntimeError) as error:
-        print(f"error: {error}")
-        return 2
+        raise InputError(str(error)) from None
 
 
-def _autograde_folder(root, course_dir, limits, jobs, fresh, sandboxed, hidden, shard, progress, lms=None,
-                      worksheet=None, groups=None, students=(), drop_missing=False):
-    lms = detect_layout(root) if lms in (None, "auto") else lms
-    submissions, refusals, notes = find_submissions(root, set(assignment_names()), lms=lms, worksheet=worksheet,
-                                                    groups=groups)
+def _autograde_folder(root, course_dir, config, sandboxed, hidden):
+    lms = detect_layout(root) if config.lms in (None, "auto") else config.lms
+    submissions, refusals, notes = find_submissions(root, set(assignment_names()), lms=lms,
+                                                    worksheet=config.worksheet, groups=config.groups)
     for note in notes:
-        print(f"note: {note}")
+        log.info(note)
     if not submissions and not refusals:
-        print(f"error: no submissions found in {root}")
-        return 2
+        raise InputError(f"no submissions found in {root}")
     downloaded = {s.student_id for s in submissions} | {r.student_id for r in refusals}
-    if students:   # raises ValueError naming a student the download does not hold
-        submissions, refusals = class_list.select(submissions, refusals, students, root)
+    if config.students:   # raises UsageError naming a student the download does not hold
+        submissions, refusals = class_list.select(submissions, refusals, config.students, root)
     present = {s.student_id for s in submissions} | {r.student_id for r in refusals}
-    kept, dropped, more = class_list.keep_others(class_list.previous_class(course_dir), present, lms, drop_missing,
-                                                 downloaded)
+    kept, dropped, more = class_list.keep_others(class_list.previous_class(course_dir), present, lms,
+                                                 config.drop_missing, downloaded)
     for note in more:
-        print(f"note: {note}")
+        log.info(note)
     assignments = sorted({s.assignment for s in submissions})
     source_hashes = {a: sha256(SOLUTIONS_DIR / f"{a}.ipynb") + ("|sandboxed" if sandboxed else "")
                      for a in assignments}
-    keys = {(s.student_id, s.assignment): result_key(s, source_hashes[s.assignment], limits) for s in submissions}
+    keys = {(s.student_id, s.assignment): result_key(s, source_hashes[s.assignment], config) for s in submissions}
     write_class_list(course_dir, submissions, refusals, keys, lms=lms, kept=kept, sandboxed=sandboxed)
+    shard = config.shard
     if shard is None:
         prepare_course(course_dir, assignments)   # the course's gradebook (shards leave it to collect)
     else:
@@ -371,12 +369,11 @@ def _autograde_folder(root, course_dir, limits, jobs, fresh, sandboxed, hidden, 
     plans = {a: (isolation.reference_table(a), list(hidden)) if sandboxed else None for a in assignments}
     with tempfile.TemporaryDirectory(prefix="grader-templates-") as templates:
         template_dirs = {a: prepare_course(Path(templates) / a, [a]) for a in assignments}
-        grades = _grade_all(submissions, course_dir, template_dirs, keys, limits, jobs, fresh or bool(students), plans,
-                            record=shard is None, progress=progress)
+        grades = _grade_all(submissions, course_dir, template_dirs, keys, config, plans, record=shard is None)
     if shard is not None:
         print(f"shard {shard[0]}/{shard[1]}: {len(grades)} notebook(s) graded or reused; "
               f"run `python -m grader collect --course-dir {course_dir}` once every shard is done")
-        return 0
+        return DONE
     late = {(s.student_id, s.assignment): s.late for s in submissions}
     for grade in grades:   # a reused result takes this download's late flag
         grade.late = late[(grade.student_id, grade.notebook)]
@@ -384,11 +381,11 @@ def _autograde_folder(root, course_dir, limits, jobs, fresh, sandboxed, hidden, 
     _forget(course_dir, dropped)
     everyone = grades + others + [Grade(r.student_id, r.assignment, status="refused", reason=r.reason, late=r.late)
                                   for r in refusals]
-    status = finish(course_dir, everyone)
-    _say_what_was_done(grades, kept, missing, dropped, students)
+    finish(course_dir, everyone)
+    _say_what_was_done(grades, kept, missing, dropped, config.students)
     for line in sandbox_lines(everyone):   # the last lines: what lasts in grades.csv and class.json too
         print(line)
-    return status or 0
+    return DONE
 
 
 def _forget(course_dir, dropped):
@@ -429,11 +426,13 @@ def _worker_environment(jobs):
     return environment
 
 
-def _grade_all(submissions, course_dir, template_dirs, keys, limits, jobs, fresh, plans, record, progress):
+def _grade_all(submissions, course_dir, template_dirs, keys, config, plans, record):
     """Grade (or reuse the saved result of) every submission, ``jobs`` at a time, each job with
     its own nbgrader worker process. SIGTERM (``scancel``, a time limit, a deleted pod) stops the
     run cleanly: the workers and kernels are killed, the notebooks they were grading are not
-    saved (the next run grades them), the temporary folders are removed, and the exit code is 143."""
+    saved (the next run grades them), the temporary folders are removed, and the exit code is 143.
+    ``--student`` regrades its students even when a saved result could be reused."""
+    jobs, fresh = config.jobs, config.fresh or bool(config.students)
     workers, environment, started, stopping = queue.Queue(), _worker_environment(jobs), [], threading.Event()
 
     def new_worker():
@@ -442,7 +441,7 @@ def _grade_all(submissions, course_dir, template_dirs, keys, limits, jobs, fresh
 
     for _ in range(min(jobs, len(submissions))):
         workers.put(new_worker())
-    report = Progress(len(submissions), progress)
+    report = Progress(len(submissions), config.progress)
 
     def grade_and_save(submission):
         if stopping.is_set():
@@ -465,7 +464,7 @@ def _grade_all(submissions, course_dir, template_dirs, keys, limits, jobs, fresh
                 if not worker.alive():   # killed with a runaway notebook: a new one takes its place
                     worker = new_worker()
                 clean = worker.notebooks == 0
-                grade = grade_submission(course_dir, template_dirs[submission.assignment], submission, limits,
+                grade = grade_submission(course_dir, template_dirs[submission.assignment], submission, config,
                                          worker, key=key, isolation_plan=plans[submission.assignment], record=record)
                 grade.clean = clean
                 if grade.status in INFRASTRUCTURE_FAILURES:   # with whatever its kernel could have poisoned

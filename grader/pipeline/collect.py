@@ -8,19 +8,32 @@ whatever results are there, lists the submissions without a result yet, and can 
 number of times.
 """
 
+from __future__ import annotations
+
 import json
+import logging
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.course import prepare_course
+from grader.errors import DONE, INCOMPLETE, GraderError, InputError
 from grader.files import write_atomically
 from grader.pipeline import gradebook, report
 from grader.pipeline.class_list import CLASS_LIST, kept_grades
 from grader.pipeline.feedback import write_feedback
 from grader.pipeline.overrides import OverridesError, settle
-from grader.pipeline.results import print_table, sandbox_lines, write_grades_csv
+from grader.pipeline.results import Grade, print_table, sandbox_lines, write_grades_csv
+
+if TYPE_CHECKING:
+    from grader.intake.submissions import Refusal, Submission
+
+log = logging.getLogger(__name__)
 
 
-def write_class_list(course_dir, submissions, refusals, keys, lms=None, kept=None, sandboxed=None):
+def write_class_list(course_dir: str | Path, submissions: list[Submission], refusals: list[Refusal],
+                     keys: dict[tuple[str, str], str], lms: str | None = None, kept: dict | None = None,
+                     sandboxed: bool | None = None) -> None:
     """Write ``DIR/class.json``: ``keys`` maps ``(student_id, notebook)`` to the result key expected;
     ``lms`` is where the submissions came from ("canvas", "moodle", "folders"): ``export`` matches
     the student ids by it. Each submission's late flag and file in the download are kept: the
@@ -43,15 +56,15 @@ def write_class_list(course_dir, submissions, refusals, keys, lms=None, kept=Non
     write_atomically(path, lambda temporary: Path(temporary).write_text(json.dumps(entries, indent=1)))
 
 
-def finish(course_dir, grades):
+def finish(course_dir: str | Path, grades: list[Grade]) -> None:
     """Feedback pages still missing, ``grades.csv``, the class report (:mod:`grader.report`) and
-    the printed table with the report's headline, for ``grades``."""
+    the printed table with the report's headline, for ``grades``. Raises :class:`InputError` when
+    ``COURSE/overrides.csv`` cannot be read (nothing is rewritten then)."""
     try:
         grades, override_lines = settle(course_dir, grades)
     except OverridesError as error:
-        print(f"error: {error}; grades.csv and the gradebook were not rewritten (the results are saved): fix it, "
-              f"then run `python -m grader collect --course-dir {course_dir}`")
-        return 2
+        raise InputError(f"{error}; grades.csv and the gradebook were not rewritten (the results are saved): fix "
+                         f"it, then run `python -m grader collect --course-dir {course_dir}`") from None
     write_feedback(course_dir, grades)
     csv_path = write_grades_csv(course_dir, grades)
     print()
@@ -62,39 +75,51 @@ def finish(course_dir, grades):
     print_report(course_dir, grades)
 
 
-def print_report(course_dir, grades):
+def print_report(course_dir: str | Path, grades: list[Grade]) -> None:
     """Write the class report and print where it is and its headline; a report that cannot be
     written is a warning (``grades.csv`` is written already)."""
     try:
         path, summary = report.write_report(course_dir, grades)
     except Exception as error:   # the grader's own fault: the grades stand
-        print(f"warning: the class report could not be written ({error.__class__.__name__}: {error})")
+        log.warning(f"the class report could not be written ({error.__class__.__name__}: {error})")
         return
     print(f"report: {path}")
     for line in report.headline(summary):
         print(f"  {line}")
 
 
-def collect(course_dir):
-    """Build the class reports from the results in ``course_dir``; return 0, 1 when some are
-    missing (listed), or 2 when no autograde run wrote a class list there."""
+def collect(course_dir: str | Path) -> int:
+    """:func:`collect_results` as tests and scripts call it: the answer ``python -m grader collect``
+    gives (its exit code, with a :class:`grader.errors.GraderError` printed as ``error: ...`` on stdout)."""
+    from grader.__main__ import exit_code_of, say
+
+    say("grader.pipeline", "stdout")
+    try:
+        return collect_results(course_dir)
+    except GraderError as error:
+        return exit_code_of(error, sys.stdout)
+
+
+def collect_results(course_dir: str | Path) -> int:
+    """Build the class reports from the results in ``course_dir``; return :data:`DONE`, or
+    :data:`INCOMPLETE` when some are missing (listed). Raises :class:`InputError` when no autograde
+    run wrote a class list there (or ``COURSE/overrides.csv`` cannot be read)."""
     course_dir = Path(course_dir)
     try:
         entries = json.loads((course_dir / CLASS_LIST).read_text())
     except (OSError, ValueError):
-        print(f"error: {course_dir / CLASS_LIST} is missing or unreadable: run `python -m grader autograde` first")
-        return 2
+        raise InputError(f"{course_dir / CLASS_LIST} is missing or unreadable: run `python -m grader autograde` "
+                         "first") from None
     grades, missing = kept_grades(course_dir, entries)   # the results and refusals the class list names
     prepare_course(course_dir, sorted({entry["notebook"] for entry in entries["submissions"]}))
     with gradebook.LOCK:
         for grade in grades:
             if grade.status != "refused":
                 gradebook.sync(course_dir, grade)
-    if finish(course_dir, grades):
-        return 2
+    finish(course_dir, grades)
     if missing:
         print(f"\n{len(missing)} submission(s) have no result yet (a shard still running, stopped or not "
               f"started): {', '.join(missing)}")
     for line in sandbox_lines(grades):   # the last lines: grades.csv's sandboxed column and class.json hold it too
         print(line)
-    return 1 if missing else 0
+    return INCOMPLETE if missing else DONE

@@ -87,16 +87,16 @@ def reference_table(assignment, timeout_seconds=1800):
     return path
 
 
-def prepare_kernel(scratch, table, hidden, kernel_folder, limits):
+def prepare_kernel(scratch, table, hidden, kernel_folder, limits: dict[str, int]):
     """Prepare the sandboxed kernel of one submission graded in ``scratch`` (its private folder).
 
     ``table`` is the recorded answers' path; ``hidden`` are more folders the kernel must not see
-    (the course folder, the submissions); ``limits`` (``disk_bytes``, ``files``, ``processes``)
-    bound what the kernel may write and start. Returns ``(kernel name, environment, exchange
-    folder, nbgrader settings)``. The kernel reads the recorded answers and the exchange folder
-    (read-only) and writes only the exchange folder's ``capture.npz``, its private ``/tmp`` and
-    a private copy of the folder its notebook runs in, which must be ``kernel_folder`` (nbgrader's
-    autograded copy).
+    (the course folder, the submissions); ``limits`` (``disk_bytes``, ``files``, ``processes``:
+    :meth:`grader.config.GradingConfig.kernel_limits`) bound what the kernel may write and start.
+    Returns ``(kernel name, environment, exchange folder, nbgrader settings)``. The kernel reads the
+    recorded answers and the exchange folder (read-only) and writes only the exchange folder's
+    ``capture.npz``, its private ``/tmp`` and a private copy of the folder its notebook runs in,
+    which must be ``kernel_folder`` (nbgrader's autograded copy).
     """
     scratch = Path(scratch).resolve()
     stub = scratch / "view" / "grader"
@@ -176,7 +176,7 @@ def _unix_sockets(scratch):
     return {"KernelManager.transport": "ipc", "KernelManager.ip": str(folder / "k")}
 
 
-def plain_kernel(scratch, limits):
+def plain_kernel(scratch, limits: dict[str, int]):
     """The unsandboxed kernel of one submission graded in ``scratch``: forked from the job's zygote
     like a sandboxed one, without the namespaces, as the grader's user. Returns ``(kernel name,
     environment, exchange folder, nbgrader settings)``."""

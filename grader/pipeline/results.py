@@ -19,14 +19,21 @@ download); the summary's last lines (:func:`sandbox_lines`), ``class.json`` and 
 so when a notebook was graded without it.
 """
 
+from __future__ import annotations
+
 import csv
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.files import write_atomically
 from grader.intake.notebook_file import MAX_NOTEBOOK_BYTES
+
+if TYPE_CHECKING:
+    from grader.config import GradingConfig
+    from grader.intake.submissions import Submission
 
 BASE_COLUMNS = ["student_id", "notebook", "score", "max_score", "status", "reason", "seconds", "late", "override",
                 "sandboxed"]
@@ -52,7 +59,8 @@ class Grade:
     late: object = None      # True / False as the LMS said, None when unknown (see the module's docstring)
     override: str = ""       # what the instructor's overrides changed (grader.overrides); never saved in results/
     sandboxed: object = None  # True / False: its kernel ran in the sandbox or not; None: unknown (see the docstring)
-    phases: dict = field(default_factory=dict, compare=False)   # seconds: prepare, nbgrader, kernel_start, execute, check, feedback
+    # seconds: prepare, nbgrader, kernel_start, execute, check, feedback
+    phases: dict = field(default_factory=dict, compare=False)
     reused: bool = field(default=False, compare=False)   # this run took the saved result (not saved itself)
     clean: bool = field(default=False, compare=False)    # graded by a worker no other notebook had run in
 
@@ -60,13 +68,13 @@ class Grade:
 INFRASTRUCTURE_FAILURES = ("error", "timeout", "memory")   # what a hostile neighbour could have caused
 
 
-def needs_clean_retry(grade):
+def needs_clean_retry(grade: Grade) -> bool:
     """True when ``grade`` looks like the grading machine's failure (a kernel that died, a lost
     worker, a timeout, the memory cap) and was not graded by a clean worker: it must not be final."""
     return grade.status in INFRASTRUCTURE_FAILURES and not grade.clean
 
 
-def sha256(path, largest=None):
+def sha256(path: str | Path, largest: int | None = None) -> str:
     """SHA-256 hex digest of the file at ``path``, read 1 MiB at a time. A file of more than
     ``largest`` bytes (a submission too large to be a notebook) is known by its size alone."""
     digest, path = hashlib.sha256(), Path(path)
@@ -80,9 +88,10 @@ def sha256(path, largest=None):
     return digest.hexdigest()
 
 
-def result_key(submission, source_hash, limits):
-    """What a saved result depends on: the submitted file, its source notebook and the limits."""
-    text = f"{sha256(submission.path, largest=MAX_NOTEBOOK_BYTES)}|{source_hash}|" + "|".join(map(str, limits))
+def result_key(submission: Submission, source_hash: str, config: GradingConfig) -> str:
+    """What a saved result depends on: the submitted file, its source notebook and the limits
+    (:meth:`grader.config.GradingConfig.key`)."""
+    text = f"{sha256(submission.path, largest=MAX_NOTEBOOK_BYTES)}|{source_hash}|{config.key()}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -90,14 +99,14 @@ def _result_path(course_dir, student_id, assignment):
     return Path(course_dir) / "results" / f"{student_id}__{assignment}.json"
 
 
-def save_result(course_dir, grade):
+def save_result(course_dir: str | Path, grade: Grade) -> None:
     """Write one result atomically (temporary file, fsync, rename)."""
     path = _result_path(course_dir, grade.student_id, grade.notebook)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(path, lambda temporary: Path(temporary).write_text(json.dumps(asdict(grade), indent=1)))
 
 
-def load_result(course_dir, student_id, assignment):
+def load_result(course_dir: str | Path, student_id: str, assignment: str) -> Grade | None:
     """The saved :class:`Grade`, or None when there is none or it is unreadable."""
     try:
         return Grade(**json.loads(_result_path(course_dir, student_id, assignment).read_text()))
@@ -105,12 +114,12 @@ def load_result(course_dir, student_id, assignment):
         return None
 
 
-def test_column(notebook, test):
+def test_column(notebook: str, test: str) -> str:
     """The ``grades.csv`` column of one graded test: ``01_mnist_cam:test_show_cam_shape``."""
     return f"{notebook}:{test}"
 
 
-def write_grades_csv(course_dir, grades):
+def write_grades_csv(course_dir: str | Path, grades: list[Grade]) -> Path:
     """Write ``grades.csv`` atomically: the base columns, then one column per graded test, named
     with its notebook (:func:`test_column`), sorted."""
     test_columns = sorted({test_column(grade.notebook, name) for grade in grades for name in grade.tests})
@@ -129,7 +138,7 @@ def write_grades_csv(course_dir, grades):
     return write_atomically(Path(course_dir) / "grades.csv", write)
 
 
-def print_table(grades):
+def print_table(grades: list[Grade]) -> None:
     """Print the grade table: one line per student and notebook."""
     header = f"{'student_id':<20} {'notebook':<26} {'score':>7} {'max':>5}  {'status':<8} reason"
     print(header)
@@ -140,7 +149,7 @@ def print_table(grades):
               f"{' [set by hand: overrides.csv]' if grade.override else ''}")
 
 
-def graded_without_sandbox(grades):
+def graded_without_sandbox(grades: list[Grade]) -> tuple[list[Grade], list[Grade], list[Grade]]:
     """``(without, unknown, handed_in)``: the results whose kernel ran unsandboxed, those that do not
     say, and every result a kernel could have produced (refused rows are none of these)."""
     handed_in = [g for g in grades if g.status not in ("refused", "dropped")]
@@ -152,7 +161,7 @@ def _names(grades):
     return ", ".join(names[:LISTED]) + (f" and {len(names) - LISTED} more" if len(names) > LISTED else "")
 
 
-def sandbox_lines(grades):
+def sandbox_lines(grades: list[Grade]) -> list[str]:
     """The summary's last lines when some of ``grades`` were graded without the sandbox (or do not
     say); none when every one was sandboxed."""
     without, unknown, handed_in = graded_without_sandbox(grades)
