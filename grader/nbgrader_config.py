@@ -17,7 +17,7 @@ c.Execute.interrupt_on_timeout = True
 c.Execute.raise_on_iopub_timeout = False
 c.Execute.shutdown_kernel = "immediate"
 c.LimitOutput.max_lines = 1000
-# (Each cell also keeps at most 2 MB of output: grader/pipeline/output_limit.py, in the worker.) Widgets' state is not
+# (Each cell also keeps at most 2 MB of output: grader/pipeline/output_limit.py, in GraderExecute.) Widgets' state is not
 # kept in the autograded notebook: it is output no limit counts, and the feedback shows no widgets.
 c.Execute.store_widget_state = False
 c.ClearOutput.enabled = True
@@ -44,3 +44,25 @@ c.HTMLExporter.extra_template_basedirs = [
 # A submission's HTML, JavaScript, SVG and markdown outputs and its own markdown cells reach the
 # page as text (grader/pipeline/feedback.py, prepare_for_feedback); nbconvert's sanitizer is a second guard.
 c.HTMLExporter.sanitize_html = True
+# The grader's preprocessors (grader/pipeline/preprocessors.py), ahead of nbgrader's own: in the sanitize
+# step, the cells after the last graded test dropped and the independent check's capture cell added (both
+# off unless the grader turns them on for a notebook); in the autograde step, nbgrader's Execute with the
+# grader's nbclient hooks (the phases' seconds, a cell past its time limit marked, each cell's output bounded).
+c.Autograde.sanitize_preprocessors = [
+    "grader.pipeline.preprocessors.DropCellsAfterLastTest",
+    "grader.pipeline.preprocessors.AddCaptureCell",
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "nbgrader.preprocessors.OverwriteCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+c.Autograde.autograde_preprocessors = [
+    "grader.pipeline.preprocessors.GraderExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]

@@ -48,7 +48,6 @@ from grader.config import GradingConfig
 from grader.course import (
     SOLUTIONS_DIR,
     assignment_names,
-    drop_cells_after_last_test,
     nbgrader_environment,
     prepare_course,
     tail,
@@ -61,8 +60,6 @@ from grader.intake.submissions import Submission, SubmissionSource, find_submiss
 from grader.pipeline import class_list, gradebook, isolation
 from grader.pipeline.collect import finish, write_class_list
 from grader.pipeline.feedback import (
-    GRADER_CELL_MARK,
-    GRADER_NOTE_TEXT,
     add_note,
     bound_page,
     prepare_for_feedback,
@@ -109,27 +106,22 @@ def _failure_reason(output, timed_out, timeout_seconds):
     return f"nbgrader could not grade it: {errors[-1][:300]}" if errors else "nbgrader could not grade it"
 
 
-def _without_cells_after_last_test(notebook):
-    """Drop the cells after the last graded test (they cannot change the grade) and say so at the end."""
-    removed = drop_cells_after_last_test(notebook.cells)
-    if removed:
-        notebook.cells.append(nbformat.v4.new_markdown_cell(GRADER_NOTE_TEXT.format(removed=removed)))
+def _notebook_transformations(assignment, work_dir):
+    """nbgrader's settings for the grader's preprocessors (grader/pipeline/preprocessors.py) for one
+    notebook: drop the cells after the last graded test, and append the independent check's capture
+    cell (if the notebook has a check), its fixture written in ``work_dir``.
 
-
-def _with_capture_cell(notebook, assignment, work_dir):
-    """Append the independent check's capture cell (if the notebook has a check).
-
-    Returns ``(fixture, output path)``: the fixture is kept in memory and judged from there.
+    Returns ``(settings, capture)``: ``capture`` is ``(fixture, output path)`` or None; the fixture
+    is kept in memory and judged from there.
     """
+    settings = {"DropCellsAfterLastTest.enabled": True}
     if assignment not in checks.CHECKS:
-        return None
+        return settings, None
     token = secrets.token_hex(8)
     fixture_path, output_path = work_dir / f"fixture-{token}.npz", work_dir / isolation.CAPTURE_FILE
     fixture = checks.write_fixture(assignment, fixture_path)
-    source = checks.capture_cell_source(checks.CHECKS[assignment], fixture_path, output_path)
-    # Marked as the grader's: the feedback page leaves it out (grader/templates/feedback, any_cell).
-    notebook.cells.append(nbformat.v4.new_code_cell(source, metadata={"grader": GRADER_CELL_MARK}))
-    return fixture, output_path
+    settings["AddCaptureCell.source"] = checks.capture_cell_source(checks.CHECKS[assignment], fixture_path, output_path)
+    return settings, (fixture, output_path)
 
 
 def _run_autograde(scratch_dir, grade, notebook, config, worker, max_scores, isolation_plan=None):
@@ -157,14 +149,13 @@ def _run_autograde(scratch_dir, grade, notebook, config, worker, max_scores, iso
         kernel_name, sandbox_environment, exchange, kernel_config = isolation.plain_kernel(scratch_dir.parent,
                                                                                           kernel_limits)
     environment.update(sandbox_environment)
-    _without_cells_after_last_test(notebook)
-    capture = _with_capture_cell(notebook, assignment, exchange)
+    transformations, capture = _notebook_transformations(assignment, exchange)
     nbformat.write(notebook, str(target_dir / f"{assignment}.ipynb"))
     # The rest of nbgrader's settings (one cell's limit, what happens past it) are the private
     # course's nbgrader_config.py (grader/nbgrader_config.py and course.write_config).
     kernel = {"Execute.kernel_name": kernel_name, **kernel_config}
     request = {"command": "autograde", "course_dir": str(scratch_dir), "assignment": assignment,
-               "student": student_id, "environment": environment, "config": kernel}
+               "student": student_id, "environment": environment, "config": {**kernel, **transformations}}
     grade.phases["prepare"] += time.monotonic() - started
     call = worker.call(request, timeout_seconds, memory_limit_bytes)
     if call.answer:
@@ -187,8 +178,8 @@ def _run_autograde(scratch_dir, grade, notebook, config, worker, max_scores, iso
         if fooled:
             grade.reason += f" (passed in the notebook but not the independent check: {', '.join(fooled)})"
             grade.note = (f"{', '.join(fooled)} passed in your notebook, but your function gave wrong answers on "
-                          "new inputs the grader drew for this run (called after your notebook ran, judged outside it), "
-                          "so these tests earn no points. A test's points are given for what holds on both.")
+                          "new inputs the grader drew for this run (called after your notebook ran, judged outside "
+                          "it), so these tests earn no points. A test's points are given for what holds on both.")
         grade.phases["check"] = time.monotonic() - started
         return autograded
     if call.failure == "memory":

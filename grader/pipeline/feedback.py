@@ -15,7 +15,18 @@ markdown cells it wrote) shown as text, graded tests' tracebacks cut to their la
 grader's folders in outputs written as :data:`GRADER_PATH_MARK`, each test's docstring put where
 the template finds it. A page larger than :data:`FEEDBACK_PAGE_MAX_BYTES` is replaced by one with
 the points only (:func:`bound_page`).
+
+Neither is one of nbgrader's ``GenerateFeedback.preprocessors`` (the grader's own preprocessors, for
+autograding, are in :mod:`grader.pipeline.preprocessors`): a preprocessor changes only the copy
+nbgrader turns into the page, while the instructors' ``COURSE/autograded`` notebook must be the
+rewritten one (no hidden test line in it either, and a page made again from it is the same); and
+:func:`add_note` and :func:`bound_page` change the HTML nbconvert wrote, from what the grader knows
+and nbgrader's gradebook does not hold (the independent check's verdict, a cell stopped at its
+limit, the LMS's late flag, the page's size), also for a page ``collect`` makes again for a whole
+assignment in one ``generate_feedback``.
 """
+
+from __future__ import annotations
 
 import ast
 import html
@@ -25,12 +36,17 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
+from nbformat import NotebookNode
 
 from grader.course import REPO_ROOT, assignment_names, run_nbgrader, tail
 from grader.export.feedback_files import write_canvas_files, write_moodle_zip
 from grader.pipeline import gradebook
+
+if TYPE_CHECKING:
+    from grader.pipeline.results import Grade
 
 # A line of a hidden test counts from 12 characters (stripped): shorter lines are the common
 # stuff of any code (")", "try:", "else:", "finally:", "return cam", "plt.show()") and say nothing
@@ -70,7 +86,7 @@ GRADER_PATH_MARK = "[grader's folder]"
 FEEDBACK_PAGE_MAX_BYTES = 20_000_000
 
 
-def redact_test_tracebacks(notebook):
+def redact_test_tracebacks(notebook: NotebookNode) -> None:
     """Keep only ``ExceptionName: message`` of errors in graded test cells of ``notebook``:
     a traceback's context lines would show hidden test code in the feedback."""
     for cell in notebook.cells:
@@ -80,7 +96,7 @@ def redact_test_tracebacks(notebook):
                     output.traceback = [f"{output.ename}: {output.evalue}"]
 
 
-def hidden_test_lines(source, release):
+def hidden_test_lines(source: NotebookNode, release: NotebookNode) -> set[str]:
     """The stripped lines from ``### BEGIN HIDDEN TESTS`` to ``### END HIDDEN TESTS`` (these two
     included) of the ``source`` notebook that students do not have (not a line of the ``release``
     notebook) and have at least :data:`HIDDEN_LINE_MIN_CHARACTERS` characters."""
@@ -96,12 +112,12 @@ def hidden_test_lines(source, release):
     return hidden
 
 
-def plain_text(text):
+def plain_text(text: str) -> str:
     """``text`` as the page shows it: no control sequence, no control character but tab and newline."""
     return CONTROL_CHARACTER.sub("", CONTROL_SEQUENCE.sub("", text))
 
 
-def redact_text(text, hidden_lines):
+def redact_text(text: str, hidden_lines: set[str]) -> str:
     """``text`` as plain text (:func:`plain_text`), each line that holds one of ``hidden_lines``
     (compared by their letters and digits) replaced by :data:`HIDDEN_LINE_MARK`."""
     if not isinstance(text, str):
@@ -117,7 +133,7 @@ def redact_text(text, hidden_lines):
                      for line, line_skeleton in zip(lines, skeletons))
 
 
-def redact_hidden_lines(notebook, hidden_lines):
+def redact_hidden_lines(notebook: NotebookNode, hidden_lines: set[str]) -> None:
     """Pass every output of every cell through :func:`redact_text`: stream text, every text of a
     display or result, an error's name, value and traceback."""
     for cell in notebook.cells:
@@ -158,7 +174,7 @@ def _as_text(output):
                        if mimetype.startswith("image/") and isinstance(metadata.get(mimetype), dict)}
 
 
-def outputs_as_text(notebook):
+def outputs_as_text(notebook: NotebookNode) -> None:
     """Every display and result of ``notebook`` through :func:`_as_text`; widgets' state dropped."""
     for cell in notebook.cells:
         for output in cell.get("outputs", []):
@@ -182,7 +198,7 @@ def _shown_as_text(source):
     return bool(match) and _longest_backticks(match.group(3)) < len(match.group(2))
 
 
-def students_cells_as_text(notebook, *course_notebooks):
+def students_cells_as_text(notebook: NotebookNode, *course_notebooks: NotebookNode) -> None:
     """Each markdown or raw cell of ``notebook`` that is not a cell of ``course_notebooks`` (the
     source and the released notebook) nor the grader's note becomes a markdown cell that shows its
     text in a code block: its HTML, scripts, links and headings do nothing in the feedback."""
@@ -199,7 +215,7 @@ def students_cells_as_text(notebook, *course_notebooks):
             notebook.cells[index].id = cell.id
 
 
-def disarm_hidden_test_markers(notebook):
+def disarm_hidden_test_markers(notebook: NotebookNode) -> None:
     """Outside graded test cells, write the markers ``BEGIN HIDDEN TESTS`` and ``END HIDDEN TESTS``
     with an underscore: nbgrader's feedback refuses a notebook with a marker in a cell of the
     student's, and a student's cell must not cost its author the page (nor the class a second pass)."""
@@ -208,7 +224,7 @@ def disarm_hidden_test_markers(notebook):
             cell.source = re.sub(r"(BEGIN|END) HIDDEN TESTS", r"\1 HIDDEN_TESTS", cell.source)
 
 
-def test_description(source):
+def test_description(source: str) -> str:
     """The docstring of a test cell's ``source`` (its first string literal), on one line, or ""."""
     try:
         docstring = ast.get_docstring(ast.parse(source)) or ""
@@ -218,7 +234,7 @@ def test_description(source):
     return " ".join(docstring.split())
 
 
-def describe_tests(notebook, release):
+def describe_tests(notebook: NotebookNode, release: NotebookNode) -> None:
     """Put each graded test's docstring, taken from the ``release`` notebook (by grade id: what
     students have, so never a line of a hidden test), in its cell's ``metadata.feedback.description``:
     the page's summary names each test with it (grader/templates/feedback). Whatever a submission
@@ -233,7 +249,7 @@ def describe_tests(notebook, release):
             cell.metadata["feedback"] = {"description": descriptions[grade_id]}
 
 
-def grader_path_pattern(*roots):
+def grader_path_pattern(*roots: str | Path) -> re.Pattern:
     """A pattern for the folders of the grader that outputs may name: the private course copies
     (``<temporary folder>/grade-*``), the repository (``grader/``, the environment) and ``roots``."""
     folders = [re.escape(str(Path(tempfile.gettempdir()).resolve())) + r"/grade-[A-Za-z0-9_]+",
@@ -242,7 +258,7 @@ def grader_path_pattern(*roots):
     return re.compile("(?:" + "|".join(sorted(set(folders), key=len, reverse=True)) + ")(?![A-Za-z0-9_.-])")
 
 
-def redact_grader_paths(notebook, pattern):
+def redact_grader_paths(notebook: NotebookNode, pattern: re.Pattern) -> None:
     """Write each of the grader's folders (``pattern``, :func:`grader_path_pattern`) in the outputs
     of ``notebook`` as :data:`GRADER_PATH_MARK`: a traceback of a student's cell names the grader's
     private copy of the course; the page shows what is under it, not where it is."""
@@ -262,7 +278,7 @@ def redact_grader_paths(notebook, pattern):
                         output.data[mimetype] = shorten(value)
 
 
-def prepare_for_feedback(path, course_dir, assignment):
+def prepare_for_feedback(path: str | Path, course_dir: str | Path, assignment: str) -> None:
     """Rewrite the autograded notebook at ``path`` for the feedback (see the module's docstring);
     ``course_dir`` holds the assignment's ``source/`` and ``release/`` notebooks. Idempotent."""
     notebook = nbformat.read(str(path), as_version=4)
@@ -279,7 +295,7 @@ def prepare_for_feedback(path, course_dir, assignment):
     nbformat.write(notebook, str(path))
 
 
-def bound_page(page, grade, max_scores, limit=None):
+def bound_page(page: str | Path, grade: Grade, max_scores: dict[str, float], limit: int | None = None) -> bool:
     """Replace the feedback ``page`` by one with ``grade``'s score and each test's points
     (``max_scores``: test -> points) when it is larger than ``limit`` bytes (default
     :data:`FEEDBACK_PAGE_MAX_BYTES`); return whether it was."""
@@ -293,7 +309,7 @@ def bound_page(page, grade, max_scores, limit=None):
     return True
 
 
-def write_points_page(page, grade, max_scores, explanation):
+def write_points_page(page: str | Path, grade: Grade, max_scores: dict[str, float], explanation: str) -> None:
     """Write a short feedback ``page``: the score, ``explanation``, and each test's points."""
     rows = "".join(f"<tr><td><code>{html.escape(name)}</code></td>"
                    f"<td>{grade.tests.get(name, 0.0):g} / {points:g}</td></tr>" for name, points in max_scores.items())
@@ -309,7 +325,7 @@ def _feedback_page(course_dir, grade):
     return Path(course_dir) / "feedback" / grade.student_id / grade.notebook / f"{grade.notebook}.html"
 
 
-def write_failure_page(course_dir, grade):
+def write_failure_page(course_dir: str | Path, grade: Grade) -> None:
     page = _feedback_page(course_dir, grade)
     page.parent.mkdir(parents=True, exist_ok=True)
     page.write_text(
@@ -323,7 +339,7 @@ def write_failure_page(course_dir, grade):
 CELL_LIMIT_REASON = re.compile(r"cells? (?P<cells>[\d, ]+) ran past the (?P<limit>[\d.]+) s limit for one cell")
 
 
-def page_notes(grade):
+def page_notes(grade: Grade) -> list[tuple[str, str]]:
     """``(title, text)`` of each thing the page must explain at its top: the independent check
     (``grade.note``), a cell stopped at the time limit of one cell, and lateness."""
     notes = []
@@ -347,14 +363,14 @@ def page_notes(grade):
 REFUSED_PAGE = "hand-in"   # the page of a refused hand-in that is no notebook of the course: feedback/<id>/hand-in/
 
 
-def refused_page(course_dir, student_id, notebook):
+def refused_page(course_dir: str | Path, student_id: str, notebook: str) -> Path:
     """Where the page of ``student_id``'s refused hand-in goes: under the notebook's name when the
     grader could tell which notebook it was, else under :data:`REFUSED_PAGE`."""
     name = notebook if notebook in assignment_names() else REFUSED_PAGE
     return Path(course_dir) / "feedback" / student_id / name / f"{name}.html"
 
 
-def write_refused_pages(course_dir, grades):
+def write_refused_pages(course_dir: str | Path, grades: list[Grade]) -> None:
     """A page for each student with a refused hand-in (``grades`` with status ``refused``): what was
     wrong (each reason), and what to hand in instead. A refusal without a student (an entry of the
     download no student's name or id could be read from) gets none. The page of an earlier run's
@@ -383,7 +399,7 @@ def write_refused_pages(course_dir, grades):
             "</body></html>\n")
 
 
-def add_note(course_dir, grade):
+def add_note(course_dir: str | Path, grade: Grade) -> None:
     """Put :func:`page_notes` in boxes at the top of nbgrader's feedback page (none: the page is left as is)."""
     page = _feedback_page(course_dir, grade)
     notes = page_notes(grade)
@@ -397,7 +413,7 @@ def add_note(course_dir, grade):
         page.write_text(text[:match.end()] + boxes + text[match.end():])
 
 
-def write_feedback(course_dir, grades):
+def write_feedback(course_dir: str | Path, grades: list[Grade]) -> None:
     """The pages :func:`grader.autograde.grade_submission` did not write: nbgrader's, for the
     graded notebooks of an assignment when one of them has no page (results graded elsewhere or
     before), a short page for each notebook that could not be graded, and one for each student

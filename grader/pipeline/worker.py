@@ -14,6 +14,8 @@ whole worker (and its kernel); the next request starts a new worker. Every worke
 dies with its parent (``setpriv --pdeathsig``), so nothing outlives a killed grader.
 """
 
+from __future__ import annotations
+
 import collections
 import json
 import os
@@ -39,11 +41,12 @@ KEPT_ERROR_BYTES = 256 * 1024   # of the worker's stderr, for the reasons of fai
 class Worker:
     """A ``python -m grader.worker`` process; :meth:`call` sends one request under limits."""
 
-    def __init__(self, environment):
+    def __init__(self, environment: dict[str, str]) -> None:
         # Its own temporary folder (jupyter_client's connection files land there), removed with it.
         self.temporary = tempfile.mkdtemp(prefix="grader-worker-")
         self.process = subprocess.Popen(
-            [*die_with_parent(), sys.executable, "-m", "grader.pipeline.worker"], env={**environment, "TMPDIR": self.temporary},
+            [*die_with_parent(), sys.executable, "-m", "grader.pipeline.worker"],
+            env={**environment, "TMPDIR": self.temporary},
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.answers = queue.Queue()
         # The end of the worker's and its kernels' stderr (each kernel's relayed by its client, at
@@ -69,13 +72,13 @@ class Worker:
                 while self.error_bytes - len(self.errors[0]) >= kept_bytes:
                     self.error_bytes -= len(self.errors.popleft())
 
-    def error_output(self):
+    def error_output(self) -> str:
         """The end of the worker's stderr, as text (invalid UTF-8 replaced)."""
         with self.errors_lock:
             kept = b"".join(self.errors)
         return kept[-KEPT_ERROR_BYTES:].decode("utf-8", errors="replace")
 
-    def alive(self):
+    def alive(self) -> bool:
         return self.process.poll() is None
 
     def _answer(self, deadline, memory_limit_bytes):
@@ -94,7 +97,8 @@ class Worker:
             if memory_limit_bytes is not None and tree_memory_bytes(self.process.pid) > memory_limit_bytes:
                 return None, "memory"
 
-    def call(self, request, timeout_seconds=None, memory_limit_bytes=None):
+    def call(self, request: dict, timeout_seconds: float | None = None,
+             memory_limit_bytes: int | None = None) -> SimpleNamespace:
         """Send ``request``; return ``SimpleNamespace(answer, failure, output)``.
 
         ``failure`` is None, "timeout", "memory" or "died" (the worker is then killed with its
@@ -116,12 +120,12 @@ class Worker:
             self.kill()
         return SimpleNamespace(answer=answer, failure=failure, output=self.error_output())
 
-    def kill(self):
+    def kill(self) -> None:
         kill_tree(self.process.pid)
         self.process.wait()
         shutil.rmtree(self.temporary, ignore_errors=True)
 
-    def close(self):
+    def close(self) -> None:
         """Let the worker finish and exit (killed after 10 s)."""
         if self.alive():
             try:
@@ -134,56 +138,12 @@ class Worker:
 
 # ---------------------------------------------------------------- inside the worker
 
-_MARKS, _TIMED_OUT = {}, []
-
-
-def _instrument():
-    """Record when the kernel starts, when it is ready, and when execution ends; mark the cells
-    that ran past the limit for one cell; keep at most 2 MB of output per cell (:mod:`grader.output_limit`)."""
-    import nbformat
-    from nbclient import NotebookClient
-    from nbconvert.preprocessors import ExecutePreprocessor
-
-    from grader.pipeline.output_limit import limit_outputs
-
-    limit_outputs(NotebookClient)
-
-    def marked(function, before=None, after=None):
-        def wrapper(*args, **kwargs):
-            if before:
-                _MARKS[before] = time.monotonic()
-            result = function(*args, **kwargs)
-            if after:
-                _MARKS[after] = time.monotonic()
-            return result
-        return wrapper
-
-    # setup_kernel calls these (synchronous) methods; preprocess runs every cell in between.
-    NotebookClient.start_new_kernel = marked(NotebookClient.start_new_kernel, before="kernel")
-    NotebookClient.start_new_kernel_client = marked(NotebookClient.start_new_kernel_client, after="ready")
-    NotebookClient._cleanup_kernel = marked(NotebookClient._cleanup_kernel, before="stopping", after="stopped")
-    ExecutePreprocessor.preprocess = marked(ExecutePreprocessor.preprocess, after="executed")
-    handle_timeout = NotebookClient._async_handle_timeout
-
-    async def mark_and_interrupt(self, timeout, cell=None):
-        """nbclient interrupts the kernel and goes on; the cell gets an error output saying why,
-        so a graded test cell it stopped fails, and the feedback shows it."""
-        if cell is not None and self.interrupt_on_timeout:
-            number = next((index + 1 for index, other in enumerate(self.nb.cells) if other is cell), 0)
-            _TIMED_OUT.append(number)
-            message = (f"cell {number} ran past the {timeout:g} s limit for one cell and was interrupted; "
-                       "the notebook went on with the next cell")
-            cell.outputs.append(nbformat.v4.new_output("error", ename="CellTimeoutError", evalue=message,
-                                                       traceback=[f"CellTimeoutError: {message}"]))
-        return await handle_timeout(self, timeout, cell)
-
-    NotebookClient._async_handle_timeout = mark_and_interrupt
-
-
 def _handle(request):
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config import Config, PyFileConfigLoader
+
+    from grader.pipeline.preprocessors import PHASE_MARKS, TIMED_OUT_CELLS
 
     course_dir = request["course_dir"]
     saved_environment = dict(os.environ)
@@ -192,8 +152,8 @@ def _handle(request):
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
-    _MARKS.clear()
-    _TIMED_OUT.clear()
+    PHASE_MARKS.clear()
+    TIMED_OUT_CELLS.clear()
     started = time.monotonic()
     try:
         os.chdir(course_dir)
@@ -214,18 +174,19 @@ def _handle(request):
         os.environ.update(saved_environment)
     total = time.monotonic() - started
     phases = {}
-    if "kernel" in _MARKS and "ready" in _MARKS:
-        phases["kernel_start"] = _MARKS["ready"] - _MARKS["kernel"]
-        phases["execute"] = _MARKS.get("stopping", _MARKS.get("executed", time.monotonic())) - _MARKS["ready"]
-    if "stopping" in _MARKS and "stopped" in _MARKS:
-        phases["kernel_stop"] = _MARKS["stopped"] - _MARKS["stopping"]
+    if "kernel" in PHASE_MARKS and "ready" in PHASE_MARKS:
+        phases["kernel_start"] = PHASE_MARKS["ready"] - PHASE_MARKS["kernel"]
+        phases["execute"] = PHASE_MARKS.get("cells_done", PHASE_MARKS.get("stopped", time.monotonic())) \
+            - PHASE_MARKS["ready"]
+    if "cells_done" in PHASE_MARKS and "stopped" in PHASE_MARKS:
+        phases["kernel_stop"] = PHASE_MARKS["stopped"] - PHASE_MARKS["cells_done"]
     phases["nbgrader"] = total - sum(phases.values())
     log = (result.get("log") or "") + ("\n" + result["error"] if result.get("error") else "")
-    return {"success": bool(result.get("success")), "log": log[-200_000:], "timed_out_cells": list(_TIMED_OUT),
+    return {"success": bool(result.get("success")), "log": log[-200_000:], "timed_out_cells": list(TIMED_OUT_CELLS),
             "phases": {name: round(seconds, 3) for name, seconds in phases.items()}}
 
 
-def main():
+def main() -> int:
     started = time.monotonic()
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)   # anything else written to stdout (nbgrader, libraries) goes to stderr
@@ -234,7 +195,7 @@ def main():
     _, os.environ[zygote.VARIABLE] = zygote.start(tempfile.gettempdir(), os.environ)
     import nbgrader.apps  # noqa: F401  (the import this process exists to do once)
 
-    _instrument()
+    import grader.pipeline.preprocessors  # noqa: F401  (nbgrader imports it by name for each notebook)
     print(json.dumps({"seconds": round(time.monotonic() - started, 3)}), file=protocol)
     for line in sys.stdin:
         print(json.dumps(_handle(json.loads(line))), file=protocol)
