@@ -1,0 +1,184 @@
+"""Adding a graded exercise the way docs/instructors.md ("Adding a graded exercise") says: a solution
+notebook with nbgrader's cells and one module under grader/checks/, nothing else. In a copy of the
+repository, a tiny exercise (``double(x)``) is added, released and autograded by the command line,
+on the solution, a wrong answer, and a wrong answer that fools the in-kernel tests (it replaces
+``numpy.allclose``): the independent check, which only the new module declares, catches the last."""
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from grader.course import REPO_ROOT
+
+ASSIGNMENT = "99_tiny"
+
+# grader/checks/tiny.py as the walkthrough writes it: the reference, the fixture, the judge, the check.
+CHECK_MODULE = '''"""99_tiny: ``double(x)`` returns twice ``x``."""
+
+import numpy as np
+
+from grader.checks.capture import Check
+
+ASSIGNMENT = "99_tiny"
+
+
+def double_reference(x):
+    """What ``double(x)`` must return."""
+    return 2 * np.asarray(x, dtype=np.float64)
+
+
+def make_fixture(rng):
+    """Four arrays of three random numbers, drawn for this run."""
+    return {"values": rng.normal(size=(4, 3)), "cases": np.arange(4)}
+
+
+def judge(fixture, outputs):
+    """test_double earns its points when every case is right."""
+    right = all(outputs.get(f"case_{case}") is not None
+                and outputs[f"case_{case}"].shape == (3,)
+                and np.allclose(outputs[f"case_{case}"], double_reference(fixture["values"][case]))
+                for case in fixture["cases"])
+    return {"test_double": float(right)}
+
+
+CHECK = Check(
+    function="double",
+    replaced=(),
+    call='function(fixture["values"][case])',
+    make_fixture=make_fixture,
+    judge=judge,
+    largest_output=lambda fixture, case: fixture["values"].shape[1:],
+)
+'''
+
+SOLUTION = '''def double(x):
+    """Twice x: a number, or a NumPy array element by element."""
+    ### BEGIN SOLUTION
+    return 2 * np.asarray(x, dtype=float)
+    ### END SOLUTION
+'''
+
+TEST = '''"""double returns twice its argument, for a number and for an array."""
+assert np.allclose(double(3), 6)
+assert np.allclose(double(numbers), [0, 2, 4, 6])
+### BEGIN HIDDEN TESTS
+assert np.allclose(double(-numbers), -2 * numbers)
+### END HIDDEN TESTS
+'''
+
+ANSWERS = {
+    "right": "def double(x):\n    return 2 * np.asarray(x, dtype=float)\n",
+    "wrong": "def double(x):\n    return np.asarray(x, dtype=float) + 2\n",
+    # Wrong, and every np.allclose of the notebook's tests now says yes.
+    "fools_the_test": "np.allclose = lambda *args, **kwargs: True\n\n\n"
+                      "def double(x):\n    return np.asarray(x, dtype=float) + 2\n",
+}
+
+
+def _metadata(grade_id, solution=False, points=None):
+    """nbgrader's cell metadata: a solution cell, or a graded test cell (locked) worth ``points``."""
+    metadata = {"grade": points is not None, "grade_id": grade_id, "locked": not solution, "schema_version": 3,
+                "solution": solution, "task": False}
+    if points is not None:
+        metadata["points"] = points
+    return {"nbgrader": metadata}
+
+
+def _solution_notebook():
+    return nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# 99 · Doubling\n\nWrite `double(x)`: twice `x`, a number or an array."),
+        nbformat.v4.new_code_cell("import numpy as np\n\nnumbers = np.arange(4.0)"),
+        nbformat.v4.new_code_cell(SOLUTION, metadata=_metadata("double", solution=True)),
+        nbformat.v4.new_code_cell(TEST, metadata=_metadata("test_double", points=2)),
+    ], metadata={"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}})
+
+
+def _copy_of_the_repository(destination):
+    """The repository's files (tracked, and new ones not ignored: no .venv, no build/) in ``destination``,
+    without the lessons' notebooks: ``release`` regenerates every solution notebook (about 8 s of
+    nbgrader each), and the lessons' checks modules are there all the same."""
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=REPO_ROOT,
+                            capture_output=True, text=True, check=True).stdout.split("\0")
+    for name in filter(None, listed):
+        source = REPO_ROOT / name
+        if name.startswith(("solutions/", "notebooks/")) or not source.is_file():   # deleted in the working tree
+            continue
+        (destination / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, destination / name)
+
+
+def _grader(arguments, copy, environment):
+    """``python -m grader ARGUMENTS`` in the copy (so the copy's grader package is the one imported)."""
+    return subprocess.run([sys.executable, "-m", "grader", *arguments], cwd=copy, env=environment,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def tiny_course(tmp_path_factory):
+    copy = tmp_path_factory.mktemp("repository")
+    _copy_of_the_repository(copy)
+    (copy / "solutions").mkdir()
+    nbformat.write(_solution_notebook(), str(copy / "solutions" / f"{ASSIGNMENT}.ipynb"))
+    (copy / "grader" / "checks" / "tiny.py").write_text(CHECK_MODULE)
+    environment = {**os.environ, "COURSE_OFFLINE": "1", "COURSE_CACHE": str(tmp_path_factory.mktemp("cache"))}
+    environment.pop("PYTHONPATH", None)
+    found = subprocess.run([sys.executable, "-c", "from grader import checks; print(*checks.CHECKS)"], cwd=copy,
+                           env=environment, capture_output=True, text=True, timeout=120)
+    assert found.stdout.split() == ["01_mnist_cam", "03_cats_dogs_gradcam", ASSIGNMENT], found.stderr
+    released = _grader(["release"], copy, environment)
+    assert released.returncode == 0, released.stdout + released.stderr
+    assert f"released 1 notebooks (1 changed) into {copy / 'notebooks'}" in released.stdout
+    student_notebook = nbformat.read(str(copy / "notebooks" / f"{ASSIGNMENT}.ipynb"), as_version=4)
+    submissions = tmp_path_factory.mktemp("submissions")
+    for student, answer in ANSWERS.items():
+        notebook = nbformat.from_dict(student_notebook)
+        notebook.cells[2].source = answer
+        (submissions / student).mkdir()
+        nbformat.write(notebook, str(submissions / student / f"{ASSIGNMENT}.ipynb"))
+    course_dir = tmp_path_factory.mktemp("course")
+    graded = _grader(["autograde", str(submissions), "--course-dir", str(course_dir), "--progress", "lines"],
+                     copy, environment)
+    assert graded.returncode == 0, graded.stdout + graded.stderr
+    with open(course_dir / "grades.csv") as handle:
+        rows = {row["student_id"]: row for row in csv.DictReader(handle)}
+    return student_notebook, rows, graded.stdout + graded.stderr
+
+
+def test_release_writes_the_student_notebook(tiny_course):
+    """The solution is replaced by nbgrader's stub, the hidden test is gone, the graded test cell stays."""
+    student_notebook, _, _ = tiny_course
+    sources = [cell.source for cell in student_notebook.cells]
+    assert "raise NotImplementedError()" in sources[2] and "2 * np.asarray" not in sources[2]
+    assert sources[3].startswith('"""double returns twice') and "HIDDEN" not in sources[3]
+    assert "double(-numbers)" not in sources[3]
+    assert student_notebook.cells[3].metadata["nbgrader"]["points"] == 2
+
+
+def test_the_solution_earns_every_point(tiny_course):
+    _, rows, _ = tiny_course
+    row = rows["right"]
+    assert (row["notebook"], row["score"], row["max_score"], row["status"]) == (ASSIGNMENT, "2.0", "2.0", "graded")
+    assert row["reason"] == "all tests passed" and row[f"{ASSIGNMENT}:test_double"] == "2"
+
+
+def test_a_wrong_answer_fails_in_the_notebook(tiny_course):
+    _, rows, _ = tiny_course
+    row = rows["wrong"]
+    assert (row["score"], row["status"], row["reason"]) == ("0.0", "graded", "failed: test_double")
+    assert row[f"{ASSIGNMENT}:test_double"] == "0"
+
+
+def test_the_independent_check_catches_what_fools_the_notebook(tiny_course):
+    """nbgrader's test passed (np.allclose says yes to anything); the check of grader/checks/tiny.py,
+    judged in the grader's process on inputs drawn for this run, did not: the test earns nothing."""
+    _, rows, _ = tiny_course
+    row = rows["fools_the_test"]
+    assert (row["score"], row["status"]) == ("0.0", "graded")
+    assert row["reason"] == ("failed: test_double (passed in the notebook but not the independent check: "
+                             "test_double)")
+    assert row[f"{ASSIGNMENT}:test_double"] == "0"
