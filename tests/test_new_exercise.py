@@ -5,7 +5,9 @@ on the solution, a wrong answer, and a wrong answer that fools the in-kernel tes
 ``numpy.allclose``): the independent check, which only the new module declares, catches the last."""
 
 import csv
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -20,6 +22,8 @@ ASSIGNMENT = "99_tiny"
 # grader/checks/tiny.py as the walkthrough writes it: the reference, the fixture, the judge, the check.
 CHECK_MODULE = '''"""99_tiny: ``double(x)`` returns twice ``x``."""
 
+from __future__ import annotations
+
 import numpy as np
 
 from grader.checks.capture import Check
@@ -27,17 +31,17 @@ from grader.checks.capture import Check
 ASSIGNMENT = "99_tiny"
 
 
-def double_reference(x):
+def double_reference(x: float | np.ndarray) -> np.ndarray:
     """What ``double(x)`` must return."""
     return 2 * np.asarray(x, dtype=np.float64)
 
 
-def make_fixture(rng):
+def make_fixture(rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Four arrays of three random numbers, drawn for this run."""
     return {"values": rng.normal(size=(4, 3)), "cases": np.arange(4)}
 
 
-def judge(fixture, outputs):
+def judge(fixture: dict[str, np.ndarray], outputs: dict[str, np.ndarray]) -> dict[str, float]:
     """test_double earns its points when every case is right."""
     right = all(outputs.get(f"case_{case}") is not None
                 and outputs[f"case_{case}"].shape == (3,)
@@ -182,3 +186,12 @@ def test_the_independent_check_catches_what_fools_the_notebook(tiny_course):
     assert row["reason"] == ("failed: test_double (passed in the notebook but not the independent check: "
                              "test_double)")
     assert row[f"{ASSIGNMENT}:test_double"] == "0"
+
+
+def test_the_walkthrough_shows_this_exercise():
+    """docs/instructors.md's worked example is this test's exercise, cell for cell (no kernel needed)."""
+    walkthrough = (REPO_ROOT / "docs" / "instructors.md").read_text().split("## Adding a graded exercise")[1]
+    for code in (SOLUTION, TEST, CHECK_MODULE):
+        assert f"```python\n{code}```" in walkthrough
+    shown = [json.loads("{" + block + "}") for block in re.findall(r"```json\n(.*?)```", walkthrough, re.DOTALL)]
+    assert shown == [_metadata("double", solution=True), _metadata("test_double", points=2)]
