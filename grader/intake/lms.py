@@ -26,17 +26,19 @@ its content says nothing, its file name without the platform's ``-1`` or `` (1)`
 platforms' downloads hold only each student's current attempt, so no timestamp decides anything:
 two files of one submission that are the same notebook are a refused row naming both, and the
 instructor decides. A zip inside a submission is opened (one level) and its files are the
-submission's. Group submissions (:mod:`grader.lms_groups`) are graded once, under one member's id,
+submission's. Group submissions (:mod:`grader.intake.lms_groups`) are graded once, under one member's id,
 and list their members for ``export``.
 
 Late: Canvas marks it in the name; Moodle's download does not say, so late flags come from the
-grading worksheet (``--worksheet``, :mod:`grader.moodle_worksheet`). Without one a Moodle
+grading worksheet (``--worksheet``, :mod:`grader.intake.moodle_worksheet`). Without one a Moodle
 submission's lateness is unknown (None).
 
-Anything that cannot be placed becomes a :class:`~grader.submissions.Refusal` with its reason.
-Content is read only through :mod:`grader.notebook_file`: a malformed file is one such reason, or,
+Anything that cannot be placed becomes a :class:`~grader.intake.base.Refusal` with its reason.
+Content is read only through :mod:`grader.intake.notebook_file`: a malformed file is one such reason, or,
 when its name says which notebook it is, a submission that gets an "invalid" row with the reason.
 """
+
+from __future__ import annotations
 
 import atexit
 import json
@@ -44,11 +46,13 @@ import re
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from grader.course import SOLUTIONS_DIR
 from grader.intake import lms_groups, notebook_file
+from grader.intake.base import IntakeError, Refusal, Submission, extract_zip
 
 LAYOUTS = ("canvas", "moodle", "folders")
 
@@ -85,7 +89,7 @@ def _visible(folder):
     return [path for path in sorted(Path(folder).iterdir()) if not path.name.startswith((".", "__MACOSX"))]
 
 
-def moodle_match(path):
+def moodle_match(path: Path) -> re.Match | None:
     """The name match of a Moodle download entry (a student's or team's folder or flat file), or None.
     A folder ends in ``_file`` (4.1+) or ``_file_`` (up to 4.0); a flat file goes on with its name."""
     match = MOODLE_ENTRY.match(path.name) or MOODLE_DEFAULT_TEAM.match(path.name)
@@ -94,12 +98,12 @@ def moodle_match(path):
     return match
 
 
-def canvas_match(path):
+def canvas_match(path: Path) -> re.Match | None:
     """The name match of a Canvas download file, or None."""
     return (CANVAS_FILE.match(path.name) or CANVAS_ENTRY.match(path.name)) if path.is_file() else None
 
 
-def download_root(root):
+def download_root(root: str | Path) -> Path:
     """``root``, or its lone sub-folder when the download was unpacked or zipped inside one."""
     visible = _visible(root)
     if len(visible) == 1 and visible[0].is_dir() and not moodle_match(visible[0]):
@@ -108,7 +112,7 @@ def download_root(root):
     return Path(root)
 
 
-def detect_layout(root):
+def detect_layout(root: str | Path) -> str:
     """``"canvas"``, ``"moodle"`` or ``"folders"`` (``<student_id>/<notebook>.ipynb``) for the
     folder ``root``; a ValueError when it holds entries of more than one kind."""
     entries = _visible(download_root(root))
@@ -119,18 +123,19 @@ def detect_layout(root):
     present = [kind for kind, names in kinds.items() if names]
     if len(present) > 1:
         examples = "; ".join(f"{kind} ({', '.join(kinds[kind][:2])})" for kind in present)
-        raise ValueError(f"cannot tell which kind of submissions these are, they mix several: {examples}; "
-                         "pass --lms canvas, --lms moodle or --lms folders")
+        raise IntakeError(f"cannot tell which kind of submissions these are, they mix several: {examples}; "
+                          "pass --lms canvas, --lms moodle or --lms folders")
     return present[0] if present else "folders"
 
 
-def base_name(stem):
+def base_name(stem: str) -> str:
     """``stem`` without the platform's copy suffix: ``"01_mnist_cam-1"`` -> ``"01_mnist_cam"``."""
     match = COPY_SUFFIX.match(stem)
     return match["base"] if match else stem
 
 
-def notebook_signatures(assignments, solutions_dir=SOLUTIONS_DIR):
+def notebook_signatures(assignments: Iterable[str],
+                        solutions_dir: str | Path = SOLUTIONS_DIR) -> dict[str, tuple[set[str], str | None]]:
     """``{assignment: (its nbgrader cell ids, its title heading)}`` from the solution notebooks."""
     signatures = {}
     for assignment in sorted(assignments):
@@ -159,10 +164,11 @@ def _title(cells):
     return None
 
 
-def recognize(path, file_name, signatures):
+def recognize(path: Path, file_name: str,
+              signatures: dict[str, tuple[set[str], str | None]]) -> tuple[str | None, str]:
     """``(assignment, how)`` for the file at ``path`` (called ``file_name`` by the student), or
     ``(None, why)``. ``how`` is "cells", "title" or "name"; content goes first, so a renamed
-    notebook is still recognized. The content is read by :func:`grader.notebook_file.load`, so a
+    notebook is still recognized. The content is read by :func:`grader.intake.notebook_file.load`, so a
     malformed file is never more than a reason."""
     try:
         cells, problem = notebook_file.load(path)["cells"], None
@@ -224,7 +230,8 @@ def _without_claimed_ids(files, refusals):
         if _could_be_read_otherwise(downloaded) and others:
             refusals.append(("-", "-", downloaded.late, f"{downloaded.source}: its name reads as user "
                              f"{downloaded.student_id}'s, whose other files are named {sorted(others)[0]!r}, but it "
-                             "could also be another user's; not graded (rename it as Canvas names files and grade again)"))
+                             "could also be another user's; not graded (rename it as Canvas names files and grade "
+                             "again)"))
             continue
         kept.append(downloaded)
     return kept
@@ -244,7 +251,8 @@ def _moodle_files(root, refusals):
         if match is None:
             kind = "folder" if entry.is_dir() else "file"
             refusals.append(("-", "-", None, f"{entry.name}{'/' if entry.is_dir() else ''}: a {kind} not named as "
-                                             f"Moodle names submissions ({MOODLE_NAME_FORM}), so it belongs to no student"))
+                                             f"Moodle names submissions ({MOODLE_NAME_FORM}), so it belongs to no "
+                                             "student"))
             continue
         student_id = match.groupdict().get("student") or ""
         if entry.is_dir():
@@ -259,11 +267,9 @@ def _moodle_files(root, refusals):
     return files
 
 
-def open_archives(files, refusals, scratch):
+def open_archives(files: list[DownloadedFile], refusals: list[tuple], scratch: str | Path) -> list[DownloadedFile]:
     """``files`` with each zip replaced by the files inside it (one level, extracted into
-    ``scratch`` with :func:`grader.submissions.extract_zip`'s limits); an unreadable zip is a refusal."""
-    from grader.intake.submissions import extract_zip
-
+    ``scratch`` with :func:`grader.intake.base.extract_zip`'s limits); an unreadable zip is a refusal."""
     opened = []
     for number, downloaded in enumerate(files):
         if not (downloaded.file_name.lower().endswith(".zip") and zipfile.is_zipfile(downloaded.path)):
@@ -293,7 +299,8 @@ def _claimed_twice(files):
         names.setdefault(downloaded.student_id, set()).add(downloaded.name)
         folded.setdefault(downloaded.student_id.casefold(), set()).add(downloaded.student_id)
     twice = {student: f"two students with the same id {student} ({', '.join(map(repr, sorted(claimants)))}); "
-                      "the grader cannot tell whose it is" for student, claimants in names.items() if len(claimants) > 1}
+                      "the grader cannot tell whose it is"
+             for student, claimants in names.items() if len(claimants) > 1}
     for ids in folded.values():
         for student in ids if len(ids) > 1 else ():
             twice.setdefault(student, f"ids {', '.join(sorted(ids))} differ only in case; the grader cannot keep "
@@ -301,11 +308,10 @@ def _claimed_twice(files):
     return twice
 
 
-def choose(candidates, notes):
+def choose(candidates: dict[tuple[str, str], list[tuple[DownloadedFile, str]]],
+           notes: list[str]) -> tuple[list[Submission], list[Refusal]]:
     """``(submissions, refusals)`` from ``{(student, assignment): [(file, how)]}``: one file is
     graded; two or more of one submission are a refused row naming them all."""
-    from grader.intake.submissions import Refusal, Submission
-
     submissions, refusals = [], []
     for (student_id, assignment), found in sorted(candidates.items()):
         first = found[0][0]
@@ -333,19 +339,20 @@ def _files(root, lms, worksheet, groups, refusals, notes):
     return lms_groups.apply_worksheet(files, worksheet, refusals, notes)
 
 
-def find_lms_submissions(root, lms, known_assignments, worksheet=None, groups=None, solutions_dir=SOLUTIONS_DIR):
+def find_lms_submissions(root: str | Path, lms: str, known_assignments: Iterable[str],
+                         worksheet: str | Path | None = None, groups: str | Path | None = None,
+                         solutions_dir: str | Path = SOLUTIONS_DIR
+                         ) -> tuple[list[Submission], list[Refusal], list[str]]:
     """``(submissions, refusals, notes)`` for a Canvas or Moodle download unpacked in ``root`` (see
     the module's docstring). ``worksheet`` is Moodle's grading worksheet (late flags, teams);
     ``groups`` Canvas's export of the assignment's group set."""
-    from grader.intake.submissions import Refusal  # (ids here are digits or anon_<base58>: valid student ids)
-
     if lms not in ("canvas", "moodle"):
-        raise ValueError(f"unknown platform {lms!r}: canvas or moodle")
+        raise IntakeError(f"unknown platform {lms!r}: canvas or moodle")
     if worksheet is not None and lms != "moodle":
-        raise ValueError("--worksheet is Moodle's grading worksheet; this is a Canvas download")
+        raise IntakeError("--worksheet is Moodle's grading worksheet; this is a Canvas download")
     if groups is not None and lms != "canvas":
-        raise ValueError("--groups is Canvas's group set export; this is a Moodle download (its teams come from "
-                         "the grading worksheet, --worksheet)")
+        raise IntakeError("--groups is Canvas's group set export; this is a Moodle download (its teams come from "
+                          "the grading worksheet, --worksheet)")
     placed, notes = [], []
     files = _files(download_root(root), lms, worksheet, groups, placed, notes)
     refusals = [Refusal(student_id, notebook, reason, late=late) for student_id, notebook, late, reason in placed]

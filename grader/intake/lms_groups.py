@@ -18,11 +18,19 @@ member's id, and the submission lists every member so that ``export`` gives each
   (``gradingtable.php``, ``col_team``): the worksheet the instructor downloads anyway.
 """
 
+from __future__ import annotations
+
 import re
 from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.intake import moodle_worksheet
+from grader.intake.base import IntakeError
 from grader.tables import read_table
+
+if TYPE_CHECKING:
+    from grader.intake.lms import DownloadedFile  # (lms imports this module)
 
 CANVAS_GROUPS_SOURCE = ("Canvas's export of the assignment's group set (People > the group set's tab > its menu > "
                         "Export: GET /api/v1/group_categories/<id>/export)")
@@ -30,26 +38,26 @@ CANVAS_GROUPS_SOURCE = ("Canvas's export of the assignment's group set (People >
 MOODLE_UNSAFE = re.compile(r"[\x00-\x1f\x7f&<>\"`|':\\/]")
 
 
-def squeeze(name):
+def squeeze(name: str) -> str:
     """A name as Canvas writes it in a file name: ``ContentZipper#sanitize_user_name`` (``_12_`` ->
     ``12``, lowercase) then ``sanitize_file_name`` (only word characters): "Team Falcon" -> "teamfalcon"."""
     return re.sub(r"\W", "", re.sub(r"_(\d+)_", r"\1", name).lower())
 
 
-def read_canvas_groups(path):
+def read_canvas_groups(path: str | Path) -> dict[str, str]:
     """``{canvas user id: group name}`` for the students in a group (rows without a numeric user id
     are no student's), from Canvas's group set export. A ValueError (one line) for a file that is
     not one."""
     table = read_table(path, "the group set export")
     user, group = table.column({"canvas_user_id"}), table.column({"group_name"})
     if user is None or group is None:
-        raise ValueError(f"{path} is not Canvas's group set export (no canvas_user_id and group_name columns; its "
-                         f"columns: {', '.join(table.header) or 'none'}): use {CANVAS_GROUPS_SOURCE}")
+        raise IntakeError(f"{path} is not Canvas's group set export (no canvas_user_id and group_name columns; its "
+                          f"columns: {', '.join(table.header) or 'none'}): use {CANVAS_GROUPS_SOURCE}")
     return {row[user].strip(): row[group].strip() for row in table.rows
             if row[user].strip().isdigit() and row[group].strip()}
 
 
-def canvas_groups(files, path, notes):
+def canvas_groups(files: list[DownloadedFile], path: str | Path, notes: list[str]) -> list[DownloadedFile]:
     """``files`` with each group's file marked with the group and its members (see the module's docstring)."""
     membership = read_canvas_groups(path)
     members = {}
@@ -75,13 +83,14 @@ def canvas_groups(files, path, notes):
     return marked
 
 
-def moodle_folder_name(name):
+def moodle_folder_name(name: str) -> str:
     """A group's name as it is in the name of its Moodle folder: ``clean_filename`` of the name
     with ``_`` made a space (``downloader.php``, ``get_student_prefix``)."""
     return MOODLE_UNSAFE.sub("", name.replace("_", " "))
 
 
-def apply_worksheet(files, path, refusals, notes):
+def apply_worksheet(files: list[DownloadedFile], path: str | Path | None, refusals: list[tuple],
+                    notes: list[str]) -> list[DownloadedFile]:
     """``files`` with Moodle's late flags and, when students submit in groups, each team's files
     under one member's participant id with the team's members; a refusal for a team the worksheet
     does not know. Without a worksheet, a default team's files are refused (nobody knows its members)."""
@@ -110,7 +119,8 @@ def _late_flags(files, worksheet, refusals, notes):
                                              "worksheet has no Group column (download it again); not graded"))
             continue
         if downloaded.student_id not in lateness:
-            note = f"student {downloaded.student_id} ({downloaded.name}) is not in the grading worksheet: lateness unknown"
+            note = (f"student {downloaded.student_id} ({downloaded.name}) is not in the grading worksheet: "
+                    "lateness unknown")
             notes.extend([note] if note not in notes else [])
         flagged.append(replace(downloaded, late=lateness.get(downloaded.student_id)))
     return flagged

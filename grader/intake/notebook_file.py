@@ -17,10 +17,12 @@ one-line reason ("cells[3].metadata.nbgrader is an array, not an object"):
    notebook's ``metadata`` an object and ``nbformat`` 4;
 6. (:func:`read_notebook` only) nbformat's reading and schema validation.
 
-:func:`load` (steps 1-5) tells :func:`grader.lms.recognize` which notebook a file of a Canvas or
+:func:`load` (steps 1-5) tells :func:`grader.intake.lms.recognize` which notebook a file of a Canvas or
 Moodle download is; :func:`read_notebook` reads every submission before it is graded
-(:func:`grader.autograde._read_notebook`, all layouts).
+(:func:`grader.pipeline.autograde._read_notebook`, all layouts).
 """
+
+from __future__ import annotations
 
 import json
 import os
@@ -150,7 +152,7 @@ def _check_cell(cell, where):
             _expect(nbgrader[field], types, f"{where}.metadata.nbgrader.{field}", wanted)
 
 
-def check_structure(data):
+def check_structure(data: object) -> None:
     """Raise :class:`NotANotebook` unless the parsed ``data`` has the JSON types the grader
     relies on (step 5 of the module's docstring)."""
     _expect(data, dict, "the file", "an object")
@@ -177,12 +179,12 @@ def _load_text_and_data(path):
     return text, parsed
 
 
-def load(path):
+def load(path: str | os.PathLike) -> dict:
     """The notebook at ``path`` as checked JSON (a dict; steps 1-5), or :class:`NotANotebook`."""
     return _load_text_and_data(path)[1]
 
 
-def read_notebook(path):
+def read_notebook(path: str | os.PathLike) -> nbformat.NotebookNode:
     """The submission at ``path`` as an nbformat 4 notebook, checked (steps 1-5) and validated.
 
     Raises :class:`NotANotebook`, or nbformat's own errors for what its schema rejects (the

@@ -6,80 +6,26 @@ Accepted layouts (``ROOT`` may also be a ``.zip`` holding one of them):
 - ``ROOT/submitted/<student_id>/<assignment>/<notebook>.ipynb`` (nbgrader), or ``ROOT`` = that
   ``submitted`` folder ("folders")
 - Canvas' "Download Submissions" and Moodle's "Download all submissions", as they come
-  ("canvas", "moodle": :mod:`grader.lms`). Without ``lms`` the layout is detected.
+  ("canvas", "moodle": :mod:`grader.intake.lms`). Without ``lms`` the layout is detected.
 
 Student ids become folder names and nbgrader arguments, so they may hold letters, digits and
 ``_ . @ + -`` (numeric ids are fine). Other ids, and ids that differ only in case (they
 collide on case-insensitive disks), are refused with a message naming the folder.
 """
 
+from __future__ import annotations
+
 import re
 import shutil
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from collections.abc import Collection
 from pathlib import Path
 
-from grader.intake.notebook_file import MAX_NOTEBOOK_BYTES
+from grader.intake import lms as platforms
+from grader.intake.base import IntakeError, Refusal, Submission, extract_zip
 
-MAX_ZIP_MEMBERS = 100_000   # files in one download: a MOOC's class hands in far fewer
 STUDENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]*$")
-
-
-@dataclass(frozen=True)
-class Submission:
-    student_id: str
-    assignment: str
-    path: Path
-    late: object = None   # True or False when the LMS said so, None when nobody did
-    source: str = ""      # where the file was in an LMS download ("" for the folder layouts)
-    group: str = ""       # the group whose submission this is (grader.lms_groups), "" for a student's own
-    members: tuple = ()   # that group's members, this student included: export gives each the grade
-
-
-@dataclass(frozen=True)
-class Refusal:
-    student_id: str
-    assignment: str
-    reason: str
-    late: object = None
-
-
-def extract_zip(zip_path, destination):
-    """Extract ``zip_path`` into ``destination``, refusing members that would land outside it.
-
-    A name stored as UTF-8 without the zip's UTF-8 flag (some zip tools) is read as UTF-8.
-    """
-    destination = Path(destination).resolve()
-    with zipfile.ZipFile(zip_path) as archive:
-        members = archive.infolist()
-        for member in members:
-            if not member.flag_bits & 0x800:
-                try:
-                    member.filename = member.filename.encode("cp437").decode("utf-8")
-                except UnicodeError:
-                    pass
-            target = (destination / member.filename).resolve()
-            if destination not in target.parents and target != destination:
-                raise ValueError(f"{zip_path}: member {member.filename!r} points outside the archive")
-        if len(members) > MAX_ZIP_MEMBERS:
-            raise ValueError(f"{zip_path}: {len(members):,} files, more than the {MAX_ZIP_MEMBERS:,} a class may hand in")
-        for member in members:
-            if member.file_size > MAX_NOTEBOOK_BYTES and not member.is_dir():
-                _sparse_stand_in(destination, member)
-            else:
-                archive.extract(member, destination)
-    return destination
-
-
-def _sparse_stand_in(destination, member):
-    """A member larger than any notebook may be (a zip bomb declares terabytes) is not extracted:
-    a sparse file of its declared size stands in for it, so it becomes a row that says its size
-    (:mod:`grader.notebook_file` refuses it from a stat), and no byte of it reaches the disk."""
-    target = destination / member.filename
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target, "wb") as handle:
-        handle.truncate(member.file_size)
 
 
 def _submissions_root(root):
@@ -118,22 +64,22 @@ def _notebooks_of(student_dir, known_assignments, notes):
     return found
 
 
-def find_submissions(root, known_assignments, lms=None, worksheet=None, groups=None):
+def find_submissions(root: str | Path, known_assignments: Collection[str], lms: str | None = None,
+                     worksheet: str | Path | None = None,
+                     groups: str | Path | None = None) -> tuple[list[Submission], list[Refusal], list[str]]:
     """Return ``(submissions, refusals, notes)`` for the folder ``root``.
 
     ``lms`` is "canvas", "moodle" or "folders", or None to detect it
-    (:func:`grader.lms.detect_layout`); ``worksheet`` is Moodle's grading worksheet (late flags
-    and teams) and ``groups`` Canvas's group set export (:func:`grader.lms.find_lms_submissions`).
+    (:func:`grader.intake.lms.detect_layout`); ``worksheet`` is Moodle's grading worksheet (late flags
+    and teams) and ``groups`` Canvas's group set export (:func:`grader.intake.lms.find_lms_submissions`).
     """
-    from grader.intake import lms as platforms
-
     if lms in (None, "auto"):
         lms = platforms.detect_layout(root)
     if lms != "folders":
         return platforms.find_lms_submissions(root, lms, known_assignments, worksheet=worksheet, groups=groups)
     if worksheet is not None or groups is not None:
-        raise ValueError("--worksheet and --groups describe a Moodle or Canvas download; these submissions are "
-                         "folders of students")
+        raise IntakeError("--worksheet and --groups describe a Moodle or Canvas download; these submissions are "
+                          "folders of students")
     root = _submissions_root(root)
     submissions, refusals, notes = [], [], []
     student_dirs = [p for p in sorted(root.iterdir()) if not p.name.startswith(".")]
@@ -164,7 +110,7 @@ def find_submissions(root, known_assignments, lms=None, worksheet=None, groups=N
 class SubmissionSource:
     """Context manager yielding a folder for ``path``: the folder itself, or a .zip extracted to a temp dir."""
 
-    def __init__(self, path):
+    def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._temporary = None
 
@@ -174,7 +120,7 @@ class SubmissionSource:
             return extract_zip(self.path, self._temporary)
         if self.path.is_dir():
             return self.path
-        raise ValueError(f"{self.path} is neither a folder of submissions nor a .zip of one")
+        raise IntakeError(f"{self.path} is neither a folder of submissions nor a .zip of one")
 
     def __exit__(self, *exc_info):
         if self._temporary:
