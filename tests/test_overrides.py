@@ -12,6 +12,7 @@ import shutil
 
 import pytest
 
+from grader.__main__ import main
 from grader.pipeline.collect import collect, write_class_list
 from grader.course import gradebook_url
 from grader.export.grades import export
@@ -137,7 +138,8 @@ def test_export_uses_the_overrides_and_refuses_a_file_edited_since(course, tmp_p
     roster.write_text("student_id,name\nann,Ann\nbea,Bea\ncy,Cy\n", encoding="utf-8")
     (course / "overrides.csv").write_text(OVERRIDES, encoding="utf-8")
     out = tmp_path / "out.csv"
-    assert export("csv", roster, out, course) == 2   # edited after grades.csv was written
+    arguments = ["export", "--format", "csv", "--roster", str(roster), "--course-dir", str(course), str(out)]
+    assert main(arguments) == 2   # edited after grades.csv was written (export raises; __main__ says it)
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "overrides.csv changed after grades.csv was written: run `python -m grader " \
                                       f"collect --course-dir {course}`" in error

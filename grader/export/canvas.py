@@ -19,26 +19,33 @@ attachment ids: ``--unmask`` takes that second download and maps each anonymous 
 through the attachment id of its file.
 """
 
+from __future__ import annotations
+
 import re
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from grader.errors import InputError
 from grader.intake.lms import CANVAS_FILE
+
+if TYPE_CHECKING:
+    from grader.tables import Table
 
 ASSIGNMENT_COLUMN = re.compile(r"^(?P<title>.*)\s\((?P<id>\d+)\)$")   # Assignment.title_and_id
 HIDDEN_ROW = re.compile(r"^\s*(Muted|Manual Posting.*)?\s*$", re.IGNORECASE)   # GradebookImporter's test
 
 
-class CanvasError(ValueError):
+class CanvasError(InputError, ValueError):
     """A roster or download the Canvas export cannot use; the message says what to do."""
 
 
-def assignment_columns(header):
+def assignment_columns(header: list[str]) -> list[str]:
     """The roster's assignment columns ("Lab 1 (311)"), in its order."""
     return [name for name in header if ASSIGNMENT_COLUMN.match(name)]
 
 
-def targets(header, notebooks, wanted=None):
+def targets(header: list[str], notebooks: list[str], wanted: str | None = None) -> list[tuple[str, list[str]]]:
     """``[(column, [notebooks])]``: where each notebook's grade goes (see the module's docstring)."""
     columns = assignment_columns(header)
     listed = ", ".join(columns) or "none"
@@ -63,7 +70,7 @@ def targets(header, notebooks, wanted=None):
     return [(columns[0], list(notebooks))]
 
 
-def special_rows(table):
+def special_rows(table: Table) -> tuple[list[str] | None, list[str] | None]:
     """``(points possible row, hidden row)`` of a gradebook export, each a list or None."""
     points = next((row for row in table.rows if row and "Points Possible" in row[0]), None)
     hidden = next((row for row in table.rows if row and any(cell.strip() for cell in row)
@@ -90,7 +97,8 @@ def _file_ids(download):
     return found
 
 
-def unmask(scores, files, download):
+def unmask(scores: dict[str, dict[str, float]], files: dict[str, list[str]],
+           download: str | Path) -> tuple[dict[str, dict[str, float]], list[str]]:
     """``(scores, lines)``: ``scores`` with each anonymous id replaced by the user id that Canvas's
     later download ``download`` gives its files (``files``: ``{anonymous id: [file names]}``), and
     a line for each anonymous id it cannot place (its grades are left out)."""

@@ -7,7 +7,7 @@
 is_valid_filename_for_import``) splits each folder name at its first four ``_`` and takes the
 second part as the participant id, the third and fourth as the plugin (``assignsubmission``,
 ``file``); the file becomes that participant's feedback file. So the folder names are the
-download's own (class.json records each submission's file in it, :mod:`grader.lms`), which
+download's own (class.json records each submission's file in it, :mod:`grader.intake.lms`), which
 Moodle wrote and reads back. A refused hand-in's page goes to the student's folder too (its
 reason starts with the file's path in the download). A group's folder is named after the group
 and its id, not a participant's: each member gets a folder ``Participant_<participant id>_
@@ -19,6 +19,8 @@ more, flat, named as Canvas named the student's file in the download, ``<name>_<
 picks the right one by name; README ("Feedback back to students") says how, and how through the
 API.
 """
+
+from __future__ import annotations
 
 import json
 import re
@@ -33,7 +35,7 @@ CANVAS_FOLDER = "feedback-canvas"
 MOODLE_PLUGIN = ("assignsubmission", "file")   # the plugin whose folders the download has
 
 
-def moodle_folder_matches(folder, student_id):
+def moodle_folder_matches(folder: str, student_id: str | int) -> bool:
     """Whether Moodle's importer reads ``folder`` as ``student_id``'s submission files: split at
     its first four ``_``, the second part is the participant id and the next two the plugin
     (importziplib.php, ``is_valid_filename_for_import``)."""
@@ -41,7 +43,7 @@ def moodle_folder_matches(folder, student_id):
     return len(parts) >= 4 and parts[1] == str(student_id) and tuple(parts[2:4]) == MOODLE_PLUGIN
 
 
-def moodle_folder(download_path, student_id):
+def moodle_folder(download_path: str | None, student_id: str) -> str:
     """The folder of ``student_id`` in a Moodle download, from the path of one of their files
     (``download_path``): its first part when it is a folder, or the folder a flat file
     (``<Full Name>_<id>_assignsubmission_file_<file name>``) would have been in. A path Moodle's
@@ -61,7 +63,7 @@ def _pages(course_dir, student_id):
     return sorted(folder.glob("*/*.html")) if folder.is_dir() else []
 
 
-def moodle_members(entries):
+def moodle_members(entries: dict) -> dict[str, str]:
     """``{zip folder: student id}`` for every student of a Moodle class list ``entries``."""
     folders = {}
     for entry in entries.get("submissions", []):
@@ -78,7 +80,7 @@ def moodle_members(entries):
     return folders
 
 
-def write_moodle_zip(course_dir):
+def write_moodle_zip(course_dir: str | Path) -> tuple[Path, int] | None:
     """Write ``COURSE/feedback-moodle.zip`` from ``COURSE/class.json`` when the class came from a
     Moodle download; return its path and the number of pages in it, or None (another platform,
     no class list)."""
@@ -106,7 +108,7 @@ def _class_list(course_dir, lms):
     return entries if isinstance(entries, dict) and entries.get("lms") == lms else None
 
 
-def canvas_name(download_path):
+def canvas_name(download_path: str | None) -> str:
     """The name part Canvas gave a student's file (``doejane`` of ``doejane_LATE_123_4567_lab.ipynb``),
     "" when anonymous or unknown."""
     name = Path(download_path or "").name
@@ -114,7 +116,7 @@ def canvas_name(download_path):
     return re.sub(r"\W", "", match["name"] or "") if match else ""
 
 
-def write_canvas_files(course_dir):
+def write_canvas_files(course_dir: str | Path) -> tuple[Path, int] | None:
     """Fill ``COURSE/feedback-canvas/`` with every page of a class from a Canvas download, named
     ``<name>_<user id>_<page>``; return the folder and the number of pages, or None (another
     platform, no class list)."""

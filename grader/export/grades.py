@@ -7,10 +7,10 @@ roster's separator:
 
 - ``canvas``: the roster is Canvas' gradebook export. ``OUT.csv`` has its columns ``Student, ID,
   SIS User ID, SIS Login ID, Section``, then the roster's column(s) of the assignment the grades
-  belong to, titled as in the roster, and its ``Points Possible`` row (:mod:`grader.export_canvas`).
+  belong to, titled as in the roster, and its ``Points Possible`` row (:mod:`grader.export.canvas`).
 - ``moodle``: the roster has ``First name``, ``Last name`` and ``Email address`` (Moodle's grade or
   participants export). ``OUT.csv`` has those three columns, then one grade column per notebook.
-  When the roster is instead an assignment's grading worksheet (:mod:`grader.moodle_worksheet`,
+  When the roster is instead an assignment's grading worksheet (:mod:`grader.intake.moodle_worksheet`,
   in English, French, German or Spanish), ``OUT.csv`` is that worksheet with each graded student's
   grade filled in (the sum of their notebooks), every other cell as Moodle wrote it.
 - ``csv``: the roster has ``student_id`` and ``name``. ``OUT.csv`` is ``student_id, name,
@@ -38,19 +38,23 @@ shows it instead of running it (OWASP's advice on CSV injection); numbers are ke
 UTF-8 without a byte-order mark, with RFC 4180 quoting and CRLF line ends.
 """
 
+from __future__ import annotations
+
 import csv
 import json
 import re
 import sys
 from collections import Counter
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from grader.course import SOLUTIONS_DIR
+from grader.errors import DONE, InputError
 from grader.export import canvas as export_canvas
 from grader.intake import moodle_worksheet
+from grader.pipeline.gradebook import solution_points
 from grader.pipeline.overrides import check_applied
 from grader.pipeline.results import BASE_COLUMNS, LISTED
-from grader.tables import read_table, write_table
+from grader.tables import Table, read_table, write_table
 
 FORMATS = ("canvas", "moodle", "csv")
 WORKSHEET = "moodle-worksheet"   # --format moodle with a grading worksheet as the roster
@@ -63,15 +67,17 @@ ROSTER_SOURCES = {
     "csv": "a CSV file with the columns student_id and name",
     WORKSHEET: f"the assignment's grading worksheet ({moodle_worksheet.SOURCE})",
 }
+Scores = dict[str, dict[str, float]]   # {student id: {notebook: score}}
+Refusals = dict[str, list[tuple[str, str]]]   # {student id: [(notebook, reason)]}
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
-class ExportError(Exception):
+class ExportError(InputError):
     """A roster or ``grades.csv`` the export cannot use; the message says what to do."""
 
 
-def neutralize(cell):
+def neutralize(cell: object) -> str:
     """``cell`` as text, with a leading ``'`` when a spreadsheet would run it as a formula.
 
     Text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets the
@@ -83,25 +89,12 @@ def neutralize(cell):
     return text
 
 
-def solution_points(notebook, solutions_dir=SOLUTIONS_DIR):
-    """The points of ``notebook``'s graded test cells in ``solutions/<notebook>.ipynb``; 0 without one."""
-    try:
-        cells = json.loads((Path(solutions_dir) / f"{notebook}.ipynb").read_text(encoding="utf-8"))["cells"]
-    except (OSError, ValueError, KeyError):
-        return 0.0
-    total = 0.0
-    for cell in cells:
-        nbgrader = cell.get("metadata", {}).get("nbgrader", {})
-        if nbgrader.get("grade"):
-            total += float(nbgrader.get("points", 0))
-    return total
-
-
-def read_grades(course_dir):
+def read_grades(course_dir: str | Path) -> tuple[Scores, dict[str, float]]:
     """``(scores, points)`` from ``COURSE/grades.csv``.
 
     ``scores`` maps each student id, as written there, to ``{notebook: score}`` (a failed notebook
-    scores 0; a refused one has no score unless an override gave it one: :func:`read_refusals`). ``points`` maps each notebook, sorted, to the highest
+    scores 0; a refused one has no score unless an override gave it one: :func:`read_refusals`).
+    ``points`` maps each notebook, sorted, to the highest
     ``max_score`` of its rows or, when none has one (every submission refused), to the points
     of its solution's test cells.
     """
@@ -131,7 +124,7 @@ def _refused(row):
     return row["status"] == "refused" and not row.get("override")
 
 
-def read_refusals(course_dir):
+def read_refusals(course_dir: str | Path) -> dict[str, list[tuple[str, str]]]:
     """``{student id: [(notebook, reason)]}``: the hand-ins ``grades.csv`` lists as refused, which
     export leaves empty with their reason (the grader could not decide which file, whose file or
     which notebook; a score is the instructor's call, through ``overrides.csv``)."""
@@ -143,7 +136,8 @@ def read_refusals(course_dir):
     return refusals
 
 
-def refused_of(pairs, refusals, key_of):
+def refused_of(pairs: list[tuple[dict, dict]], refusals: dict[str, list[tuple[str, str]]],
+               key_of: Callable[[dict], str]) -> list[list[tuple[str, str]]]:
     """``[[(notebook, reason)]]``, one list per ``(roster row, grades)`` of ``pairs``: its refused
     hand-ins whose notebook has no grade, and its files placed in no notebook (``-``, a PDF) when
     it has no grade at all (empty when none)."""
@@ -152,13 +146,13 @@ def refused_of(pairs, refusals, key_of):
              if notebook not in grades and (notebook != "-" or not grades)] for row, grades in pairs]
 
 
-def refusal_comment(refused):
+def refusal_comment(refused: list[tuple[str, str]]) -> str:
     """The comment that tells a refused hand-in from no hand-in: ``Refused: <reason>``, each one."""
     return "; ".join(f"Refused{'' if notebook == '-' else ' ' + notebook}: {reason or 'no reason recorded'}"
                      for notebook, reason in refused)
 
 
-def read_unsandboxed(course_dir):
+def read_unsandboxed(course_dir: str | Path) -> tuple[list[str], int]:
     """``(unsandboxed, handed in)``: the ``student/notebook`` of the rows of ``grades.csv`` whose
     kernel ran WITHOUT the sandbox (``sandboxed`` is ``no``; absent from files written before the
     column existed), and how many rows a kernel produced (refused rows are not counted)."""
@@ -167,7 +161,7 @@ def read_unsandboxed(course_dir):
     return [f"{row['student_id']}/{row['notebook']}" for row in rows if row.get("sandboxed") == "no"], len(rows)
 
 
-def warn_unsandboxed(course_dir, out_path):
+def warn_unsandboxed(course_dir: str | Path, out_path: str | Path) -> None:
     """One line on stderr when some grades come from kernels that ran without the sandbox."""
     unsandboxed, handed_in = read_unsandboxed(course_dir)
     if unsandboxed:
@@ -179,7 +173,7 @@ def warn_unsandboxed(course_dir, out_path):
               f"({out_path} is written all the same)", file=sys.stderr)
 
 
-def class_list(course_dir):
+def class_list(course_dir: str | Path) -> dict:
     """The last autograde run's ``COURSE/class.json`` (where the submissions came from, their
     files and groups), or {} when there is none."""
     try:
@@ -189,9 +183,9 @@ def class_list(course_dir):
     return entries if isinstance(entries, dict) else {}
 
 
-def give_group_grades(scores, entries):
+def give_group_grades(scores: Scores, entries: dict) -> tuple[Scores, list[str]]:
     """``scores`` with each group submission's score given to the group's other members (a member's
-    own grade stays), and the lines that say so (see :mod:`grader.lms_groups`)."""
+    own grade stays), and the lines that say so (see :mod:`grader.intake.lms_groups`)."""
     scores, lines = {student: dict(grades) for student, grades in scores.items()}, []
     for entry in entries.get("submissions", []):
         student, notebook, members = entry["student_id"], entry["notebook"], entry.get("members") or []
@@ -202,7 +196,8 @@ def give_group_grades(scores, entries):
         for member in given:
             scores.setdefault(member, {})[notebook] = scores[student][notebook]
         if given:
-            lines.append(f"group {entry.get('group', '')!r}: {student}'s {notebook} grade goes to {', '.join(given)} too")
+            lines.append(f"group {entry.get('group', '')!r}: {student}'s {notebook} grade goes to "
+                         f"{', '.join(given)} too")
         lines += [f"warning: {m} is in group {entry.get('group', '')!r} but has a {notebook} grade of their own: "
                   "kept" for m in kept]
     return scores, lines
@@ -213,7 +208,7 @@ def _key(student_id):
     return student_id.strip().casefold()
 
 
-def load_roster(path, file_format, id_column):
+def load_roster(path: str | Path, file_format: str, id_column: str) -> tuple[list[dict[str, str]], Table]:
     """The roster's students as ``{column: text}`` rows, in its order, and its table.
 
     Blank rows are skipped, and in a Canvas roster the rows without an ``ID`` (the ``Points
@@ -244,7 +239,8 @@ def load_roster(path, file_format, id_column):
     return students, table
 
 
-def match(roster, scores, key_of):
+def match(roster: list[dict[str, str]], scores: Scores,
+          key_of: Callable[[dict], str]) -> tuple[list[tuple[dict, dict]], list[str]]:
     """``(pairs, unknown)``: each roster row with its ``{notebook: score}`` (``{}`` when it has
     none), and the student ids of ``scores`` that no roster row has, sorted. ``key_of(row)`` is
     the row's id as matched."""
@@ -265,7 +261,8 @@ def _grade_cells(grades, assignments):
     return [_number(grades[name]) if name in grades else "" for name in assignments]
 
 
-def report(unknown, missing, id_column, fate, empty, refused=()):
+def report(unknown: list[str], missing: list[tuple[str, str]], id_column: str, fate: str, empty: str,
+           refused: Sequence[tuple] = ()) -> None:
     """List on stderr, one line each, the graded students not in the roster (``unknown``), the
     roster students without any grade (``missing``: ``(name, id)``) and those whose hand-in was
     refused (``refused``: ``(name, id, [(notebook, reason)])``: not "no submission")."""
@@ -295,8 +292,9 @@ def _canvas_name(row):
     return row["Student"] if "Student" in row else ", ".join(filter(None, (row["LastName"], row["FirstName"])))
 
 
-def write_canvas(roster_path, out_path, scores, points, id_column, assignment=None, refusals=None):
-    """Canvas's import file into the roster's own assignment column(s) (:mod:`grader.export_canvas`)."""
+def write_canvas(roster_path: str | Path, out_path: str | Path, scores: Scores, points: dict[str, float],
+                 id_column: str, assignment: str | None = None, refusals: Refusals | None = None) -> int:
+    """Canvas's import file into the roster's own assignment column(s) (:mod:`grader.export.canvas`)."""
     roster, table = load_roster(roster_path, "canvas", id_column)
     try:
         targets = export_canvas.targets(table.header, points, assignment)
@@ -308,8 +306,8 @@ def write_canvas(roster_path, out_path, scores, points, id_column, assignment=No
             ["Points Possible"] + [""] * (len(CANVAS_COLUMNS) - 1)
             + [points_row[table.header.index(column)] if points_row else "" for column, _ in targets]]
     for row, grades in pairs:
-        cells = [_number(sum(grades[n] for n in notebooks if n in grades)) if any(n in grades for n in notebooks) else ""
-                 for _, notebooks in targets]
+        cells = [_number(sum(grades[n] for n in notebooks if n in grades))
+                 if any(n in grades for n in notebooks) else "" for _, notebooks in targets]
         rows.append([_canvas_name(row)] + [row.get(column, "") for column in CANVAS_COLUMNS[1:]] + cells)
     _write(out_path, rows, table.delimiter)
     for column, notebooks in targets:
@@ -339,7 +337,8 @@ def _check_canvas_column(table, column, points_row, hidden_row, worth):
               "grades)", file=sys.stderr)
 
 
-def write_moodle(roster_path, out_path, scores, points, id_column, refusals=None):
+def write_moodle(roster_path: str | Path, out_path: str | Path, scores: Scores, points: dict[str, float],
+                 id_column: str, refusals: Refusals | None = None) -> int:
     """Moodle's CSV grade import: the names, the identifier column and one column per notebook."""
     roster, table = load_roster(roster_path, "moodle", id_column)
     pairs, unknown = match(roster, scores, lambda row: _key(row[id_column]))
@@ -354,7 +353,8 @@ def write_moodle(roster_path, out_path, scores, points, id_column, refusals=None
     return len(pairs)
 
 
-def write_worksheet(roster_path, out_path, scores, points, refusals=None):
+def write_worksheet(roster_path: str | Path, out_path: str | Path, scores: Scores, points: dict[str, float],
+                    refusals: Refusals | None = None) -> int:
     """The grading worksheet with each graded student's grade (the sum of their notebooks), for
     Moodle's Upload grading worksheet; the other students' rows are left as they were, but for
     a refused hand-in's reason in an empty Feedback comments cell (when the worksheet has one)."""
@@ -381,7 +381,7 @@ def write_worksheet(roster_path, out_path, scores, points, refusals=None):
     return len(pairs)
 
 
-def check_worksheet_maximum(worksheet, points):
+def check_worksheet_maximum(worksheet: moodle_worksheet.Worksheet, points: dict[str, float]) -> None:
     """Warn when the worksheet's maximum grade is not the notebooks' points: Moodle skips a
     grade above the maximum, and one below it means something else than intended."""
     total, maxima = sum(points.values()), set()
@@ -396,7 +396,8 @@ def check_worksheet_maximum(worksheet, points):
               "(Moodle skips a grade above its maximum)", file=sys.stderr)
 
 
-def write_plain(roster_path, out_path, scores, points, id_column, refusals=None):
+def write_plain(roster_path: str | Path, out_path: str | Path, scores: Scores, points: dict[str, float],
+                id_column: str, refusals: Refusals | None = None) -> int:
     """``student_id, name, <notebooks>, total, comment``: the roster's students, then those not in
     it; ``comment`` tells a refused hand-in (its reason) from none (empty)."""
     roster, table = load_roster(roster_path, "csv", id_column)
@@ -410,11 +411,13 @@ def write_plain(roster_path, out_path, scores, points, id_column, refusals=None)
              for student_id, name, grades, found in students]
     _write(out_path, rows, table.delimiter)
     report(unknown, [(r["name"], r[id_column]) for r, g in pairs if not g], id_column, "listed without a name",
-           "grade cells left empty", [(r["name"], r[id_column], found) for (r, _), found in zip(pairs, refused) if found])
+           "grade cells left empty",
+           [(r["name"], r[id_column], found) for (r, _), found in zip(pairs, refused) if found])
     return len(pairs)
 
 
-def choose_format(file_format, roster_path, source, id_column):
+def choose_format(file_format: str, roster_path: str | Path, source: str | None,
+                  id_column: str | None) -> tuple[str, str | None]:
     """``(format, id column)``: a Moodle roster that is a grading worksheet is written back as one,
     and grades from an LMS download match on that platform's id unless ``--id-column`` says otherwise."""
     if file_format == "moodle" and _is_worksheet(roster_path):
@@ -436,7 +439,7 @@ def _is_worksheet(path):
         return False   # load_roster says why
 
 
-def platform_ids(scores, entries, file_format, unmask=None):
+def platform_ids(scores: Scores, entries: dict, file_format: str, unmask: str | Path | None = None) -> Scores:
     """``scores`` keyed by ids the roster has: anonymous Canvas ids turned into user ids with
     ``--unmask``, then each group's grade given to its members. Prints what it did."""
     anonymous = [student for student in scores if student.startswith("anon_")]
@@ -461,31 +464,29 @@ def platform_ids(scores, entries, file_format, unmask=None):
     return scores
 
 
-def export(file_format, roster_path, out_path, course_dir, id_column=None, assignment=None, unmask=None):
-    """Write ``out_path`` in ``file_format`` from ``course_dir``'s grades and the roster; return 0, or
-    2 with a one-line error when the roster or ``grades.csv`` cannot be used."""
+def export(file_format: str, roster_path: str | Path, out_path: str | Path, course_dir: str | Path,
+           id_column: str | None = None, assignment: str | None = None, unmask: str | Path | None = None) -> int:
+    """Write ``out_path`` in ``file_format`` from ``course_dir``'s grades and the roster; return
+    :data:`~grader.errors.DONE`. Raises :class:`ExportError` (a one-line message) when the roster or
+    ``grades.csv`` cannot be used."""
     entries = class_list(course_dir)
-    try:
-        if (assignment or unmask) and file_format != "canvas":
-            raise ExportError("--assignment and --unmask are for --format canvas")
-        file_format, id_column = choose_format(file_format, roster_path, entries.get("lms"), id_column)
-        stale = check_applied(course_dir)
-        if stale:
-            raise ExportError(stale)
-        scores, points = read_grades(course_dir)
-        refusals = read_refusals(course_dir)
-        warn_unsandboxed(course_dir, out_path)
-        scores = platform_ids(scores, entries, file_format, unmask)
-        if file_format == "canvas":
-            students = write_canvas(roster_path, out_path, scores, points, id_column, assignment, refusals)
-        elif file_format == WORKSHEET:
-            students = write_worksheet(roster_path, out_path, scores, points, refusals)
-        elif file_format == "moodle":
-            students = write_moodle(roster_path, out_path, scores, points, id_column, refusals)
-        else:
-            students = write_plain(roster_path, out_path, scores, points, id_column, refusals)
-    except ExportError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    if (assignment or unmask) and file_format != "canvas":
+        raise ExportError("--assignment and --unmask are for --format canvas")
+    file_format, id_column = choose_format(file_format, roster_path, entries.get("lms"), id_column)
+    stale = check_applied(course_dir)
+    if stale:
+        raise ExportError(stale)
+    scores, points = read_grades(course_dir)
+    refusals = read_refusals(course_dir)
+    warn_unsandboxed(course_dir, out_path)
+    scores = platform_ids(scores, entries, file_format, unmask)
+    if file_format == "canvas":
+        students = write_canvas(roster_path, out_path, scores, points, id_column, assignment, refusals)
+    elif file_format == WORKSHEET:
+        students = write_worksheet(roster_path, out_path, scores, points, refusals)
+    elif file_format == "moodle":
+        students = write_moodle(roster_path, out_path, scores, points, id_column, refusals)
+    else:
+        students = write_plain(roster_path, out_path, scores, points, id_column, refusals)
     print(f"{out_path}: {students} roster students, {len(points)} assignments ({file_format})")
-    return 0
+    return DONE

@@ -19,6 +19,8 @@ gets a one-line reason naming the line and is skipped; the other lines and every
 grade stand.
 """
 
+from __future__ import annotations
+
 import csv
 import dataclasses
 import hashlib
@@ -27,7 +29,11 @@ import math
 import re
 from pathlib import Path
 
+from grader.errors import InputError
 from grader.files import write_atomically
+from grader.pipeline import gradebook
+from grader.pipeline.gradebook import solution_points
+from grader.pipeline.results import Grade
 from grader.tables import guess_delimiter, read_table
 
 OVERRIDES_FILE = "overrides.csv"
@@ -35,7 +41,7 @@ APPLIED_FILE = "overrides-applied.json"
 COLUMNS = ("student_id", "notebook", "test", "points", "reason")
 
 
-class OverridesError(ValueError):
+class OverridesError(InputError, ValueError):
     """``overrides.csv`` cannot be read at all (not UTF-8, not its header); one line that says why."""
 
 
@@ -50,18 +56,18 @@ class Override:
     points: float
     reason: str
 
-    def target(self):
+    def target(self) -> str:
         """What it sets, for messages: ``jdoe/01_mnist_cam:test_show_cam_values`` or ``jdoe/01_mnist_cam``."""
         return f"{self.student_id}/{self.notebook}" + (f":{self.test}" if self.test else "")
 
 
-def digest(course_dir):
+def digest(course_dir: str | Path) -> str:
     """SHA-256 of ``overrides.csv``'s bytes, or "" when there is no such file."""
     path = Path(course_dir) / OVERRIDES_FILE
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
 
 
-def read_overrides(course_dir):
+def read_overrides(course_dir: str | Path) -> tuple[list[Override], list[str]]:
     """``(overrides, problems)`` from ``COURSE/overrides.csv`` (none when it does not exist):
     each bad line is left out with a one-line problem naming it. Raises OverridesError when the
     file cannot be read or lacks a column."""
@@ -80,12 +86,13 @@ def read_overrides(course_dir):
     lines = _line_numbers(path)
     for number, row in zip(lines, table.rows):
         override, problem = _parse(number, dict(zip(table.header, (cell.strip() for cell in row))))
-        if override is not None and (override.student_id, override.notebook, override.test) in seen:
-            problem = f"sets {override.target()} again (line {seen[override.student_id, override.notebook, override.test]})"
+        key = None if override is None else (override.student_id, override.notebook, override.test)
+        if key in seen:
+            problem = f"sets {override.target()} again (line {seen[key]})"
         if problem:
             problems.append(f"{path.name} line {number}: {problem}: skipped")
             continue
-        seen[override.student_id, override.notebook, override.test] = number
+        seen[key] = number
         overrides.append(override)
     return overrides, problems
 
@@ -125,8 +132,6 @@ def _number(value):
 
 def _maximum(grade):
     """The notebook's points: its row's, else its solution's (a refused row has none)."""
-    from grader.export.grades import solution_points
-
     return grade.max_score or solution_points(grade.notebook)
 
 
@@ -134,9 +139,11 @@ def _apply_one(grade, override, maxima):
     """``(grade with ``override`` applied, None)`` or ``(grade, problem)`` when it cannot be."""
     if override.test:
         if override.test not in grade.tests:
-            return grade, f"{grade.notebook} has no test {override.test!r} (its tests: {', '.join(sorted(grade.tests))})"
+            tests = ", ".join(sorted(grade.tests))
+            return grade, f"{grade.notebook} has no test {override.test!r} (its tests: {tests})"
         if override.points > maxima.get(override.test, math.inf):
-            return grade, f"{_number(override.points)} points is more than {override.test}'s {_number(maxima[override.test])}"
+            most = _number(maxima[override.test])
+            return grade, f"{_number(override.points)} points is more than {override.test}'s {most}"
         before = grade.tests[override.test]
         tests = {**grade.tests, override.test: override.points}
         change = f"{override.test} {_number(before)} -> {_number(override.points)}: {override.reason}"
@@ -151,7 +158,8 @@ def _apply_one(grade, override, maxima):
                                override="; ".join(filter(None, [grade.override, change]))), None
 
 
-def apply_overrides(course_dir, grades, max_scores=None):
+def apply_overrides(course_dir: str | Path, grades: list[Grade],
+                    max_scores: dict[str, dict[str, float]] | None = None) -> tuple[list[Grade], list[str]]:
     """``(grades, lines)``: ``grades`` with ``COURSE/overrides.csv`` applied (new :class:`Grade`
     objects; the ones given are not changed) and the lines the summary prints: each override
     applied, each line skipped with its reason, and each override whose automatic score changed
@@ -211,7 +219,7 @@ def _record(course_dir, applied):
     return lines
 
 
-def check_applied(course_dir):
+def check_applied(course_dir: str | Path) -> str | None:
     """None when ``grades.csv`` holds the overrides of ``overrides.csv`` as it is now, else a
     one-line reason to run ``collect`` (the file was edited after ``grades.csv`` was written)."""
     path = Path(course_dir) / APPLIED_FILE
@@ -225,12 +233,10 @@ def check_applied(course_dir):
             f"collect --course-dir {course_dir}` to apply it, then export again")
 
 
-def settle(course_dir, grades):
+def settle(course_dir: str | Path, grades: list[Grade]) -> tuple[list[Grade], list[str]]:
     """``(grades, lines)`` of :func:`apply_overrides` with the gradebook's maxima, and the course's
     gradebook made to hold them: each overridden grade, and each grade overridden at the last run
     (an override removed since then goes back to the automatic score)."""
-    from grader.pipeline import gradebook
-
     maxima = {}
     for notebook in sorted({grade.notebook for grade in grades}):
         try:

@@ -1,8 +1,8 @@
 """The class report: ``COURSE/report.html``, written beside ``grades.csv`` at the end of every
-``autograde`` run and every ``collect`` (:func:`grader.collect.finish`), its headline numbers
+``autograde`` run and every ``collect`` (:func:`grader.pipeline.collect.finish`), its headline numbers
 printed in the terminal.
 
-Built from the results (:class:`grader.results.Grade`) and the autograded notebooks
+Built from the results (:class:`grader.pipeline.results.Grade`) and the autograded notebooks
 (``COURSE/autograded/<id>/<notebook>/<notebook>.ipynb``, whose graded test cells keep their
 error, ``ExceptionName: message``). Per notebook: the scores of the notebooks handed in (those
 that could not be graded count with their 0) as a histogram, their mean and median; per test:
@@ -18,6 +18,8 @@ style sheet fetched; its Content-Security-Policy forbids loading anything else),
 that came from a submission is escaped.
 """
 
+from __future__ import annotations
+
 import base64
 import html
 import io
@@ -32,7 +34,7 @@ from pathlib import Path
 from grader.course import SOLUTIONS_DIR
 from grader.files import write_atomically
 from grader.pipeline.feedback import plain_text
-from grader.pipeline.results import graded_without_sandbox
+from grader.pipeline.results import Grade, graded_without_sandbox
 
 REPORT_FILE = "report.html"
 SLOWEST = 5
@@ -57,7 +59,7 @@ class Mistake:
     example: str = ""   # the first student's message, as it was
 
     @property
-    def count(self):
+    def count(self) -> int:
         return len(self.students)
 
 
@@ -73,11 +75,11 @@ class NotebookSummary:
     late: int
 
     @property
-    def mean(self):
+    def mean(self) -> float:
         return statistics.mean(self.scores) if self.scores else 0.0
 
     @property
-    def median(self):
+    def median(self) -> float:
         return statistics.median(self.scores) if self.scores else 0.0
 
 
@@ -97,7 +99,7 @@ class ClassReport:
     unsandboxed: list = field(default_factory=list)   # Grade: graded WITHOUT the sandbox (grades.csv's sandboxed: no)
 
 
-def points_per_test(notebook, solutions_dir=SOLUTIONS_DIR):
+def points_per_test(notebook: str, solutions_dir: str | Path = SOLUTIONS_DIR) -> dict[str, float]:
     """``{test: points}`` of the graded test cells of ``notebook``'s source (empty when unknown)."""
     try:
         cells = json.loads((Path(solutions_dir) / f"{notebook}.ipynb").read_text())["cells"]
@@ -117,7 +119,7 @@ def _error_text(output):
     return plain_text(f"{name}: {value}" if value else name).strip()
 
 
-def failure_messages(course_dir, grade):
+def failure_messages(course_dir: str | Path, grade: Grade) -> dict[str, str]:
     """``{test: message}``: the first error of each graded test cell of ``grade``'s autograded
     notebook (empty when there is none: a notebook that could not be graded)."""
     path = Path(course_dir) / "autograded" / grade.student_id / grade.notebook / f"{grade.notebook}.ipynb"
@@ -134,7 +136,7 @@ def failure_messages(course_dir, grade):
     return messages
 
 
-def mistake_pattern(message):
+def mistake_pattern(message: str) -> str:
     """``message`` with every number written ``#``, runs of blanks as one space and none inside
     brackets: the messages of one mistake differ only in the image, the label or the values they
     quote (numpy pads the numbers of an array: ``[ 4.13  14.673]``)."""
@@ -142,7 +144,8 @@ def mistake_pattern(message):
     return re.sub(r"\s+([\])])", r"\1", re.sub(r"([\[(])\s+", r"\1", text))
 
 
-def common_mistakes(course_dir, grades, points):
+def common_mistakes(course_dir: str | Path, grades: list[Grade],
+                    points: dict[str, dict[str, float]]) -> list[Mistake]:
     """The failure messages of the graded notebooks' failing tests, grouped per notebook, test and
     :func:`mistake_pattern`; ``points`` is ``{notebook: {test: points}}``. By notebook and test,
     the most common first."""
@@ -163,7 +166,7 @@ def common_mistakes(course_dir, grades, points):
     return sorted(groups.values(), key=lambda m: (m.notebook, m.test, -m.count, m.pattern))
 
 
-def pass_counts(grades, points):
+def pass_counts(grades: list[Grade], points: dict[str, dict[str, float]]) -> list[tuple]:
     """``[(notebook, test, points, passed, graded)]``: of the graded notebooks, how many earned all
     of each test's points."""
     rows = []
@@ -175,7 +178,7 @@ def pass_counts(grades, points):
     return rows
 
 
-def notebook_summaries(grades):
+def notebook_summaries(grades: list[Grade]) -> list[NotebookSummary]:
     """A :class:`NotebookSummary` per notebook handed in (refused hand-ins left out)."""
     summaries = []
     for notebook in sorted({g.notebook for g in grades if g.status != "refused"}):
@@ -187,14 +190,15 @@ def notebook_summaries(grades):
     return summaries
 
 
-def override_rows(grades):
+def override_rows(grades: list[Grade]) -> list[tuple[str, str, str]]:
     """``[(student, notebook, what changed and why)]``: the results an instructor's overrides changed
-    (their ``override`` text, :mod:`grader.overrides`; a result without one has none)."""
+    (their ``override`` text, :mod:`grader.pipeline.overrides`; a result without one has none)."""
     return [(g.student_id, g.notebook, str(getattr(g, "override", "") or ""))
             for g in sorted(grades, key=lambda g: (g.student_id, g.notebook)) if getattr(g, "override", "")]
 
 
-def build_report(course_dir, grades, solutions_dir=SOLUTIONS_DIR):
+def build_report(course_dir: str | Path, grades: list[Grade],
+                 solutions_dir: str | Path = SOLUTIONS_DIR) -> ClassReport:
     """The :class:`ClassReport` of ``grades`` (their autograded notebooks in ``course_dir``)."""
     notebooks = sorted({g.notebook for g in grades if g.status != "refused"})
     points = {notebook: points_per_test(notebook, solutions_dir) for notebook in notebooks}
@@ -218,7 +222,7 @@ def _bins(max_score):
     return [max_score * step / 10 for step in range(11)]
 
 
-def histogram_png(summary):
+def histogram_png(summary: NotebookSummary) -> bytes:
     """A PNG of ``summary``'s score distribution (matplotlib, no display needed), as bytes."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -290,7 +294,7 @@ figure{display:inline-block;margin:0 1em 1em 0}p.empty{color:#666}
 p.warning{border:2px solid #c0392b;padding:.5em;font-weight:bold}"""
 
 
-def render_html(report, title="Class report"):
+def render_html(report: ClassReport, title: str = "Class report") -> str:
     """The report as one self-contained HTML page."""
     sections = [
         ("Notebooks", _notebooks_html(report)),
@@ -331,12 +335,12 @@ def render_html(report, title="Class report"):
             f"<h1>{html.escape(title)}</h1><p>written {datetime.now():%Y-%m-%d %H:%M}</p>{summary}{body}</body></html>")
 
 
-def most_common(mistakes):
+def most_common(mistakes: list[Mistake]) -> Mistake:
     """The mistake most students made (the first of ``mistakes`` among equals)."""
     return max(mistakes, key=lambda mistake: mistake.count)
 
 
-def headline(report):
+def headline(report: ClassReport) -> list[str]:
     """The report's headline numbers, a line per notebook and one for the most common mistake."""
     lines = [f"{s.notebook}: {len(s.scores)} handed in, {s.graded} graded, mean {_number(s.mean)}, median "
              f"{_number(s.median)} of {_number(s.max_score)}; {s.ungraded} could not be graded, {s.late} late"
@@ -351,7 +355,8 @@ def headline(report):
     return lines
 
 
-def write_report(course_dir, grades, solutions_dir=SOLUTIONS_DIR):
+def write_report(course_dir: str | Path, grades: list[Grade],
+                 solutions_dir: str | Path = SOLUTIONS_DIR) -> tuple[Path, ClassReport]:
     """Write ``COURSE/report.html`` atomically; return ``(path, report)``."""
     report = build_report(course_dir, grades, solutions_dir)
     page = render_html(report, f"Class report: {Path(course_dir).resolve().name}")
