@@ -31,6 +31,8 @@ AppArmor's wiki, https://gitlab.com/apparmor/apparmor/-/wikis/unprivileged_usern
 ``examples/apparmor/course-grader``: a profile that grants ``userns`` to this course's Python.
 """
 
+from __future__ import annotations
+
 import argparse
 import errno
 import json
@@ -43,6 +45,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from grader.errors import DONE, INCOMPLETE
 from grader.sandbox import libc, zygote
 from grader.sandbox import namespaces as sandbox
 from grader.sandbox.namespaces import REPO_ROOT, error_text, failed_step, run_probe  # run_probe: see available()
@@ -69,7 +72,7 @@ def _read(path):
         return None
 
 
-def apparmor_label():
+def apparmor_label() -> str | None:
     """This process's AppArmor label, or None without AppArmor (the files say EINVAL then)."""
     for path in LABEL_FILES:
         label = _read(path)
@@ -299,7 +302,7 @@ def _end_to_end(folder):
     return True, ""
 
 
-def probe():
+def probe() -> dict:
     """``{"steps": [{"part", "ok", "detail", ...}], "facts": {...}}``: every step until the first
     that fails (see the module's docstring), and what the diagnosis needs to know of the machine."""
     facts = {"platform": sys.platform, "python": sys.executable, "python_resolved": os.path.realpath(sys.executable),
@@ -325,7 +328,7 @@ def probe():
     return {"steps": steps, "facts": facts}
 
 
-def container_hint():
+def container_hint() -> str | None:
     """What says this process runs in a container (Docker, Podman, Kubernetes), or None."""
     if os.path.exists("/.dockerenv"):
         return "docker"
@@ -342,7 +345,7 @@ def container_hint():
 
 # ---------------------------------------------------------------- the diagnosis
 
-def profile_text(python=None, template=PROFILE_TEMPLATE):
+def profile_text(python: str | None = None, template: str | Path = PROFILE_TEMPLATE) -> str:
     """The shipped AppArmor profile with ``@{course_python}`` set to ``python`` (default: this
     interpreter, resolved: AppArmor attaches a profile to the file that is executed, not to a symlink)."""
     python = python or os.path.realpath(sys.executable)
@@ -390,7 +393,7 @@ def _container_remedy(facts):
                    "it; `python -m grader doctor` run inside the container says whether they suffice."]
 
 
-def diagnose(result):
+def diagnose(result: dict) -> tuple[bool, list[str]]:
     """``(works, lines)``: whether the sandbox can be built here and, when not, which part fails
     and the remedy for what the probe detected."""
     step, facts = failed_step(result), result.get("facts", {})
@@ -457,7 +460,7 @@ def diagnose(result):
     return False, lines
 
 
-def report_lines(result):
+def report_lines(result: dict) -> tuple[bool, list[str]]:
     """What ``python -m grader doctor`` prints: each step, then the diagnosis."""
     facts = result.get("facts", {})
     lines = [f"python: {facts.get('python')} (runs as {facts.get('python_resolved')})"]
@@ -474,15 +477,16 @@ def report_lines(result):
     return works, lines + [""] + diagnosis
 
 
-def doctor(write_profile=None, as_json=False):
-    """``python -m grader doctor``: print the probe and the diagnosis; 0 when the sandbox works, else 1."""
+def doctor(write_profile: str | Path | None = None, as_json: bool = False) -> int:
+    """``python -m grader doctor``: print the probe and the diagnosis; :data:`~grader.errors.DONE` (0) when
+    the sandbox works, else :data:`~grader.errors.INCOMPLETE` (1)."""
     if write_profile is not None:
         Path(write_profile).write_text(profile_text())
         print(f"{write_profile}: the AppArmor profile {PROFILE_NAME}, granting 'userns' to "
               f"{os.path.realpath(sys.executable)}")
         print(f"install it: sudo install -m 644 {write_profile} /etc/apparmor.d/{PROFILE_NAME} && "
               f"sudo apparmor_parser -r /etc/apparmor.d/{PROFILE_NAME}")
-        return 0
+        return DONE
     result = run_probe()
     if as_json:
         works, diagnosis = diagnose(result)
@@ -490,10 +494,10 @@ def doctor(write_profile=None, as_json=False):
     else:
         works, lines = report_lines(result)
         print("\n".join(lines))
-    return 0 if works else 1
+    return DONE if works else INCOMPLETE
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m grader.sandbox.doctor")
     parser.add_argument("--probe", action="store_true", help="run the probe here and print it as JSON")
     arguments = parser.parse_args(argv)

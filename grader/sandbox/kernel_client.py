@@ -15,6 +15,8 @@ Two things of the grader's never reach the kernel through this process:
   or writes invalid UTF-8 into it affects only itself.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import signal
@@ -22,6 +24,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Mapping
 
 VARIABLE = "COURSE_KERNEL_SERVER"   # the zygote socket's path (grader.sandbox.zygote imports it from here)
 CONNECT_SECONDS = 30
@@ -34,7 +37,7 @@ KEPT_PREFIXES = ("LC_", "COURSE_", "TF_", "KERAS_", "OMP_", "MKL_", "JPY_", "JUP
 SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH", "KEY")   # dropped even so
 
 
-def kernel_environment(environment):
+def kernel_environment(environment: Mapping[str, str]) -> dict[str, str]:
     """The variables a kernel keeps: the course's and the libraries' settings (the names above),
     never one whose name says it is a secret (``JUPYTER_TOKEN``, ``COURSE_API_KEY``), and nothing
     else the instructor's shell holds."""
@@ -78,7 +81,7 @@ def _connect(socket_path):
             time.sleep(0.05)
 
 
-def main(argv):
+def main(argv: list[str]) -> int:
     if len(argv) < 3 or argv[1] != "--":
         raise SystemExit("usage: kernel_client.py SPEC|- -- COMMAND...")
     socket_path = os.environ.get(VARIABLE)

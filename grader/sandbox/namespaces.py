@@ -29,6 +29,8 @@ says why and what to do) and ``--isolate auto`` runs kernels unsandboxed with a 
 result records whether its kernel was sandboxed (``grades.csv``'s ``sandboxed`` column).
 """
 
+from __future__ import annotations
+
 import errno
 import json
 import os
@@ -108,7 +110,7 @@ def error_text(error: BaseException) -> str:
     return f"{error.__class__.__name__}: {error}"
 
 
-def write_kernelspec(folder, spec, kernel_env=None):
+def write_kernelspec(folder: str | Path, spec: dict, kernel_env: dict[str, str] | None = None) -> dict[str, str]:
     """Write ``spec`` and the ``course-sandbox`` kernelspec under ``folder``.
 
     ``spec`` is a dict: ``hide`` (folders covered by a read-only tmpfs), ``hide_writable``
@@ -131,7 +133,7 @@ def write_kernelspec(folder, spec, kernel_env=None):
     return {"JUPYTER_PATH": str(folder / "jupyter")}
 
 
-def kernel_command(spec_path=None):
+def kernel_command(spec_path: str | Path | None = None) -> list[str]:
     """A kernelspec's ``argv``: ask the job's zygote (:mod:`grader.sandbox.zygote`) for a kernel, sandboxed
     by the plan in ``spec_path`` (None: unsandboxed). The client dies with nbgrader, and the kernel
     with the client."""
@@ -170,7 +172,7 @@ def _outermost(paths):
     return kept
 
 
-def enter(spec):
+def enter(spec: dict) -> None:
     """Build the kernel's view of the file system from ``spec`` (see :func:`write_kernelspec`).
 
     Everything the kernel may write lies in one private tmpfs of ``limits.disk_bytes`` bytes and
@@ -265,14 +267,14 @@ def _restore(entries, folder):
                 handle.write(data)
 
 
-def mount_private_proc():
+def mount_private_proc() -> None:
     """Make every mount private to this mount namespace and mount a /proc of this PID namespace
     (what ``unshare --mount-proc`` does)."""
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
 
-def make_read_only(folders):
+def make_read_only(folders: list[str]) -> None:
     """Remount ``folders`` (bind mounts made by :func:`enter`) read-only."""
     for folder in folders:
         mount(None, folder, None, MS_REMOUNT | MS_BIND | MS_RDONLY | _locked_flags(folder))

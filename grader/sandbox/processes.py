@@ -1,6 +1,8 @@
 """Run a command under a wall-clock limit and a memory cap; kill everything it started when
 a limit is crossed (Jupyter kernels start new sessions, so the whole process tree is tracked)."""
 
+from __future__ import annotations
+
 import collections
 import os
 import shutil
@@ -16,12 +18,12 @@ POLL_SECONDS = 0.2
 KEPT_OUTPUT_CHUNKS = 64   # of up to 64 KiB: the last 4 MiB of a command's output are kept
 
 
-def die_with_parent():
+def die_with_parent() -> list[str]:
     """The command prefix that kills a process when its parent dies (empty where unavailable)."""
     return ["setpriv", "--pdeathsig", "KILL"] if sys.platform.startswith("linux") and shutil.which("setpriv") else []
 
 
-def process_tree(pid):
+def process_tree(pid: int) -> list[psutil.Process]:
     """The process ``pid`` and all its descendants that are still alive."""
     try:
         parent = psutil.Process(pid)
@@ -30,7 +32,7 @@ def process_tree(pid):
         return []
 
 
-def tree_memory_bytes(pid):
+def tree_memory_bytes(pid: int) -> int:
     """Memory of ``pid`` and its descendants, in bytes: the sum of their proportional set sizes
     (PSS), so pages that forked kernels share with their zygote are counted once, not per process,
     and the memory they hold outside their address space (:func:`held_outside_bytes`)."""
@@ -43,7 +45,7 @@ def tree_memory_bytes(pid):
     return total + held_outside_bytes([process.pid for process in processes])
 
 
-def held_outside_bytes(pids):
+def held_outside_bytes(pids: list[int]) -> int:
     """Bytes that ``pids`` hold in files of memory rather than in their pages: every memfd they have
     open or mapped (``memfd_create``; counted once each, mapped pages perhaps twice), and the
     private tmpfs (``/tmp``, ``/dev/shm``) of each sandbox they run in, that is of each mount
@@ -99,7 +101,7 @@ def _device(path):
         return None
 
 
-def kill_tree(pid):
+def kill_tree(pid: int) -> None:
     """Kill process ``pid`` and all its descendants."""
     processes = process_tree(pid)
     for process in processes:
@@ -110,7 +112,8 @@ def kill_tree(pid):
     psutil.wait_procs(processes, timeout=10)
 
 
-def run_with_limits(command, cwd=None, env=None, timeout_seconds=None, memory_limit_bytes=None):
+def run_with_limits(command: list[str], cwd: str | os.PathLike | None = None, env: dict[str, str] | None = None,
+                    timeout_seconds: float | None = None, memory_limit_bytes: int | None = None) -> SimpleNamespace:
     """Run ``command`` (stderr merged into stdout) and watch it.
 
     Returns an object with ``returncode`` (None when killed), ``stdout``, ``timed_out``

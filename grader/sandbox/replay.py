@@ -1,7 +1,7 @@
 """Recorded reference answers for the hidden tests that run inside the sandboxed kernel.
 
 The hidden tests compare a student's function with :mod:`grader.reference` on the notebook's
-own inputs. Inside the sandbox (:mod:`grader.sandbox`) the kernel must not see the reference
+own inputs. Inside the sandbox (:mod:`grader.sandbox.namespaces`) the kernel must not see the reference
 code, so the grader first runs the solution notebook in its own trusted process with
 ``COURSE_REFERENCE_RECORD=table.json``: :func:`record` wraps the reference functions and saves
 every call – a fingerprint of its arguments and the answer. In the sandbox, ``grader.reference``
@@ -16,9 +16,12 @@ random when it is recorded (``revealed``), and the hidden tests get a masked arr
 on those pixels only. This file is copied into the sandbox: what runs there imports numpy only.
 """
 
+from __future__ import annotations
+
 import json
 import os
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -34,7 +37,7 @@ def _sketch(array):
             float(flat @ np.cos(1.3 * index))]
 
 
-def fingerprint(value):
+def fingerprint(value: object) -> list:
     """A JSON-able description of one argument: models by architecture, arrays by shape and sketch."""
     if hasattr(value, "count_params") and hasattr(value, "layers"):
         return ["model", len(value.layers), int(value.count_params())]
@@ -97,7 +100,7 @@ def _write_atomically(path, text):
         temporary.unlink(missing_ok=True)
 
 
-def record(namespace, names, path, revealed=None):
+def record(namespace: dict, names: list[str], path: str | Path, revealed: dict[str, int] | None = None) -> None:
     """Wrap the functions ``names`` of ``namespace`` so that every call is appended to ``path``;
     ``revealed`` maps a name to how many values of each of its answers the table keeps (default: all)."""
 
@@ -130,7 +133,7 @@ def _replayed(entry):
     return np.ma.MaskedArray(values.reshape(entry["shape"]), mask=hidden.reshape(entry["shape"])).astype(entry["dtype"])
 
 
-def replay_attribute(name):
+def replay_attribute(name: str) -> Callable:
     """Module ``__getattr__`` of the sandbox's ``grader.reference``: a function that replays ``name``."""
     if name.startswith("__"):
         raise AttributeError(name)

@@ -26,6 +26,8 @@ dies with its parent (parent-death signals), so nothing outlives a killed worker
 process name is ``course-kernel``.
 """
 
+from __future__ import annotations
+
 import ctypes
 import importlib
 import json
@@ -36,6 +38,7 @@ import socket
 import subprocess
 import sys
 import traceback
+from collections.abc import Mapping, Sequence
 
 from grader.sandbox import libc
 from grader.sandbox import namespaces as sandbox
@@ -62,7 +65,7 @@ def _die_with_parent(alive_pipe=None):
 
 # ---------------------------------------------------------------- the zygote
 
-def serve(socket_path, preload=PRELOAD):
+def serve(socket_path: str, preload: Sequence[str] = PRELOAD) -> None:
     """Import ``preload``, then fork a supervisor for every connection to ``socket_path``."""
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(socket_path)   # bound first: clients wait in the backlog while TensorFlow loads
@@ -332,7 +335,8 @@ def _run_kernel(request, spec, command, connection_file, fds, alive_read):
         os._exit(code)
 
 
-def start(folder, environment, preload=PRELOAD):
+def start(folder: str, environment: Mapping[str, str],
+          preload: Sequence[str] = PRELOAD) -> tuple[subprocess.Popen, str]:
     """Start a zygote with its socket in ``folder`` (the caller's private temporary folder, which
     the sandbox hides: a kernel that reached the socket could ask for an unsandboxed kernel).
 
@@ -351,7 +355,7 @@ def start(folder, environment, preload=PRELOAD):
     return subprocess.Popen(command, cwd=folder, env=environment, stdin=subprocess.DEVNULL), path
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> None:
     """``python -m grader.sandbox.zygote SOCKET [MODULE,MODULE...]`` (default :data:`PRELOAD`)"""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
