@@ -2,12 +2,14 @@
 
 Importing nbgrader costs a Python process about 4 s of CPU; with a fresh ``python -m nbgrader``
 per notebook that was a third of grading a notebook. :class:`Worker` starts
-``python -m grader.worker`` once and sends it one request per notebook (a JSON line):
+``python -m grader.pipeline.worker`` once and sends it one request per notebook (a JSON line):
 ``{"command": "autograde" | "feedback", "course_dir", "assignment", "student", "environment",
 "config"}``. The worker runs nbgrader's own ``autograde`` or ``generate_feedback`` (its
 Python API) in that private course folder and answers with a JSON line: ``success``, nbgrader's
 ``log``, the seconds of each phase (``nbgrader``, ``kernel_start``, ``execute``, ``kernel_stop``)
-and ``timed_out_cells``, the numbers of the cells interrupted at the limit for one cell.
+and ``timed_out_cells``, the numbers of the cells interrupted at the limit for one cell: both
+recorded by the course's nbgrader configuration's Execute, :class:`grader.pipeline.preprocessors.GraderExecute`
+(nbclient's public hooks; nothing of nbclient is patched).
 
 The caller keeps the limits: a notebook past its time or memory limit is killed with the
 whole worker (and its kernel); the next request starts a new worker. Every worker and kernel
@@ -39,7 +41,7 @@ KEPT_ERROR_BYTES = 256 * 1024   # of the worker's stderr, for the reasons of fai
 # ---------------------------------------------------------------- the grader's side
 
 class Worker:
-    """A ``python -m grader.worker`` process; :meth:`call` sends one request under limits."""
+    """A ``python -m grader.pipeline.worker`` process; :meth:`call` sends one request under limits."""
 
     def __init__(self, environment: dict[str, str]) -> None:
         # Its own temporary folder (jupyter_client's connection files land there), removed with it.
