@@ -22,8 +22,9 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/python -m tools.run_all --build-dir $(BUILD)
 
-# Two pytest processes side by side: the tests that grade whole classes in one, everything else
-# in the other (tools/run_tests.py).
+# ruff first (nothing runs while it finds something), then two pytest processes side by side: the
+# tests that grade whole classes in one, everything else (the import rules too) in the other
+# (tools/run_tests.py).
 test: $(STAMP)
 	$(BIN)/python -m tools.run_tests
 
