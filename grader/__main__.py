@@ -1,19 +1,19 @@
 """Command line: ``python -m grader {release,autograde,collect,export,bundle,validate,doctor}``.
 
-The one place where the grader's exceptions become messages and exit codes (:mod:`grader.errors`)
-and where what the grader says (its ``logging`` records: ``note: ...``, ``warning: ...``) is printed.
+Where the grader's exceptions become messages and exit codes (:mod:`grader.errors`), and where what
+the grader says (its ``logging`` records: ``note: ...``, ``warning: ...``) is printed, both in the
+words of :mod:`grader.messages`.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
-from typing import TextIO
 
 from grader.course import DEFAULT_COURSE_DIR
 from grader.errors import GraderError, UsageError
+from grader.messages import exit_code_of, say
 
 
 def _parser():
@@ -127,40 +127,6 @@ def _shard(text):
     except UsageError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
     return k, n
-
-
-class _Said(logging.Handler):
-    """Log records as the lines the grader has always printed: ``note: ...`` (INFO) and
-    ``warning: ...`` (WARNING and above), on whatever ``sys.<stream>`` is when the record comes (a
-    test may have redirected it), in order with the command's own output."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__()
-        self.stream_name = stream
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            word = "note" if record.levelno < logging.WARNING else "warning"
-            print(f"{word}: {record.getMessage()}", file=getattr(sys, self.stream_name), flush=True)
-        except Exception:
-            self.handleError(record)
-
-
-def say(logger_name: str = "grader.pipeline", stream: str = "stdout") -> None:
-    """Print the records (INFO and above) of the logger ``logger_name`` and its children on
-    ``sys.<stream>``; once, however often it is called. The pipeline (autograde, collect) says its
-    notes and warnings on stdout, as it always has."""
-    logger = logging.getLogger(logger_name)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False   # said here only, not again by a handler further up
-    if not any(isinstance(handler, _Said) for handler in logger.handlers):
-        logger.addHandler(_Said(stream))
-
-
-def exit_code_of(error: GraderError, stream: TextIO | None = None) -> int:
-    """Print ``error: <message>`` on ``stream`` (stderr by default) and return the error's exit code."""
-    print(f"error: {error}", file=stream or sys.stderr)
-    return error.exit_code
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -57,6 +57,7 @@ from grader.errors import DONE, GraderError, InputError, UsageError
 from grader.intake import notebook_file
 from grader.intake.lms import detect_layout
 from grader.intake.submissions import Submission, SubmissionSource, find_submissions
+from grader.messages import exit_code_of, say
 from grader.pipeline import class_list, gradebook, isolation
 from grader.pipeline.collect import finish, write_class_list
 from grader.pipeline.feedback import (
@@ -281,8 +282,6 @@ def autograde(submissions_path: str | Path, course_dir: str | Path, config: Grad
     the config when none is given, and the answer is the one ``python -m grader autograde`` gives:
     its exit code, with a :class:`grader.errors.GraderError` printed as ``error: ...`` (on stdout).
     """
-    from grader.__main__ import exit_code_of, say
-
     say("grader.pipeline", "stdout")
     try:
         return grade_class(submissions_path, course_dir, config or GradingConfig(**options))

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from grader.course import prepare_course
 from grader.errors import DONE, INCOMPLETE, GraderError, InputError
 from grader.files import write_atomically
+from grader.messages import exit_code_of, say
 from grader.pipeline import gradebook, report
 from grader.pipeline.class_list import CLASS_LIST, kept_grades
 from grader.pipeline.feedback import write_feedback
@@ -91,8 +92,6 @@ def print_report(course_dir: str | Path, grades: list[Grade]) -> None:
 def collect(course_dir: str | Path) -> int:
     """:func:`collect_results` as tests and scripts call it: the answer ``python -m grader collect``
     gives (its exit code, with a :class:`grader.errors.GraderError` printed as ``error: ...`` on stdout)."""
-    from grader.__main__ import exit_code_of, say
-
     say("grader.pipeline", "stdout")
     try:
         return collect_results(course_dir)
