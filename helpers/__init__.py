@@ -18,7 +18,7 @@
 Modules whose names start with ``_`` run behind the others and are not called by a lesson:
 the cache folder and atomic writes (``_cache``), and the conversion of the EfficientNet-Lite0
 checkpoint into Keras (``_efficientnet_lite``). ``helpers.cache_dir()`` names that cache folder
-for those outside the package (the grader lets its sandboxed kernels read it).
+for code outside this package.
 
 Nothing here answers a graded exercise: the algorithms a student must learn are
 written out in the notebooks.

@@ -27,7 +27,7 @@ def test_untouched_student_notebook_fails_validation(tmp_path):
 def test_missing_notebook_is_a_clear_error(tmp_path):
     result = subprocess.run([sys.executable, "-m", "grader", "validate", str(tmp_path / "nope.ipynb")],
                             cwd=REPO_ROOT, capture_output=True, text=True)
-    assert result.returncode == 2 and "does not exist" in result.stdout
+    assert result.returncode == 2 and "does not exist" in result.stderr   # errors go to stderr (grader.errors)
 
 
 @pytest.mark.parametrize("body, expected_code, expected_words", [

@@ -19,6 +19,7 @@ import zipfile
 from pathlib import Path
 
 from grader.course import NOTEBOOKS_DIR, REPO_ROOT
+from grader.errors import DONE, INCOMPLETE
 
 # Measured 2026-11 on Linux x86_64, Python 3.11, 2 cores shared with other jobs, a fast connection:
 # `python3 -m venv .venv && .venv/bin/pip install --no-cache-dir -e .` of the bundle downloaded 146
@@ -118,8 +119,8 @@ DISABLED_SERVER_EXTENSIONS = ("nbgrader.server_extensions.formgrader", "nbgrader
 # Dependencies only the instructor's side imports (grader/): left out of the student's pyproject and environment.
 INSTRUCTOR_ONLY_PACKAGES = ("psutil",)
 
-STUDENT_NBGRADER_CONFIG = """# nbgrader's configuration for students: `nbgrader validate` and the Validate button read it
-# from <environment>/etc/jupyter (pip install . puts it there).
+STUDENT_NBGRADER_CONFIG = """# nbgrader's configuration for students: `nbgrader validate` and the Validate button
+# read it from <environment>/etc/jupyter (pip install . puts it there).
 c = get_config()  # noqa: F821  (defined by nbgrader when it loads this file)
 
 # A notebook cell may run as long as it does when the notebook is graded.
@@ -154,7 +155,11 @@ def _student_pyproject():
     (:data:`STUDENT_PACKAGES`), no dev tools, no instructor comments, and the Jupyter settings of
     :data:`JUPYTER_CONFIG_FILES` as data files."""
     text = (REPO_ROOT / "pyproject.toml").read_text()
-    text = re.sub(r'^packages = \[.*\]$', f"packages = {json.dumps(list(STUDENT_PACKAGES))}", text, flags=re.M)
+    # The repository's packages (found by setuptools: helpers, grader and its sub-packages) become the
+    # students' explicit list; the instructors' tool settings (ruff) go.
+    packages = f"[tool.setuptools]\npackages = {json.dumps(list(STUDENT_PACKAGES))}\n"
+    text = re.sub(r"^\[tool\.setuptools\.packages\.find\]\n(?:[^\[\n].*\n)*", packages, text, flags=re.M)
+    text = re.sub(r"^\[tool\.ruff[^\]]*\]\n(?:[^\[\n].*\n|\n)*", "", text, flags=re.M)
     text = re.sub(r"\[project\.optional-dependencies\].*?(?=\n\[)", "", text, flags=re.S)
     text = re.sub(r"\[tool\.pytest\.ini_options\].*", "", text, flags=re.S)
     for package in INSTRUCTOR_ONLY_PACKAGES:
@@ -197,7 +202,7 @@ def _student_environment():
     return "\n".join(lines) + "\n"
 
 
-def bundle_files():
+def bundle_files() -> dict[str, bytes]:
     """``{name in the zip: bytes}`` of everything a student receives."""
     files = {"README.md": STUDENT_README.encode(), "pyproject.toml": _student_pyproject().encode(),
              "environment.yml": _student_environment().encode()}
@@ -209,7 +214,7 @@ def bundle_files():
     return files
 
 
-def check_bundle(zip_path):
+def check_bundle(zip_path: str | Path) -> list[str]:
     """Return the problems found in a bundle: instructor files or solution text inside."""
     problems = []
     with zipfile.ZipFile(zip_path) as archive:
@@ -222,8 +227,10 @@ def check_bundle(zip_path):
     return problems
 
 
-def bundle(out_path):
-    """Write the student bundle to ``out_path``; return the exit code (1 if the check fails)."""
+def bundle(out_path: str | Path) -> int:
+    """Write the student bundle to ``out_path``; return :data:`~grader.errors.DONE`, or
+    :data:`~grader.errors.INCOMPLETE` when its check finds an instructor file or solution text (the
+    zip is then removed)."""
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     files = bundle_files()
@@ -235,6 +242,6 @@ def bundle(out_path):
         print(f"problem: {problem}")
     if problems:
         out_path.unlink()
-        return 1
+        return INCOMPLETE
     print(f"student bundle: {out_path} ({len(files)} files)")
-    return 0
+    return DONE

@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 from grader.course import NOTEBOOKS_DIR, SOLUTIONS_DIR, assignment_names, prepare_course
+from grader.errors import DONE, INCOMPLETE
 
 
 def _normalized(path):
@@ -13,7 +14,7 @@ def _normalized(path):
     return json.dumps(json.loads(Path(path).read_text()), sort_keys=True, indent=1)
 
 
-def generate_student_notebooks(output_dir, solutions_dir=SOLUTIONS_DIR):
+def generate_student_notebooks(output_dir: str | Path, solutions_dir: str | Path = SOLUTIONS_DIR) -> list[str]:
     """Run nbgrader's generate_assignment on every solution; write the student notebooks
     (outputs cleared, solutions stubbed, hidden tests removed) into ``output_dir``.
 
@@ -33,10 +34,12 @@ def generate_student_notebooks(output_dir, solutions_dir=SOLUTIONS_DIR):
     return assignments
 
 
-def release(check=False, notebooks_dir=NOTEBOOKS_DIR, solutions_dir=SOLUTIONS_DIR):
+def release(check: bool = False, notebooks_dir: str | Path = NOTEBOOKS_DIR,
+            solutions_dir: str | Path = SOLUTIONS_DIR) -> int:
     """Regenerate the student notebooks, or with ``check`` report the stale ones.
 
-    Returns the process exit code: 0, or 1 when ``check`` finds stale or missing notebooks.
+    Returns :data:`~grader.errors.DONE` (0), or :data:`~grader.errors.INCOMPLETE` (1) when ``check``
+    finds stale or missing notebooks.
     """
     notebooks_dir = Path(notebooks_dir)
     with tempfile.TemporaryDirectory(prefix="grader-fresh-") as fresh_dir:
@@ -58,10 +61,10 @@ def release(check=False, notebooks_dir=NOTEBOOKS_DIR, solutions_dir=SOLUTIONS_DI
             for name in extra:
                 print(f"orphan: notebooks/{name}.ipynb has no solutions/{name}.ipynb")
             print("Run 'python -m grader release' to regenerate the student notebooks.")
-            return 1
+            return INCOMPLETE
         print(f"notebooks/ is up to date ({len(assignments)} notebooks)")
-        return 0
+        return DONE
     for name in extra:
         print(f"note: notebooks/{name}.ipynb has no solution notebook; left as it is")
     print(f"released {len(assignments)} notebooks ({len(stale)} changed) into {notebooks_dir}")
-    return 0
+    return DONE

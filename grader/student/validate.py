@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from grader.course import nbgrader_environment
+from grader.errors import DONE, INCOMPLETE, InputError
 
 TRACEBACK_CHARACTERS = 800
 # nbgrader's defaults (30 s per cell, 4 s for a cell's output to arrive) are too short for a
@@ -55,17 +56,17 @@ def _first_lines(source, count=3):
     return "\n".join(lines[:count]) + ("\n..." if len(lines) > count else "")
 
 
-def validate(notebook_path):
+def validate(notebook_path: str | Path) -> int:
     """Run the notebook with nbgrader's Validator and report what failed.
 
-    Prints each problem and returns 1 when a graded test cell fails, another code cell (a
-    self-check, or code that calls your function) raises an error, or a read-only cell was
-    changed; 0 when everything passes; 2 when the file is missing.
+    Prints each problem and returns :data:`~grader.errors.INCOMPLETE` (1) when a graded test cell
+    fails, another code cell (a self-check, or code that calls your function) raises an error, or a
+    read-only cell was changed; :data:`~grader.errors.DONE` (0) when everything passes. Raises
+    InputError when the file is missing.
     """
     path = Path(notebook_path)
     if not path.is_file():
-        print(f"error: {path} does not exist")
-        return 2
+        raise InputError(f"{path} does not exist")
     os.environ["PATH"] = nbgrader_environment()["PATH"]
     from nbgrader.validator import Validator
     from traitlets.config import Config
@@ -104,6 +105,6 @@ def validate(notebook_path):
         print(f"note: {unfinished} cell(s) stopped at an exercise not done yet (NotImplementedError).\n")
     if problems:
         print(f"{path.name}: {problems} problem(s); fix them before you hand in.")
-        return 1
+        return INCOMPLETE
     print(f"{path.name}: every visible test and self-check passes.")
-    return 0
+    return DONE
