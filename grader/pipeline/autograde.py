@@ -135,20 +135,44 @@ def _run_autograde(scratch_dir, grade, notebook, config, worker, max_scores, iso
     when nbgrader could not grade it.
     """
     started = time.monotonic()
+    request, capture = _autograde_request(scratch_dir, grade, notebook, config, isolation_plan)
+    grade.phases["prepare"] += time.monotonic() - started
+    call = worker.call(request, config.timeout_seconds, config.memory_limit_bytes)
+    if call.answer:
+        grade.phases.update(call.answer["phases"])
+    autograded = scratch_dir / "autograded" / grade.student_id / grade.notebook / f"{grade.notebook}.ipynb"
+    if call.answer and call.answer["success"] and autograded.exists():
+        started = time.monotonic()
+        in_kernel = gradebook.test_scores(scratch_dir, grade.notebook, grade.student_id)
+        independent = checks.judge(grade.notebook, *capture) if capture else {}
+        grade.tests = {name: min(points, independent.get(name, 1.0) * max_scores[name])
+                       for name, points in in_kernel.items()}
+        grade.score = sum(grade.tests.values())
+        _say_what_was_graded(grade, in_kernel, max_scores, call.answer.get("timed_out_cells", []),
+                             config.cell_timeout_seconds)
+        grade.phases["check"] = time.monotonic() - started
+        return autograded
+    _say_why_not_graded(grade, call, config)
+    return None
+
+
+def _autograde_request(scratch_dir, grade, notebook, config, isolation_plan):
+    """The kernel of one notebook (sandboxed or not, with the config's limits), the notebook filed
+    as nbgrader's submission, and the worker's request to autograde it. Returns ``(request,
+    capture)``: ``capture`` see :func:`_notebook_transformations`."""
     student_id, assignment = grade.student_id, grade.notebook
     target_dir = scratch_dir / "submitted" / student_id / assignment
     target_dir.mkdir(parents=True)
     # nbgrader fails a test cell that wrote to stderr: keep TensorFlow's C++ log lines out of the
     # cells, and let the kernel behave as outside pytest (ipykernel skips fd capture under pytest).
     environment = {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTEST_CURRENT_TEST": None}
-    timeout_seconds, memory_limit_bytes = config.timeout_seconds, config.memory_limit_bytes
-    cell_timeout_seconds, kernel_limits = config.cell_timeout_seconds, config.kernel_limits()
     if isolation_plan is not None:
         kernel_name, sandbox_environment, exchange, kernel_config = isolation.prepare_kernel(
-            scratch_dir.parent, *isolation_plan, scratch_dir / "autograded" / student_id / assignment, kernel_limits)
+            scratch_dir.parent, *isolation_plan, scratch_dir / "autograded" / student_id / assignment,
+            config.kernel_limits())
     else:
         kernel_name, sandbox_environment, exchange, kernel_config = isolation.plain_kernel(scratch_dir.parent,
-                                                                                          kernel_limits)
+                                                                                          config.kernel_limits())
     environment.update(sandbox_environment)
     transformations, capture = _notebook_transformations(assignment, exchange)
     nbformat.write(notebook, str(target_dir / f"{assignment}.ipynb"))
@@ -157,41 +181,37 @@ def _run_autograde(scratch_dir, grade, notebook, config, worker, max_scores, iso
     kernel = {"Execute.kernel_name": kernel_name, **kernel_config}
     request = {"command": "autograde", "course_dir": str(scratch_dir), "assignment": assignment,
                "student": student_id, "environment": environment, "config": {**kernel, **transformations}}
-    grade.phases["prepare"] += time.monotonic() - started
-    call = worker.call(request, timeout_seconds, memory_limit_bytes)
-    if call.answer:
-        grade.phases.update(call.answer["phases"])
-    autograded = scratch_dir / "autograded" / student_id / assignment / f"{assignment}.ipynb"
-    if call.answer and call.answer["success"] and autograded.exists():
-        started = time.monotonic()
-        in_kernel = gradebook.test_scores(scratch_dir, assignment, student_id)
-        independent = checks.judge(assignment, *capture) if capture else {}
-        grade.tests = {name: min(points, independent.get(name, 1.0) * max_scores[name])
-                       for name, points in in_kernel.items()}
-        grade.score = sum(grade.tests.values())
-        failed = sorted(name for name, points in grade.tests.items() if points < max_scores[name])
-        grade.reason = ("failed: " + ", ".join(failed)) if failed else "all tests passed"
-        stopped = call.answer.get("timed_out_cells", [])
-        if stopped:
-            grade.reason += (f"; cell {', '.join(map(str, stopped))} ran past the {cell_timeout_seconds:g} s limit "
-                             "for one cell and was interrupted")
-        fooled = sorted(name for name in failed if in_kernel[name] >= max_scores[name])
-        if fooled:
-            grade.reason += f" (passed in the notebook but not the independent check: {', '.join(fooled)})"
-            grade.note = (f"{', '.join(fooled)} passed in your notebook, but your function gave wrong answers on "
-                          "new inputs the grader drew for this run (called after your notebook ran, judged outside "
-                          "it), so these tests earn no points. A test's points are given for what holds on both.")
-        grade.phases["check"] = time.monotonic() - started
-        return autograded
+    return request, capture
+
+
+def _say_what_was_graded(grade, in_kernel, max_scores, stopped, cell_timeout_seconds):
+    """The reason (and the student's note) of a graded notebook: the tests it failed, the cells
+    ``stopped`` past their limit, and the tests that passed in the notebook (``in_kernel``) but not
+    the independent check."""
+    failed = sorted(name for name, points in grade.tests.items() if points < max_scores[name])
+    grade.reason = ("failed: " + ", ".join(failed)) if failed else "all tests passed"
+    if stopped:
+        grade.reason += (f"; cell {', '.join(map(str, stopped))} ran past the {cell_timeout_seconds:g} s limit "
+                         "for one cell and was interrupted")
+    fooled = sorted(name for name in failed if in_kernel[name] >= max_scores[name])
+    if fooled:
+        grade.reason += f" (passed in the notebook but not the independent check: {', '.join(fooled)})"
+        grade.note = (f"{', '.join(fooled)} passed in your notebook, but your function gave wrong answers on "
+                      "new inputs the grader drew for this run (called after your notebook ran, judged outside "
+                      "it), so these tests earn no points. A test's points are given for what holds on both.")
+
+
+def _say_why_not_graded(grade, call, config):
+    """The status and reason of a notebook nbgrader could not grade: the memory cap, the time
+    limit, a dead kernel or nbgrader's own error (:func:`_failure_reason`)."""
     if call.failure == "memory":
         grade.status = "memory"
-        grade.reason = f"used more than the {memory_limit_bytes / 2**30:g} GiB memory cap and was stopped"
-        return None
-    log = (call.answer or {}).get("log", "") + "\n" + call.output
+        grade.reason = f"used more than the {config.memory_limit_bytes / 2**30:g} GiB memory cap and was stopped"
+        return
+    output = (call.answer or {}).get("log", "") + "\n" + call.output
     timed_out = call.failure == "timeout"
-    grade.status = "timeout" if timed_out or "Timeout" in log else "error"
-    grade.reason = _failure_reason(log, timed_out, timeout_seconds)
-    return None
+    grade.status = "timeout" if timed_out or "Timeout" in output else "error"
+    grade.reason = _failure_reason(output, timed_out, config.timeout_seconds)
 
 
 def _write_feedback_page(scratch_dir, grade, autograded, worker, memory_limit_bytes=None):
