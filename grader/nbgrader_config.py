@@ -17,8 +17,8 @@ c.Execute.interrupt_on_timeout = True
 c.Execute.raise_on_iopub_timeout = False
 c.Execute.shutdown_kernel = "immediate"
 c.LimitOutput.max_lines = 1000
-# (Each cell also keeps at most 2 MB of output: grader/pipeline/output_limit.py, in GraderExecute.) Widgets' state is not
-# kept in the autograded notebook: it is output no limit counts, and the feedback shows no widgets.
+# (Each cell also keeps at most 2 MB of output: grader/pipeline/output_limit.py, in GraderExecute.) Widgets'
+# state is not kept in the autograded notebook: it is output no limit counts, and the feedback shows no widgets.
 c.Execute.store_widget_state = False
 c.ClearOutput.enabled = True
 # Feedback shows each test's points and its failure message, not the hidden tests' code.
