@@ -136,7 +136,7 @@ def tiny_course(tmp_path_factory):
     assert found.stdout.split() == ["01_mnist_cam", "03_cats_dogs_gradcam", ASSIGNMENT], found.stderr
     released = _grader(["release"], copy, environment)
     assert released.returncode == 0, released.stdout + released.stderr
-    assert f"released 1 notebooks (1 changed) into {copy / 'notebooks'}" in released.stdout
+    assert f"released 1 notebooks (1 changed) into {copy / 'notebooks'}" in released.stdout + released.stderr
     student_notebook = nbformat.read(str(copy / "notebooks" / f"{ASSIGNMENT}.ipynb"), as_version=4)
     submissions = tmp_path_factory.mktemp("submissions")
     for student, answer in ANSWERS.items():
@@ -195,3 +195,30 @@ def test_the_walkthrough_shows_this_exercise():
         assert f"```python\n{code}```" in walkthrough
     shown = [json.loads("{" + block + "}") for block in re.findall(r"```json\n(.*?)```", walkthrough, re.DOTALL)]
     assert shown == [_metadata("double", solution=True), _metadata("test_double", points=2)]
+
+
+def _checks_package(folder, name, modules):
+    """A package ``name`` in ``folder`` holding ``modules`` ({module name: source})."""
+    (folder / name).mkdir()
+    (folder / name / "__init__.py").write_text("")
+    for module, source in modules.items():
+        (folder / name / f"{module}.py").write_text(source)
+    return [str(folder / name)]
+
+
+def test_the_registry_finds_each_module_once_and_refuses_a_half_declared_one(tmp_path, monkeypatch):
+    """What grader/checks/__init__.py does with the package's modules, on packages of a test's own."""
+    from grader import checks
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    declared = ('from grader.checks.capture import Check\nASSIGNMENT = "{}"\n'
+                'CHECK = Check("f", (), "function()", None, None, None)\n')
+    path = _checks_package(tmp_path, "one_each", {"a": declared.format("01_a"), "b": declared.format("02_b"),
+                                                  "generic": "HELPER = 1\n"})
+    assert list(checks._find_checks("one_each", path)) == ["01_a", "02_b"]
+    path = _checks_package(tmp_path, "twice", {"a": declared.format("01_a"), "b": declared.format("01_a")})
+    with pytest.raises(RuntimeError, match="two modules of twice declare the check of 01_a"):
+        checks._find_checks("twice", path)
+    path = _checks_package(tmp_path, "no_check", {"a": 'ASSIGNMENT = "01_a"\n'})
+    with pytest.raises(RuntimeError, match=r"no_check.a declares ASSIGNMENT = '01_a' but no CHECK \(a Check\)"):
+        checks._find_checks("no_check", path)

@@ -32,17 +32,20 @@ from grader.checks.capture import Check, capture_cell_source, capture_limits, re
 __all__ = ["CHECKS", "Check", "capture_cell_source", "capture_limits", "judge", "read_capture", "write_fixture"]
 
 
-def _find_checks() -> dict[str, Check]:
-    """``{assignment: Check}`` of every module in this package that declares ``ASSIGNMENT`` and ``CHECK``."""
+def _find_checks(package: str = __name__, path: list[str] = __path__) -> dict[str, Check]:
+    """``{assignment: Check}`` of every module of ``package`` (found in ``path``) that declares
+    ``ASSIGNMENT``; each must declare its ``CHECK`` too, and no two the same assignment."""
     found = {}
-    for module_info in pkgutil.iter_modules(__path__):
-        module = importlib.import_module(f"{__name__}.{module_info.name}")
-        assignment, check = getattr(module, "ASSIGNMENT", None), getattr(module, "CHECK", None)
-        if assignment is None or check is None:
+    for module_info in pkgutil.iter_modules(path):
+        module = importlib.import_module(f"{package}.{module_info.name}")
+        assignment = getattr(module, "ASSIGNMENT", None)
+        if assignment is None:   # the generic part (capture)
             continue
+        if not isinstance(getattr(module, "CHECK", None), Check):
+            raise RuntimeError(f"{module.__name__} declares ASSIGNMENT = {assignment!r} but no CHECK (a Check)")
         if assignment in found:
-            raise RuntimeError(f"two modules of grader/checks/ declare the check of {assignment}")
-        found[assignment] = check
+            raise RuntimeError(f"two modules of {package} declare the check of {assignment}")
+        found[assignment] = module.CHECK
     return dict(sorted(found.items()))
 
 
