@@ -13,8 +13,8 @@ import sys
 
 import pytest
 
-from grader.sandbox import doctor
 from grader.course import REPO_ROOT
+from grader.sandbox import doctor
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux namespaces")
 
@@ -179,8 +179,8 @@ def test_no_setpriv_on_path(tmp_path):
     assert result.returncode == 1
     assert [(s["part"], s["ok"]) for s in report["steps"][:1]] == [("setpriv", False)]
     assert report["diagnosis"][1].startswith("Remedy: install util-linux")
-    check = subprocess.run([sys.executable, "-c", "from grader.sandbox import namespaces; print(namespaces.available())"],
-                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+    code = "from grader.sandbox import namespaces; print(namespaces.available())"
+    check = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
                            env={**os.environ, "PATH": str(tmp_path)})
     assert "(False, 'setpriv fails (setpriv (util-linux) is not on PATH)" in check.stdout
 

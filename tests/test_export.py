@@ -221,7 +221,8 @@ def test_moodle_grades_go_back_into_the_grading_worksheet(tmp_path):
     assert out.read_bytes().decode("utf-8") == (
         "Identifier,Full name,Email address,Status,Grade,Maximum Grade,Grade can be changed,"
         "Last modified (submission),Last modified (grade),Feedback comments\r\n"
-        'Participant 5001,Jane Doe,jane@example.edu,Submitted for grading,5,5.00,Yes,"Sunday, 1 March 2026, 11:00 AM",-,\r\n'
+        'Participant 5001,Jane Doe,jane@example.edu,Submitted for grading,5,5.00,Yes,'
+        '"Sunday, 1 March 2026, 11:00 AM",-,\r\n'
         'Participant 5002,José Núñez,jose@example.edu,Submitted for grading - 1 day 2 hours late,2.5,5.00,Yes,'
         '"Monday, 2 March 2026, 1:00 PM",-,\r\n'   # a graded notebook beside the PDF: no comment
         'Participant 5003,Zoë Müller,zoe@example.edu,No submission,4.00,5.00,Yes,-,"Sunday, 1 March 2026, 3:00 PM",'

@@ -15,10 +15,10 @@ import sys
 import zipfile
 
 import pytest
-
-from grader.export import feedback_files as feedback_return
-from grader.course import REPO_ROOT
 from submissions import build, downloads
+
+from grader.course import REPO_ROOT
+from grader.export import feedback_files as feedback_return
 
 FOLDERS = {"5001": "Jane Doe_5001_assignsubmission_file", "5002": "José Núñez_5002_assignsubmission_file"}
 # The end of 01's message for a map of the true label: on one line, the old page cut it at "... saw for".
@@ -129,14 +129,16 @@ def test_make_run_starts_its_kernels_without_the_transport_warning(tmp_path):
     warned "Kernel is running over TCP without encryption" on the terminal at every start."""
     import nbformat
 
-    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)")]), str(tmp_path / "tiny.ipynb"))
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)")]),
+                   str(tmp_path / "tiny.ipynb"))
     code = ("import sys; from pathlib import Path; from tools.run_all import execute_notebook; "
             "execute_notebook(Path(sys.argv[1]), Path(sys.argv[2]))")
-    run = subprocess.run([sys.executable, "-c", code, str(tmp_path / "tiny.ipynb"), str(tmp_path / "out")], cwd=REPO_ROOT,
-                         capture_output=True, text=True, timeout=300)
+    run = subprocess.run([sys.executable, "-c", code, str(tmp_path / "tiny.ipynb"), str(tmp_path / "out")],
+                         cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "42" in (tmp_path / "out" / "tiny.ipynb").read_text()
-    assert not [line for line in (run.stdout + run.stderr).splitlines() if any(word in line for word in NOISE)], run.stderr
+    noise = [line for line in (run.stdout + run.stderr).splitlines() if any(word in line for word in NOISE)]
+    assert not noise, run.stderr
 
 
 def test_canvas_pages_are_named_as_canvas_named_the_students_files(tmp_path):
@@ -147,7 +149,8 @@ def test_canvas_pages_are_named_as_canvas_named_the_students_files(tmp_path):
                                 "file": "doejane_LATE_123_4567_01_mnist_cam.ipynb"},
                                {"student_id": "130", "notebook": "01_mnist_cam", "group": "Team Falcon",
                                 "file": "teamfalcon_130_4570_lab.ipynb", "members": ["130", "131"]}],
-               "refusals": [{"student_id": "127", "notebook": "-", "reason": "smithann_127_1006_report.pdf: not a notebook"}]}
+               "refusals": [{"student_id": "127", "notebook": "-",
+                             "reason": "smithann_127_1006_report.pdf: not a notebook"}]}
     (tmp_path / "class.json").write_text(json.dumps(entries))
     for student_id, name in (("123", "01_mnist_cam"), ("130", "01_mnist_cam"), ("127", "hand-in")):
         page = tmp_path / "feedback" / student_id / name / f"{name}.html"

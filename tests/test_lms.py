@@ -23,8 +23,9 @@ import subprocess
 import sys
 import zipfile
 
-from grader.course import REPO_ROOT
 from submissions import build, downloads
+
+from grader.course import REPO_ROOT
 
 TESTS_01 = ("test_show_cam_predicted_class", "test_show_cam_shape", "test_show_cam_values")
 
@@ -95,16 +96,19 @@ MOODLE_WORKSHEET = WORKSHEET_HEADER + (
     'Participant 5001,Jane Doe,jane@example.edu,Submitted for grading,,5.00,Yes,"Sunday, 1 March 2026, 11:00 AM",-,\r\n'
     'Participant 5002,José Núñez,jose@example.edu,Submitted for grading - 1 day 1 hour late,,5.00,Yes,'
     '"Monday, 2 March 2026, 1:00 PM",-,\r\n'
-    "Participant 5004,Bob O'Brien,bob@example.edu,Submitted for grading,,5.00,Yes,\"Sunday, 1 March 2026, 9:00 AM\",-,\r\n"
+    "Participant 5004,Bob O'Brien,bob@example.edu,Submitted for grading,,5.00,Yes,"
+    "\"Sunday, 1 March 2026, 9:00 AM\",-,\r\n"
     'Participant 5005,Ann Smith,ann@example.edu,Submitted for grading,,5.00,Yes,"Sunday, 1 March 2026, 8:00 AM",-,\r\n'
     "Participant 5006,Lee Wong,lee@example.edu,No submission - Assignment is overdue by: 2 days,,5.00,Yes,-,-,\r\n"
 )
 
 MOODLE_UPLOAD = WORKSHEET_HEADER + (
-    'Participant 5001,Jane Doe,jane@example.edu,Submitted for grading,5,5.00,Yes,"Sunday, 1 March 2026, 11:00 AM",-,\r\n'
+    'Participant 5001,Jane Doe,jane@example.edu,Submitted for grading,5,5.00,Yes,'
+    '"Sunday, 1 March 2026, 11:00 AM",-,\r\n'
     'Participant 5002,José Núñez,jose@example.edu,Submitted for grading - 1 day 1 hour late,5,5.00,Yes,'
     '"Monday, 2 March 2026, 1:00 PM",-,\r\n'
-    "Participant 5004,Bob O'Brien,bob@example.edu,Submitted for grading,0,5.00,Yes,\"Sunday, 1 March 2026, 9:00 AM\",-,\r\n"
+    "Participant 5004,Bob O'Brien,bob@example.edu,Submitted for grading,0,5.00,Yes,"
+    "\"Sunday, 1 March 2026, 9:00 AM\",-,\r\n"
     'Participant 5005,Ann Smith,ann@example.edu,Submitted for grading,3,5.00,Yes,"Sunday, 1 March 2026, 8:00 AM",-,\r\n'
     "Participant 5006,Lee Wong,lee@example.edu,No submission - Assignment is overdue by: 2 days,,5.00,Yes,-,-,\r\n"
 )
@@ -156,7 +160,8 @@ def test_a_moodle_download_graded_as_it_comes_and_uploaded_back_with_the_workshe
                      "--jobs", 2, "--timeout", 300)
     assert graded.returncode == 0, graded.stdout[-3000:] + graded.stderr[-2000:]
     assert f"Bob O'Brien_5004{FOLDER}/homework.ipynb: recognized as 01_mnist_cam by its cells" in graded.stdout
-    files = {entry["student_id"]: entry["file"] for entry in json.loads((course / "class.json").read_text())["submissions"]}
+    entries = json.loads((course / "class.json").read_text())["submissions"]
+    files = {entry["student_id"]: entry["file"] for entry in entries}
     assert files["5001"] == f"Jane Doe_5001{FOLDER}/my-lab.zip/my-lab/01_mnist_cam.ipynb"   # opened and graded
     expected = [_expected("5001", "reference", "no"), _expected("5002", "reference", "yes"),
                 _expected("5004", "untouched", "no"),

@@ -20,12 +20,12 @@ import sys
 import zipfile
 
 import pytest
-
-from grader.pipeline.collect import write_class_list
-from grader.course import REPO_ROOT
-from grader.pipeline.results import Grade, write_grades_csv
-from grader.intake.submissions import SubmissionSource, find_submissions
 from submissions import build, downloads
+
+from grader.course import REPO_ROOT
+from grader.intake.submissions import SubmissionSource, find_submissions
+from grader.pipeline.collect import write_class_list
+from grader.pipeline.results import Grade, write_grades_csv
 
 KNOWN = {"01_mnist_cam", "03_cats_dogs_gradcam"}
 
@@ -134,7 +134,8 @@ def test_a_canvas_anonymous_download_gives_anonymous_ids_and_one_late_flag(tmp_p
     """lib/content_zipper.rb ``get_filename`` (anonymous: ``anon_<submission.anonymous_id>``, no
     name), ``add_upload_submission``, ``add_text_or_url``; lib/anonymity.rb ``generate_short_id``."""
     content = {"late": _nb01(), "renamed": _nb01(), "text": "<p>see the attachment</p>"}
-    archive = downloads.write_zip(tmp_path / "anonymous.zip", [(name, content[kind]) for name, kind in ANONYMOUS_DOWNLOAD])
+    archive = downloads.write_zip(tmp_path / "anonymous.zip",
+                                  [(name, content[kind]) for name, kind in ANONYMOUS_DOWNLOAD])
     submissions, refusals, notes, *_ = _found(archive)
     assert [(s, a, f, late) for s, a, f, _, late, _ in submissions] == [
         ("anon_Hn4tW", "01_mnist_cam", "anon_Hn4tW_78003_MyHomework.ipynb", False),
@@ -149,9 +150,11 @@ def test_anonymous_grades_reach_the_roster_through_the_download_after_posting(tm
     user ids (content_zipper.rb ``get_filename``) and the same attachment ids, and the grades land
     in "Lab 1 (311)" for users 123 and 124 (lib/gradebook_importer.rb finds them by ``ID``)."""
     content = {"late": _nb01(), "renamed": _nb01(), "text": "x"}
-    archive = downloads.write_zip(tmp_path / "anonymous.zip", [(name, content[kind]) for name, kind in ANONYMOUS_DOWNLOAD])
+    archive = downloads.write_zip(tmp_path / "anonymous.zip",
+                                  [(name, content[kind]) for name, kind in ANONYMOUS_DOWNLOAD])
     *_, submissions, refusals = _found(archive)
-    course = _course(tmp_path, "canvas", submissions, refusals, lambda s: {"anon_Kq7Zp": 5, "anon_Hn4tW": 3}[s.student_id])
+    course = _course(tmp_path, "canvas", submissions, refusals,
+                     lambda s: {"anon_Kq7Zp": 5, "anon_Hn4tW": 3}[s.student_id])
     roster, out = tmp_path / "gradebook.csv", tmp_path / "import.csv"
     roster.write_text(ANONYMOUS_ROSTER, encoding="utf-8", newline="")
     refused = _export("--format", "canvas", "--roster", roster, "--course-dir", course, out)
@@ -226,13 +229,16 @@ def test_a_canvas_group_download_gives_every_member_the_group_grade(tmp_path):
 TEAM_WORKSHEET = (
     "Identifier,Full name,Email address,Status,Group,Grade,Maximum Grade,Grade can be changed,"
     "Last modified (submission),Last modified (grade)\n"
-    "Participant 5001,Jane Doe,jane@example.edu,Submitted for grading,Team Falcon,,5.00,Yes,\"Sunday, 1 March 2026\",-\n"
-    "Participant 5002,Ann Smith,ann@example.edu,Submitted for grading,Team Falcon,,5.00,Yes,\"Sunday, 1 March 2026\",-\n"
+    "Participant 5001,Jane Doe,jane@example.edu,Submitted for grading,Team Falcon,,5.00,Yes,"
+    "\"Sunday, 1 March 2026\",-\n"
+    "Participant 5002,Ann Smith,ann@example.edu,Submitted for grading,Team Falcon,,5.00,Yes,"
+    "\"Sunday, 1 March 2026\",-\n"
     "Participant 5003,José Núñez,jose@example.edu,Submitted for grading - 1 day 2 hours late,Lab_2 Owls,,5.00,Yes,"
     "\"Monday, 2 March 2026\",-\n"
     "Participant 5004,Zoë Müller,zoe@example.edu,Submitted for grading - 1 day 2 hours late,Lab_2 Owls,,5.00,Yes,"
     "\"Monday, 2 March 2026\",-\n"
-    "Participant 5005,Lee Wong,lee@example.edu,Submitted for grading,Default group,,5.00,Yes,\"Sunday, 1 March 2026\",-\n"
+    "Participant 5005,Lee Wong,lee@example.edu,Submitted for grading,Default group,,5.00,Yes,"
+    "\"Sunday, 1 March 2026\",-\n"
     "Participant 5006,Bo Chen,bo@example.edu,Submitted for grading,Default group,,5.00,Yes,\"Sunday, 1 March 2026\",-\n"
 )
 
@@ -285,8 +291,8 @@ def test_a_group_named_like_another_students_id_does_not_take_their_row(tmp_path
         ("777", "01_mnist_cam", "doejane_777_5001_01_mnist_cam.ipynb"),
         ("778", "01_mnist_cam", "smithbob_778_5003_01_mnist_cam.ipynb"),
         ("778", "03_cats_dogs_gradcam", "smithbob_778_5004_12_34_notes_03.ipynb")]
-    assert len(refused) == 1 and refused[0][3].startswith("roemallory_777_1_888_5002_01_mnist_cam.ipynb: its name reads as "
-                                                          "user 777's, whose other files are named 'doejane'")
+    assert len(refused) == 1 and refused[0][3].startswith("roemallory_777_1_888_5002_01_mnist_cam.ipynb: its name "
+                                                          "reads as user 777's, whose other files are named 'doejane'")
 
 
 def test_two_candidate_notebooks_in_one_submission_are_a_refused_row_naming_both(tmp_path):
@@ -311,8 +317,9 @@ def test_two_candidate_notebooks_in_one_submission_are_a_refused_row_naming_both
         ("Zoë Müller_5003_assignsubmission_file/01_mnist_cam (1).ipynb", _nb01())])
     _, refusals, *_ = _found(moodle)
     assert [(s, a) for s, a, *_ in refusals] == [("5003", "01_mnist_cam")]
-    assert refusals[0][3].startswith("2 files are 01_mnist_cam in one submission: Zoë Müller_5003_assignsubmission_file"
-                                     "/01_mnist_cam (1).ipynb and Zoë Müller_5003_assignsubmission_file/01_mnist_cam.ipynb")
+    assert refusals[0][3].startswith("2 files are 01_mnist_cam in one submission: "
+                                     "Zoë Müller_5003_assignsubmission_file/01_mnist_cam (1).ipynb and "
+                                     "Zoë Müller_5003_assignsubmission_file/01_mnist_cam.ipynb")
 
 
 def test_a_zip_in_a_download_that_cannot_be_opened_is_a_refused_row(tmp_path):
@@ -431,7 +438,8 @@ def test_french_german_and_spanish_worksheets_round_trip(tmp_path, language):
     out = tmp_path / "upload.csv"
     result = _export("--format", "moodle", "--roster", worksheet, "--course-dir", course, out)
     assert result.returncode == 0, result.stderr
-    expected = WORKSHEETS[language].replace(",,\"5,00\"", ",5,\"5,00\"", 1).replace(",,\"5,00\"", ",\"2,5\",\"5,00\"", 1)
+    expected = WORKSHEETS[language].replace(",,\"5,00\"", ",5,\"5,00\"", 1)
+    expected = expected.replace(",,\"5,00\"", ",\"2,5\",\"5,00\"", 1)
     assert out.read_bytes().decode("utf-8") == expected.replace("\n", "\r\n")
     assert result.stderr.splitlines()[-1].endswith("is in the roster but has no submission: Grade left as downloaded")
 

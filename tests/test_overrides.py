@@ -13,11 +13,11 @@ import shutil
 import pytest
 
 from grader.__main__ import main
-from grader.pipeline.collect import collect, write_class_list
 from grader.course import gradebook_url
 from grader.export.grades import export
-from grader.pipeline.results import Grade, save_result
 from grader.intake.submissions import Refusal, Submission
+from grader.pipeline.collect import collect, write_class_list
+from grader.pipeline.results import Grade, save_result
 
 NOTEBOOK = "01_mnist_cam"
 TESTS = {"test_show_cam_shape": 1.0, "test_show_cam_values": 2.0, "test_show_cam_predicted_class": 2.0}
@@ -145,7 +145,8 @@ def test_export_uses_the_overrides_and_refuses_a_file_edited_since(course, tmp_p
                                       f"collect --course-dir {course}`" in error
     assert collect(course) == 0
     assert export("csv", roster, out, course) == 0
-    assert out.read_text(encoding="utf-8").splitlines()[1:4] == ["ann,Ann,5,5,", "bea,Bea,5,5,", "cy,Cy,4,4,"]   # empty comments: all handed in
+    # empty comments: all handed in
+    assert out.read_text(encoding="utf-8").splitlines()[1:4] == ["ann,Ann,5,5,", "bea,Bea,5,5,", "cy,Cy,4,4,"]
 
 
 def test_an_unreadable_overrides_file_rewrites_nothing(course, capsys):

@@ -95,7 +95,8 @@ def test_the_page_counts_tests_scores_and_the_others(made_class):
     assert [row[:5] + [float(cell) for cell in row[5:]] for row in tables["notebooks"]] == [
         [NOTEBOOK, "8", "7", "1", "1", pytest.approx(statistics.mean(handed_in), abs=0.005),
          statistics.median(handed_in), 5]]
-    passed = {SHAPE: 5, VALUES: 3, PREDICTED: 4}   # of the 7 graded: carol, dave / dave, erin, hank, ivan / bob, carol, dave
+    # of the 7 graded: carol, dave / dave, erin, hank, ivan / bob, carol, dave
+    passed = {SHAPE: 5, VALUES: 3, PREDICTED: 4}
     assert [row[1:5] for row in tables["tests"]] == [[test, f"{POINTS[test]:g}", str(passed[test]), "7"]
                                                      for test in sorted(POINTS)]
     assert tables["summary"] == [["9", "8", "7", "1", "1", "2", "0"]]
@@ -132,7 +133,8 @@ def test_every_run_prints_the_reports_headline(made_class, capsys):
     lines = capsys.readouterr().out.splitlines()
     mean = statistics.mean(g.score for g in grades if g.status != "refused")
     assert lines[0] == f"report: {path}" and path.is_file()
-    assert lines[1] == f"  {NOTEBOOK}: 8 handed in, 7 graded, mean {mean:g}, median 3 of 5; 1 could not be graded, 1 late"
+    assert lines[1] == (f"  {NOTEBOOK}: 8 handed in, 7 graded, mean {mean:g}, median 3 of 5; 1 could not be graded, "
+                        "1 late")
     assert mean == 2.5
     assert lines[-1].startswith(f"  most common mistake: {NOTEBOOK} {PREDICTED}, 2 of 7 graded (e.g. bob): "
                                 "AssertionError: image 17: true label 8") and lines[-1].endswith("...")
@@ -143,8 +145,9 @@ def test_an_override_reaches_the_reports_numbers(made_class):
     report built from the overridden results counts him as passing it, lists the override, and
     leaves him out of the mistake."""
     grades, path, _ = made_class
-    (path.parent / "overrides.csv").write_text("student_id,notebook,test,points,reason\n"
-                                               f"bob,{NOTEBOOK},{PREDICTED},{POINTS[PREDICTED]:g},explained in a comment\n")
+    (path.parent / "overrides.csv").write_text(
+        "student_id,notebook,test,points,reason\n"
+        f"bob,{NOTEBOOK},{PREDICTED},{POINTS[PREDICTED]:g},explained in a comment\n")
     overridden, _ = apply_overrides(path.parent, grades, {NOTEBOOK: POINTS})
     _, report = write_report(path.parent, overridden)
     tables, _ = read_report(path.read_text())

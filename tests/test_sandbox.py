@@ -9,11 +9,10 @@ import sys
 
 import numpy as np
 import pytest
-
-from grader.sandbox import replay
-from grader.sandbox import namespaces as sandbox
-from grader.sandbox import zygote
 from submissions.listeners import unix_listener
+
+from grader.sandbox import namespaces as sandbox
+from grader.sandbox import replay, zygote
 
 PROBE = r'''
 import json, os, subprocess, sys
@@ -252,8 +251,8 @@ from grader.sandbox import zygote
 libc = ctypes.CDLL(None, use_errno=True)
 libc.syscall.restype = ctypes.c_long
 assert libc.syscall(ctypes.c_long(int(sys.argv[2])), ctypes.c_long(1), None) > 0   # a session keyring of its own
-serial = libc.syscall(ctypes.c_long(int(sys.argv[3])), b"user", b"course-canary", b"canary-key-7f3c", ctypes.c_size_t(15),
-                      ctypes.c_long(-3))   # KEY_SPEC_SESSION_KEYRING
+serial = libc.syscall(ctypes.c_long(int(sys.argv[3])), b"user", b"course-canary", b"canary-key-7f3c",
+                      ctypes.c_size_t(15), ctypes.c_long(-3))   # KEY_SPEC_SESSION_KEYRING
 assert serial > 0, ctypes.get_errno()
 process, path = zygote.start(sys.argv[1], os.environ, preload=())
 print(json.dumps({"serial": serial, "socket": path, "zygote": process.pid}), flush=True)
@@ -311,7 +310,8 @@ time.sleep(8)   # while the test counts what it holds
 
 
 @pytest.mark.skipif(not sandbox.available()[0], reason="no user namespaces (see test_autograde's availability test)")
-@pytest.mark.skipif(os.getuid() != 0, reason="needs root to put listeners in /run and /dev, as services do (CI runs as root)")
+@pytest.mark.skipif(os.getuid() != 0,
+                    reason="needs root to put listeners in /run and /dev, as services do (CI runs as root)")
 def test_the_sandbox_keeps_the_machines_keys_sockets_ipc_and_memory_apart(layout, keyring_kernel_server):
     """A kernel reads no key of the grader's session keyring, makes no System V object, reaches no
     Unix socket of the machine (under /run, in a service's folder, in /dev), and what it holds in a

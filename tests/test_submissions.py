@@ -1,10 +1,10 @@
 import zipfile
 
 import pytest
+from submissions import build, downloads
 
 from grader.intake.lms import detect_layout
 from grader.intake.submissions import SubmissionSource, extract_zip, find_submissions
-from submissions import build, downloads
 
 KNOWN = {"01_mnist_cam", "03_cats_dogs_gradcam"}
 
@@ -33,7 +33,8 @@ def test_nbgrader_submitted_layout(tmp_path):
     for root in (tmp_path, tmp_path / "submitted"):
         submissions, refusals, _ = find_submissions(root, KNOWN)
         assert [(s.student_id, s.assignment, s.path.name) for s in submissions] == [
-            ("ada", "01_mnist_cam", "01_mnist_cam.ipynb"), ("bob", "03_cats_dogs_gradcam", "03_cats_dogs_gradcam.ipynb")]
+            ("ada", "01_mnist_cam", "01_mnist_cam.ipynb"),
+            ("bob", "03_cats_dogs_gradcam", "03_cats_dogs_gradcam.ipynb")]
         assert refusals == []
 
 
