@@ -9,9 +9,16 @@ from pathlib import Path
 import pytest
 from packaging.specifiers import SpecifierSet
 
-from grader.student.bundle import (DISABLED_LAB_PLUGINS, DISABLED_SERVER_EXTENSIONS, INSTRUCTOR_ONLY_PACKAGES, JUPYTER_CONFIG_FILES,
-                           STUDENT_README, bundle, check_bundle)
 from grader.course import REPO_ROOT
+from grader.student.bundle import (
+    DISABLED_LAB_PLUGINS,
+    DISABLED_SERVER_EXTENSIONS,
+    INSTRUCTOR_ONLY_PACKAGES,
+    JUPYTER_CONFIG_FILES,
+    STUDENT_README,
+    bundle,
+    check_bundle,
+)
 
 GRADED = {"01_mnist_cam": "show_cam", "03_cats_dogs_gradcam": "get_CAM"}
 

@@ -78,7 +78,8 @@ def test_solution_notebook_holds_the_answers_and_is_executed():
     assert "### BEGIN SOLUTION" in code and "### BEGIN HIDDEN TESTS" in code
     executed = [c for c in notebook["cells"] if c["cell_type"] == "code" and c["execution_count"]]
     assert len(executed) == sum(c["cell_type"] == "code" for c in notebook["cells"])
-    errors = [o for c in notebook["cells"] if c["cell_type"] == "code" for o in c["outputs"] if o["output_type"] == "error"]
+    errors = [o for c in notebook["cells"] if c["cell_type"] == "code"
+              for o in c["outputs"] if o["output_type"] == "error"]
     assert errors == []
 
 

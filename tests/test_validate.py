@@ -6,10 +6,9 @@ import sys
 
 import nbformat
 import pytest
+from submissions import build, cases_03
 
 from grader.course import NOTEBOOKS_DIR, REPO_ROOT
-from submissions import build
-from submissions import cases_03
 
 
 def run_validate(path):
