@@ -29,6 +29,7 @@ import numpy as np
 from grader.checks.capture import Check
 
 ASSIGNMENT = "99_tiny"
+REFERENCES = {"double_reference": None}   # the hidden test calls it through grader.reference
 
 
 def double_reference(x: float | np.ndarray) -> np.ndarray:
@@ -71,7 +72,9 @@ TEST = '''"""double returns twice its argument, for a number and for an array.""
 assert np.allclose(double(3), 6)
 assert np.allclose(double(numbers), [0, 2, 4, 6])
 ### BEGIN HIDDEN TESTS
-assert np.allclose(double(-numbers), -2 * numbers)
+from grader.reference import double_reference
+
+assert np.allclose(double(-numbers), double_reference(-numbers))
 ### END HIDDEN TESTS
 '''
 
@@ -222,3 +225,27 @@ def test_the_registry_finds_each_module_once_and_refuses_a_half_declared_one(tmp
     path = _checks_package(tmp_path, "no_check", {"a": 'ASSIGNMENT = "01_a"\n'})
     with pytest.raises(RuntimeError, match=r"no_check.a declares ASSIGNMENT = '01_a' but no CHECK \(a Check\)"):
         checks._find_checks("no_check", path)
+
+
+def test_the_hidden_tests_reference_is_declared_in_the_module_alone(tiny_course):
+    """The hidden test calls ``grader.reference.double_reference``, which only grader/checks/tiny.py
+    names (its REFERENCES): the grader recorded its answer once from the solution, and the solution
+    passed the hidden test in the graded kernel (in the sandbox, that kernel replays the recording)."""
+    _, rows, output = tiny_course
+    assert "recording the reference answers of 99_tiny" in output
+    assert rows["right"][f"{ASSIGNMENT}:test_double"] == "2"
+
+
+def test_a_reference_declared_by_two_modules_is_refused(tmp_path, monkeypatch):
+    """Hidden tests call a reference by its name alone, so two exercise modules may not both declare it."""
+    from grader import checks
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    declared = ('from grader.checks.capture import Check\nASSIGNMENT = "{}"\nREFERENCES = {{"same": None}}\n'
+                'def same():\n    return 0\n'
+                'CHECK = Check("f", (), "function()", None, None, None)\n')
+    path = _checks_package(tmp_path, "one_name", {"a": declared.format("01_a")})
+    assert list(checks._find_references("one_name", path)) == ["same"]
+    path = _checks_package(tmp_path, "same_name", {"a": declared.format("01_a"), "b": declared.format("02_b")})
+    with pytest.raises(RuntimeError, match="two modules of same_name declare the reference 'same'"):
+        checks._find_references("same_name", path)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:   # Keras is imported when a model is built, not with the grad
     import keras
 
 ASSIGNMENT = "03_cats_dogs_gradcam"
+REFERENCES = {"grad_cam": None}   # what the hidden tests call through grader.reference (whole answers recorded)
 
 
 # ---------------------------------------------------------------- reference: Grad-CAM, batched

@@ -15,6 +15,9 @@ import scipy.ndimage
 from grader.checks.capture import Check
 
 ASSIGNMENT = "01_mnist_cam"
+# What the hidden tests call through grader.reference. The answers are linear in a 3×3 map, so
+# the sandbox's recorded table keeps four pixels of each (see grader/sandbox/replay.py).
+REFERENCES = {"show_cam_reference": 4}
 
 
 # ---------------------------------------------------------------- reference
