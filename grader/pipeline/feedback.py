@@ -31,6 +31,7 @@ from __future__ import annotations
 import ast
 import html
 import json
+import logging
 import os
 import re
 import shutil
@@ -84,6 +85,8 @@ GRADER_PATH_MARK = "[grader's folder]"
 # points only. Each cell keeps at most 2 MB of output (grader/pipeline/output_limit.py), so only a notebook
 # with many full cells, or huge cells of its own, gets there; the solutions' pages are 0.7-1.6 MB.
 FEEDBACK_PAGE_MAX_BYTES = 20_000_000
+
+log = logging.getLogger(__name__)
 
 
 def redact_test_tracebacks(notebook: NotebookNode) -> None:
@@ -431,7 +434,7 @@ def write_feedback(course_dir: str | Path, grades: list[Grade]) -> None:
                 prepare_for_feedback(autograded, course_dir, assignment)
         result = run_nbgrader(["generate_feedback", assignment, "--force"], course_dir, timeout_seconds=900)
         if result.returncode != 0:
-            print(f"warning: nbgrader could not write feedback for {assignment}: {tail(result.stdout, 1)}")
+            log.warning("nbgrader could not write feedback for %s: %s", assignment, tail(result.stdout, 1))
         max_scores = gradebook.max_scores(course_dir, assignment)
         for grade in graded:
             if _feedback_page(course_dir, grade).is_file():

@@ -8,6 +8,7 @@ one submission, the kernelspec and the mount plan of :mod:`grader.sandbox`.
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import sys
@@ -31,6 +32,8 @@ CAPTURE_FILE = "capture.npz"   # in the exchange folder: the only file there the
 # every socket bound now (a network namespace does not cover sockets reached by a path). What the
 # kernel needs from these (the venv, the repository's helpers, the cache) is bound back.
 SOCKET_FOLDERS = ("/run", "/var/run", "/var/spool", "/home", "/mnt", "/media", "/srv")
+
+log = logging.getLogger(__name__)
 
 
 def _table_key(assignment):
@@ -64,7 +67,7 @@ def reference_table(assignment, timeout_seconds=1800):
     if path.exists():
         return path
     folder.mkdir(parents=True, exist_ok=True)
-    print(f"recording the reference answers of {assignment} (runs the solution notebook once)", flush=True)
+    log.info("recording the reference answers of %s (runs the solution notebook once)", assignment)
     with tempfile.TemporaryDirectory(prefix="grader-record-") as work:
         work = Path(work)
         notebook = work / f"{assignment}.ipynb"
