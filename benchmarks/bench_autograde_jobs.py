@@ -15,10 +15,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from grader.pipeline import isolation
-from grader.sandbox import namespaces as sandbox  # noqa: E402
-from grader.pipeline.autograde import autograde  # noqa: E402
 from grader.course import SOLUTIONS_DIR  # noqa: E402
+from grader.pipeline import isolation
+from grader.pipeline.autograde import autograde  # noqa: E402
+from grader.sandbox import namespaces as sandbox  # noqa: E402
 
 
 def make_class(folder, copies):

@@ -27,10 +27,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(REPO_ROOT / "tests"))
 
-from grader.pipeline import isolation
-from grader.sandbox import namespaces as sandbox  # noqa: E402
-from grader.pipeline.autograde import autograde  # noqa: E402
 from submissions import build, cases_03  # noqa: E402
+
+from grader.pipeline import isolation  # noqa: E402
+from grader.pipeline.autograde import autograde  # noqa: E402
+from grader.sandbox import namespaces as sandbox  # noqa: E402
 
 ASSIGNMENTS = ("01_mnist_cam", "03_cats_dogs_gradcam")
 PHASES = ("prepare", "nbgrader", "kernel_start", "execute", "kernel_stop", "check", "feedback")

@@ -14,17 +14,19 @@ import time
 from pathlib import Path
 
 import pytest
-
-from grader.pipeline.autograde import autograde
-from grader.course import REPO_ROOT, gradebook_url
-from grader.sandbox.namespaces import available
-from helpers._cache import cache_dir
 from report_tables import read_report
 from submissions import build
-from submissions.listeners import tcp_listener
 from submissions.cases_01 import CASES, calls_home, sends_to_the_host, writes_everywhere
+from submissions.listeners import tcp_listener
 
-TIMEOUT_SECONDS = 130  # a notebook takes 5-30 s here with two side by side (CI, 2 cores; training loaded from the cache); the hang case waits for it
+from grader.course import REPO_ROOT, gradebook_url
+from grader.pipeline.autograde import autograde
+from grader.sandbox.namespaces import available
+from helpers._cache import cache_dir
+
+# A notebook takes 5-30 s here with two side by side (CI, 2 cores; training loaded from the cache);
+# the hang case waits for it.
+TIMEOUT_SECONDS = 130
 # loops_in_show_cam: the 5 cells that call show_cam are interrupted one after another. In CI (the
 # other tests beside this one) memory_hog needed more than 12 s to reach the memory cap, and
 # fork_bomb more than 12 s to fork 250 kernels.
@@ -190,7 +192,8 @@ def test_a_runaway_cell_is_interrupted_and_marked(graded_class):
     assert len(marked["loops_before_tests"]) == 1 and marked["loops_before_tests"][0][1] is None   # not a test
     assert f"cell {marked['loops_before_tests'][0][0]} ran past" in rows["loops_before_tests"]["reason"]
     assert [grade_id for _, grade_id in marked["loops_in_show_cam"]] == [
-        None, "test_show_cam_shape", "test_show_cam_values", "test_show_cam_predicted_class", None]  # self-check, 3 tests, capture
+        # the self-check, the 3 tests, the capture cell
+        None, "test_show_cam_shape", "test_show_cam_values", "test_show_cam_predicted_class", None]
     assert float(rows["loops_in_show_cam"]["seconds"]) < TIMEOUT_SECONDS
 
 
@@ -250,7 +253,8 @@ def test_every_student_gets_feedback_without_hidden_test_code(graded_class):
         assert page.is_file(), student
         text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))   # the page's text, highlighting removed
         assert "BEGIN HIDDEN TESTS" not in text and "reference.show_cam_reference(int(index)" not in text, student
-    assert "could not be graded" in (course_dir / "feedback" / "hang" / "01_mnist_cam" / "01_mnist_cam.html").read_text()
+    hang_page = course_dir / "feedback" / "hang" / "01_mnist_cam" / "01_mnist_cam.html"
+    assert "could not be graded" in hang_page.read_text()
     fooled = (course_dir / "feedback" / "allclose_patched" / "01_mnist_cam" / "01_mnist_cam.html").read_text()
     assert "Independent check." in fooled and "test_show_cam_values" in fooled.split("Independent check.")[1][:400]
     honest = (course_dir / "feedback" / "true_label" / "01_mnist_cam" / "01_mnist_cam.html").read_text()
@@ -285,8 +289,10 @@ def test_the_class_report_counts_what_grades_csv_holds(graded_class):
     mistakes = tables["mistakes"]   # notebook, test, count, message, example, all who made it
     for test in tests:
         assert sorted(s for row in mistakes if row[1] == test for s in row[5].split(", ")) == failing[test]
-        assert "untouched" in next(row[5] for row in mistakes if row[1] == test and row[3].startswith("NotImplementedError"))
-    only_the_class = sorted(s for s, row in graded.items() if [points(row, t) < full[t] for t in tests] == [True, False, False])
+        assert "untouched" in next(row[5] for row in mistakes
+                                   if row[1] == test and row[3].startswith("NotImplementedError"))
+    only_the_class = sorted(s for s, row in graded.items()
+                            if [points(row, t) < full[t] for t in tests] == [True, False, False])
     assert only_the_class == ["tampered_tests", "true_label"]
     assert [(row[1], row[2], row[4], row[5]) for row in mistakes if "use the predicted class" in row[3]] == [
         ("test_show_cam_predicted_class", "2", "tampered_tests", "tampered_tests, true_label")]

@@ -5,11 +5,11 @@ import csv
 import json
 
 import pytest
-
 from submissions import build
 from submissions import cases_03 as variants
-from grader.pipeline.autograde import autograde
+
 from grader.course import NOTEBOOKS_DIR, SOLUTIONS_DIR
+from grader.pipeline.autograde import autograde
 
 NOTEBOOK = variants.NOTEBOOK_NAME
 FULL_MARKS = 7

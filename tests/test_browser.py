@@ -4,8 +4,8 @@ The student bundle (``python -m grader bundle``) is unzipped and installed as it
 (``python3 -m venv .venv`` and ``pip install .``, from the package index, no packages of this
 repository's venv). That environment is cached under ``build/student-env/<key>``, the key being
 a hash of the bundle's ``pyproject.toml``, its Jupyter settings and the install command, so a
-change of any reinstalls it (a first install takes a few minutes). JupyterLab is started from it on a free localhost port
-with a token, and Debian's Chromium (``/usr/bin/chromium``; Playwright cannot download its own
+change of any reinstalls it (a first install takes a few minutes). JupyterLab is started from it
+on a free localhost port with a token, and Debian's Chromium (``/usr/bin/chromium``; Playwright cannot download its own
 browser here) is driven by Playwright: open ``notebooks/01_mnist_cam.ipynb``, type ``show_cam``
 into the exercise cell, Run All, look for the CAM figure and "Self-check passed.", save with
 Ctrl+S, and run the environment's ``nbgrader validate`` on the saved file. The second case types
@@ -28,8 +28,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.student.bundle import bundle
 from grader.course import REPO_ROOT
+from grader.student.bundle import bundle
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Flags for a machine with no network but the package registries (see .ci/run).

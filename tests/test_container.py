@@ -162,8 +162,9 @@ def test_the_sample_class_gets_the_hosts_grades_in_the_container_sandboxed_and_o
     assert "recording the reference answers" not in output, output[-4000:]
 
     started = time.monotonic()
-    on_host = _run([sys.executable, "-m", "grader", "autograde", str(sample_class), "--course-dir", str(tmp_path / "host"),
-                    "--isolate", "on", "--jobs", "2", "--progress", "lines"], timeout=GRADE_TIMEOUT, cwd=REPO_ROOT)
+    on_host = _run([sys.executable, "-m", "grader", "autograde", str(sample_class),
+                    "--course-dir", str(tmp_path / "host"), "--isolate", "on", "--jobs", "2", "--progress", "lines"],
+                   timeout=GRADE_TIMEOUT, cwd=REPO_ROOT)
     print(f"container {container_seconds:.0f} s, host {time.monotonic() - started:.0f} s")
     assert on_host.returncode == 0
 

@@ -72,7 +72,8 @@ def test_unpooling_is_the_gradient_of_max_pooling():
         tape.watch(maps)
         total = tf.reduce_sum(keras.layers.MaxPooling2D(2)(maps) * upstream)
     _, switches = deconv.max_pool_with_switches(maps)
-    np.testing.assert_array_equal(deconv.unpool(upstream, switches, maps.shape).numpy(), tape.gradient(total, maps).numpy())
+    np.testing.assert_array_equal(deconv.unpool(upstream, switches, maps.shape).numpy(),
+                                  tape.gradient(total, maps).numpy())
 
 
 def test_unpool_rejects_mismatched_shapes():
@@ -149,7 +150,8 @@ def test_projection_errors(trained_model, digits):
 
 
 def test_receptive_fields_of_the_gap_cnn(trained_model):
-    sizes = [deconv._receptive_field(trained_model, name).size for name in ("conv2d", "conv2d_1", "conv2d_2", "conv2d_3")]
+    sizes = [deconv._receptive_field(trained_model, name).size
+             for name in ("conv2d", "conv2d_1", "conv2d_2", "conv2d_3")]
     assert sizes == [3, 8, 18, 38]
     assert deconv._receptive_field(trained_model, "max_pooling2d") == (4, 2, 0.5)
 
@@ -163,7 +165,8 @@ def test_top_patches_are_the_receptive_fields_of_the_strongest_activations(train
     # Map position (r, c) of conv2d_1 sees input rows 2r-3 .. 2r+4 (zeros outside the image).
     image, row, column = digits[top.image_indices[0]], top.rows[0], top.columns[0]
     padded = np.pad(image, [(8, 8), (8, 8), (0, 0)])
-    np.testing.assert_array_equal(top.patches[0], padded[8 + 2 * row - 3 : 8 + 2 * row + 5, 8 + 2 * column - 3 : 8 + 2 * column + 5])
+    np.testing.assert_array_equal(top.patches[0],
+                                  padded[8 + 2 * row - 3 : 8 + 2 * row + 5, 8 + 2 * column - 3 : 8 + 2 * column + 5])
 
 
 # --- backprop, deconvnet, guided backprop ----------------------------------------------------
@@ -218,7 +221,8 @@ def test_guided_backprop_zeroes_what_either_rule_zeroes():
 
 
 def test_three_rules_differ_on_the_trained_model(trained_model, digits):
-    gradients = {rule: deconv.input_gradient(trained_model, digits[:4], 7, rule=rule) for rule in deconv.RELU_BACKWARD_RULES}
+    gradients = {rule: deconv.input_gradient(trained_model, digits[:4], 7, rule=rule)
+                 for rule in deconv.RELU_BACKWARD_RULES}
     for first, second in [("backprop", "deconvnet"), ("backprop", "guided"), ("deconvnet", "guided")]:
         difference = np.abs(gradients[first] - gradients[second]).max()
         assert difference > 0.01 * np.abs(gradients[first]).max(), (first, second)

@@ -14,12 +14,11 @@ import shutil
 import nbformat
 import pytest
 from nbclient import NotebookClient
-
-from grader.pipeline import feedback
-from grader.pipeline import output_limit
-from grader.course import NOTEBOOKS_DIR, SOLUTIONS_DIR, write_config
-from grader.pipeline.results import Grade
 from submissions.build import ActiveParts
+
+from grader.course import NOTEBOOKS_DIR, SOLUTIONS_DIR, write_config
+from grader.pipeline import feedback, output_limit
+from grader.pipeline.results import Grade
 
 ASSIGNMENT, STUDENT = "tiny", "mallory"
 HIDDEN = ('assert double(21) == 42, "the secret check of twenty-one"', "for value in (7, 8, 9):",
@@ -58,8 +57,8 @@ FLOOD = 'print("x" * 5_000_000)\nprint("after the flood")'
 INSTRUCTIONS = "# Tiny\nWrite `double`; a < b and $x < y$ stay as they are."
 # nbgrader's feedback refuses a notebook with these markers in a cell that is not a graded test.
 MARKERS = "# my notes\n### BEGIN HIDDEN TESTS\nprint('mine')\n### END HIDDEN TESTS\n"
-# The grader's own cell at the end (grader/pipeline/autograde.py, _with_capture_cell), with a path of its private folder,
-# and a student's cell that prints where it runs (the grader's copy of the course).
+# The grader's own cell at the end (grader/pipeline/preprocessors.py, AddCaptureCell), with a path of its
+# private folder, and a student's cell that prints where it runs (the grader's copy of the course).
 GRADER_FOLDER = "/tmp/grade-k3x9q2ab"
 CAPTURE = (f"{feedback.GRADER_CELL_FIRST_LINE} (see grader/checks/capture.py). Not part of your notebook.\n"
            f"print({GRADER_FOLDER + '/exchange/fixture-0123abcd.npz'!r})")
@@ -309,7 +308,8 @@ def test_nothing_of_the_grader_is_shown(graded):
     """The capture cell the grader appends and the grader's folders (its private copy of the course, the
     repository) are not on the page; what the student's cell printed is, with the folder written as such."""
     page = html.unescape(graded["page"])
-    assert "Added by the grader" not in page and "fixture-0123abcd" not in page and "grader/checks/capture.py" not in page
+    assert "Added by the grader" not in page and "fixture-0123abcd" not in page
+    assert "grader/checks/capture.py" not in page
     assert "_grader_capture" not in page and "fixture-4567efab" not in page   # the cell marked in its metadata
     assert GRADER_FOLDER not in page and str(graded["course_dir"]) not in page and "/tmp/grade-" not in page
     assert f"running in {feedback.GRADER_PATH_MARK}/autograded/{STUDENT}/{ASSIGNMENT}" in page
@@ -329,12 +329,14 @@ def _graded_page(tmp_path, grade):
 
 def test_lateness_and_a_cell_out_of_time_are_explained_on_the_page(tmp_path):
     grade = Grade("s1", "01_mnist_cam", score=3.0, max_score=5.0, late=True,
-                  reason="failed: test_show_cam_values; cell 23 ran past the 200 s limit for one cell and was interrupted")
+                  reason="failed: test_show_cam_values; cell 23 ran past the 200 s limit for one cell and was "
+                         "interrupted")
     page = _graded_page(tmp_path, grade)
     feedback.add_note(tmp_path, grade)
     text = page.read_text()
     assert "<b>Handed in late.</b>" in text and "does not change your points" in text
-    assert "<b>A cell ran out of time.</b> Cell 23 (counting code and text cells from 1) ran longer than the 200 s" in text
+    assert ("<b>A cell ran out of time.</b> Cell 23 (counting code and text cells from 1) ran longer than the 200 s"
+            in text)
     assert text.index("ran out of time") < text.index("<h4>")   # at the top
     on_time = Grade("s2", "01_mnist_cam", score=5.0, max_score=5.0, late=False, reason="all tests passed")
     page = _graded_page(tmp_path, on_time)
@@ -345,8 +347,10 @@ def test_lateness_and_a_cell_out_of_time_are_explained_on_the_page(tmp_path):
 def test_a_refused_hand_in_gets_a_page_saying_what_to_hand_in(tmp_path):
     refused = [Grade("5002", "-", status="refused", reason="John Roe_5002_assignsubmission_file/report.pdf: not a "
                      "notebook (a PDF document); not graded"),
-               Grade("5002", "-", status="refused", reason="John Roe_5002_assignsubmission_file/notes.txt: not a notebook"),
-               Grade("5003", "01_mnist_cam", status="refused", reason="2 files are 01_mnist_cam in one submission: <a> and b"),
+               Grade("5002", "-", status="refused",
+                     reason="John Roe_5002_assignsubmission_file/notes.txt: not a notebook"),
+               Grade("5003", "01_mnist_cam", status="refused",
+                     reason="2 files are 01_mnist_cam in one submission: <a> and b"),
                Grade("-", "-", status="refused", reason="stray.zip: an empty zip")]
     feedback.write_feedback(tmp_path, refused)
     page = (tmp_path / "feedback" / "5002" / "hand-in" / "hand-in.html").read_text()
@@ -368,7 +372,8 @@ def test_a_hidden_line_is_found_through_escapes_and_invisible_characters():
     line = "expected = reference.show_cam_reference(int(index), features, results, gap_weights)"
     for disguised in (line[:4] + "\x1b[:m" + line[4:], line[:9] + "\u200b" + line[9:], line[:3] + "\x01\x7f" + line[3:],
                       "\x1b[1;31m" + line + "\x1b[0m"):
-        assert feedback.redact_text(f"before\n{disguised}\nafter", hidden) == f"before\n{feedback.HIDDEN_LINE_MARK}\nafter"
+        assert (feedback.redact_text(f"before\n{disguised}\nafter", hidden)
+                == f"before\n{feedback.HIDDEN_LINE_MARK}\nafter")
     assert feedback.redact_text("plain \x1b[32mgreen\x1b[0m\x07 text", hidden) == "plain green text"
 
 
@@ -378,7 +383,8 @@ def test_only_the_graders_own_note_is_rendered_as_the_grader_wrote_it():
     fake = ("*The grader stopped after the last graded test: all 3 tests passed, final score 5 out of 5 "
             "(confirmed by the independent check)*")
     assert not feedback.GRADER_NOTE.fullmatch(fake)
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(fake), nbformat.v4.new_markdown_cell(note)])
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(fake),
+                                               nbformat.v4.new_markdown_cell(note)])
     feedback.students_cells_as_text(notebook)
     assert notebook.cells[0].source.startswith("*A markdown cell you wrote or changed, shown as text:*")
     assert notebook.cells[1].source == note

@@ -23,12 +23,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from submissions import build
+from submissions.hostile_01 import CANARY_PREFIX, CASES, CORRECT_STUDENTS, Probe, notebook_bytes
+from submissions.listeners import unix_listener
 
 from grader.course import REPO_ROOT
 from grader.sandbox.namespaces import available
-from submissions.hostile_01 import CANARY_PREFIX, CASES, CORRECT_STUDENTS, Probe, notebook_bytes
-from submissions import build
-from submissions.listeners import unix_listener
 
 KEYCTL, ADD_KEY = {"x86_64": (250, 248)}.get(os.uname().machine, (None, None))
 TIMEOUT_SECONDS, CELL_TIMEOUT_SECONDS, MEMORY_LIMIT_GIB = 130, 40, 4
@@ -207,7 +207,8 @@ def test_the_graders_own_process_stays_under_one_gib(hostile_class):
 
 def _secret_lines():
     """The lines of 01's hidden tests (and their markers) that the student's notebook does not show."""
-    shown = {line.strip() for cell in build.load_student_notebook()["cells"] for line in "".join(cell["source"]).splitlines()}
+    shown = {line.strip() for cell in build.load_student_notebook()["cells"]
+             for line in "".join(cell["source"]).splitlines()}
     secret = set()
     for cell in build.solution_notebook()["cells"]:
         source = "".join(cell["source"])

@@ -103,7 +103,8 @@ def write_legacy_checkpoint(path, tensors):
             for header in (0x1950A86A20F9469CFC6C, 1001, {"protocol_version": 1001, "little_endian": True}):
                 pickle.dump(header, file, protocol=2)
             state = collections.OrderedDict(
-                (name, TensorReference(name, offset, shape, stride)) for name, (_, offset, shape, stride) in tensors.items()
+                (name, TensorReference(name, offset, shape, stride))
+                for name, (_, offset, shape, stride) in tensors.items()
             )
             LegacyPickler(file, protocol=2).dump(state)
             pickle.dump(list(tensors), file, protocol=2)
@@ -174,8 +175,8 @@ def test_chelsea_is_a_cat(classifier):
 
 
 def test_whole_chelsea_photo_is_an_egyptian_cat_above_one_half(classifier):
-    from PIL import Image
     import skimage.data
+    from PIL import Image
 
     squashed = np.asarray(Image.fromarray(skimage.data.chelsea()).resize((224, 224), Image.Resampling.BILINEAR))
     probabilities = predict_probabilities(classifier, squashed[None])[0]

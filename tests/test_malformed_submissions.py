@@ -11,11 +11,11 @@ import functools
 import json
 
 import pytest
+from submissions import build, downloads
 
 from grader.intake import notebook_file
-from grader.pipeline.autograde import _read_notebook, autograde
 from grader.intake.submissions import SubmissionSource, find_submissions
-from submissions import build, downloads
+from grader.pipeline.autograde import _read_notebook, autograde
 
 KNOWN = {"01_mnist_cam", "03_cats_dogs_gradcam"}
 # The two files of the issue: one crashed the class (exit 1), the other ended it (exit 2).

@@ -152,7 +152,8 @@ def test_fourteen_filters_gain_tenfold(trained_model, mnist):
     real test digits (measured ≥ 2.1×).
     """
     _, (x_test, _) = mnist
-    result = maximize.maximize_activation(trained_model, maximize.filter_objective(range(14)), "conv2d_1", progress=False)
+    result = maximize.maximize_activation(trained_model, maximize.filter_objective(range(14)), "conv2d_1",
+                                          progress=False)
     real = deconv.layer_output(trained_model, x_test, "conv2d_1").numpy().sum(axis=(1, 2))[:, :14]  # (1000, 14)
     np.testing.assert_array_equal(result.switch_on_steps, 0)
     check_gains(result)

@@ -54,7 +54,8 @@ def test_attribution_names_the_source_and_holds_the_mit_license():
 
 def _photos_folder_seen_by_a_copy(site_packages, cwd):
     """Run helpers.images from a copy of the package in ``site_packages``, in the folder ``cwd``."""
-    script = "import helpers.images as i; print(i.__file__); print(i._course_photos_folder()); print(i.sample_photo('both').shape)"
+    script = ("import helpers.images as i; print(i.__file__); print(i._course_photos_folder()); "
+              "print(i.sample_photo('both').shape)")
     return subprocess.run([sys.executable, "-c", script], cwd=cwd, capture_output=True, text=True,
                           env={"PYTHONPATH": str(site_packages), "PATH": ""}, timeout=60)
 

@@ -10,11 +10,11 @@ import io
 import shutil
 
 import pytest
+from submissions import build
 
-from grader.pipeline.autograde import autograde
 from grader.course import gradebook_url
 from grader.export.grades import export
-from submissions import build
+from grader.pipeline.autograde import autograde
 
 CLASS = {"ann": "reference", "bea": "true_label", "cy": "untouched"}
 OVERRIDE = ("student_id,notebook,test,points,reason\n"
@@ -135,7 +135,8 @@ def test_drop_missing_drops_the_students_not_in_the_download(day):
 # ---------------------------------------------------------------- which students a run keeps (no grading)
 
 PREVIOUS = {"lms": "folders",
-            "submissions": [{"student_id": s, "notebook": "01_mnist_cam", "key": f"k-{s}"} for s in ("ann", "bea", "cy")],
+            "submissions": [{"student_id": s, "notebook": "01_mnist_cam", "key": f"k-{s}"}
+                            for s in ("ann", "bea", "cy")],
             "refusals": [{"student_id": "dan", "notebook": "-", "reason": "dan.pdf: not a notebook"}]}
 
 

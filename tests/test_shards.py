@@ -7,11 +7,11 @@ import sys
 from collections import Counter
 
 import pytest
+from submissions import build
 
+from grader.course import REPO_ROOT
 from grader.pipeline.autograde import shard_of
 from grader.pipeline.collect import collect
-from grader.course import REPO_ROOT
-from submissions import build
 
 
 def test_shard_of_is_stable_and_spreads_students_evenly():

@@ -27,10 +27,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
-from grader.pipeline.autograde import shard_of
-from grader.course import REPO_ROOT
 from submissions import build
+
+from grader.course import REPO_ROOT
+from grader.pipeline.autograde import shard_of
 
 SCRIPT = REPO_ROOT / "examples" / "slurm" / "grade.sbatch"
 # One folder per clone, found again by a later run; short, because munged and slurmd put Unix

@@ -18,8 +18,8 @@ import nbformat
 from nbclient import NotebookClient
 from nbconvert import HTMLExporter
 
-from grader.pipeline.autograde import autograde
 from grader.course import NOTEBOOKS_DIR, QUIET_KERNEL, REPO_ROOT, SOLUTIONS_DIR, graded_assignments
+from grader.pipeline.autograde import autograde
 
 
 def execute_notebook(source, executed_dir, timeout_seconds=900):

@@ -85,7 +85,8 @@ CASES = {
     "raises_after_tests": (lambda: build.with_code_cell_at_end(_student(BODIES["correct_einsum"]),
                                                                "raise RuntimeError('an experiment gone wrong')"),
                            5, "graded", "all tests passed"),
-    "loops_after_tests": (lambda: build.with_code_cell_at_end(_student(BODIES["correct_einsum"]), "while True:\n    pass"),
+    "loops_after_tests": (lambda: build.with_code_cell_at_end(_student(BODIES["correct_einsum"]),
+                                                              "while True:\n    pass"),
                           5, "graded", "all tests passed"),
     # Contained by the sandbox's limits (disk, processes, files): refused, then graded on their merits.
     "disk_filler": (lambda: _hostile(DISK_FILLER, BODIES["correct_einsum"]), 5, "graded", "all tests passed"),
