@@ -73,7 +73,7 @@ def write_config(course_dir: str | Path, cell_timeout_seconds: float | None = No
 
 
 def run_nbgrader(arguments, course_dir, timeout_seconds=None, memory_limit_bytes=None, extra_environment=None):
-    """Run ``python -m nbgrader ARGUMENTS`` in ``course_dir`` (see :func:`grader.processes.run_with_limits`).
+    """Run ``python -m nbgrader ARGUMENTS`` in ``course_dir`` (see :func:`grader.sandbox.processes.run_with_limits`).
 
     Output is captured; a run past ``timeout_seconds`` or ``memory_limit_bytes`` is killed
     with its kernels and reported with ``returncode = None``. ``extra_environment`` is added

@@ -13,7 +13,7 @@ from grader.pipeline.results import Grade, load_result, needs_clean_retry, save_
 
 
 class FakeWorker:
-    """Stands in for grader.worker.Worker: counts the notebooks it was given."""
+    """Stands in for grader.pipeline.worker.Worker: counts the notebooks it was given."""
 
     started = []
 

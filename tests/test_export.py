@@ -186,7 +186,7 @@ def test_a_course_without_grades_csv_is_a_one_line_error(tmp_path, capsys):
                     "(or `collect`) first\n"
 
 
-# ---------------------------------------------------------------- grades from an LMS download (grader.lms)
+# ---------------------------------------------------------------- grades from an LMS download (grader.intake.lms)
 
 def write_download_course(course_dir, lms, grades):
     """A course whose grades came from a ``lms`` download: grades.csv, and class.json saying so."""

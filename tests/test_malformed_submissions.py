@@ -2,7 +2,7 @@
 
 Each layout (folders, a .zip of them, Canvas, Moodle) holds one good 01_mnist_cam beside one
 malformed file per kind below. What the class run does before grading is done here directly:
-:func:`grader.submissions.find_submissions`, then :func:`grader.autograde._read_notebook` for
+:func:`grader.intake.submissions.find_submissions`, then :func:`grader.pipeline.autograde._read_notebook` for
 each submission (a real grading costs about 20 s a notebook; these files never reach a kernel).
 """
 

@@ -315,7 +315,7 @@ time.sleep(8)   # while the test counts what it holds
 def test_the_sandbox_keeps_the_machines_keys_sockets_ipc_and_memory_apart(layout, keyring_kernel_server):
     """A kernel reads no key of the grader's session keyring, makes no System V object, reaches no
     Unix socket of the machine (under /run, in a service's folder, in /dev), and what it holds in a
-    memfd and its private /tmp counts toward the memory limit (grader.processes)."""
+    memfd and its private /tmp counts toward the memory limit (grader.sandbox.processes)."""
     from grader.pipeline import isolation
     from grader.sandbox.processes import held_outside_bytes, process_tree
 

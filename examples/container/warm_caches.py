@@ -1,7 +1,7 @@
 """Fill the course cache while the image is built, offline, so that the container grades from its
 first notebook without converting or training anything: EfficientNet-Lite0's converted weights
 (lessons 02, 03, 05, 06 and 03's independent check), then the recorded reference answers of every
-graded notebook (``grader.isolation.reference_table``: it runs each graded solution notebook once,
+graded notebook (``grader.pipeline.isolation.reference_table``: it runs each graded solution notebook once,
 and 01's run trains the network every grading kernel then loads, ``helpers.training.fit_cached``).
 
 Run from the repository's root: ``python examples/container/warm_caches.py``. The same calls fill

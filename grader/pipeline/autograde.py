@@ -1,12 +1,12 @@
 """``python -m grader autograde SUBMISSIONS --course-dir DIR``: grade a class with nbgrader.
 
 SUBMISSIONS is a folder (or a .zip of one) of ``<student_id>/<notebook>.ipynb``, nbgrader's
-``submitted/<student_id>/<assignment>/`` layout (see :mod:`grader.submissions`), or Canvas' or
-Moodle's submissions download as it comes (:mod:`grader.lms`). Each notebook
+``submitted/<student_id>/<assignment>/`` layout (see :mod:`grader.intake.submissions`), or Canvas' or
+Moodle's submissions download as it comes (:mod:`grader.intake.lms`). Each notebook
 is autograded by nbgrader in a private copy of the course, with a kernel of its own (test cells
 that were edited or deleted are restored from the source), under a wall-clock limit and a
 memory cap, and scored from the gradebook; nbgrader itself runs in one long-lived process per
-job (:mod:`grader.worker`). A submission that is not a notebook, crashes, hangs or runs out of
+job (:mod:`grader.pipeline.worker`). A submission that is not a notebook, crashes, hangs or runs out of
 memory scores 0 with its reason; the others are graded as usual.
 
 Every result is saved in ``DIR/results/`` the moment it is known, keyed by the submission's
@@ -15,13 +15,13 @@ grades only what is new or changed, so a run killed half-way finishes on the nex
 nothing lost or counted twice; ``--fresh`` regrades everything. ``--shard K/N`` grades only
 that share of the students and leaves ``grades.csv`` and the gradebook to ``collect``.
 ``--student ID`` regrades only those students; the course folder's other students are kept (also
-when the download does not hold them: :mod:`grader.class_list`), unless ``--drop-missing``. The
-instructor's ``COURSE/overrides.csv`` is applied on top of the results (:mod:`grader.overrides`).
+when the download does not hold them: :mod:`grader.pipeline.class_list`), unless ``--drop-missing``. The
+instructor's ``COURSE/overrides.csv`` is applied on top of the results (:mod:`grader.pipeline.overrides`).
 
 This module runs the pipeline (README, "Grading"); each other job has its own module:
-:mod:`grader.results` (the results journal, ``grades.csv``, the table), :mod:`grader.collect`
-(the class list and the class reports), :mod:`grader.gradebook` (nbgrader's gradebook),
-:mod:`grader.feedback` (the students' HTML pages) and :mod:`grader.progress`.
+:mod:`grader.pipeline.results` (the results journal, ``grades.csv``, the table), :mod:`grader.pipeline.collect`
+(the class list and the class reports), :mod:`grader.pipeline.gradebook` (nbgrader's gradebook),
+:mod:`grader.pipeline.feedback` (the students' HTML pages) and :mod:`grader.pipeline.progress`.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ log = logging.getLogger(__name__)
 
 def _read_notebook(path):
     """Return ``(notebook, None)`` or ``(None, reason)`` when the file is not a readable notebook
-    (:func:`grader.notebook_file.read_notebook`: size, UTF-8, JSON, nesting, types, nbformat's schema)."""
+    (:func:`grader.intake.notebook_file.read_notebook`: size, UTF-8, JSON, nesting, types, nbformat's schema)."""
     try:
         return notebook_file.read_notebook(path), None
     except Exception as error:  # NotANotebook, schema errors: never more than this submission's reason
@@ -239,13 +239,13 @@ def _write_feedback_page(scratch_dir, grade, autograded, worker, memory_limit_by
 def grade_submission(course_dir: str | Path, template_dir: Path, submission: Submission, config: GradingConfig,
                      worker: Worker, key: str = "", isolation_plan: tuple[Path, list[Path]] | None = None,
                      record: bool = True) -> Grade:
-    """Autograde one :class:`~grader.submissions.Submission` in a private copy of ``template_dir``
+    """Autograde one :class:`~grader.intake.base.Submission` in a private copy of ``template_dir``
     (a prepared nbgrader course for its assignment), then file its notebook and feedback page
     in ``course_dir`` (and, when ``record``, its points in the course's gradebook).
 
     Returns a :class:`Grade` with the seconds of each phase; never raises for bad input.
     ``config`` holds the limits (:class:`grader.config.GradingConfig`); ``isolation_plan`` see
-    :func:`_run_autograde`; ``worker`` is the job's :class:`grader.worker.Worker`.
+    :func:`_run_autograde`; ``worker`` is the job's :class:`grader.pipeline.worker.Worker`.
     """
     started = time.monotonic()
     max_scores = gradebook.max_scores(template_dir, submission.assignment)
@@ -315,15 +315,15 @@ def grade_class(submissions_path: str | Path, course_dir: str | Path, config: Gr
     ``config.isolate`` is ``"auto"`` (sandbox the kernels where this machine can, else warn), ``"on"``
     (refuse to grade without the sandbox) or ``"off"``. ``config.shard`` is ``(k, n)`` to grade only
     the students of shard k of n (:func:`shard_of`) and leave the class reports to
-    :func:`grader.collect.collect`. A cell that runs past ``cell_timeout_seconds`` is interrupted
+    :func:`grader.pipeline.collect.collect`. A cell that runs past ``cell_timeout_seconds`` is interrupted
     and the notebook goes on; ``timeout_seconds`` limits the whole notebook. A kernel writes at most
     ``disk_limit_gib`` and ``max_files`` files (sandboxed; unsandboxed, no file larger than the
     limit) and runs at most ``max_processes`` processes and threads. ``lms``, ``worksheet`` (Moodle's
     grading worksheet: late flags, teams) and ``groups`` (Canvas's group set export) say how to read
-    ``submissions_path`` (:mod:`grader.lms`). ``students`` (ids) grades only those students, even
+    ``submissions_path`` (:mod:`grader.intake.lms`). ``students`` (ids) grades only those students, even
     when a saved result could be reused, and keeps the rest of the class; the students of the course
     folder that ``submissions_path`` does not hold are kept too, unless ``drop_missing``
-    (:mod:`grader.class_list`). Returns :data:`grader.errors.DONE`; raises a
+    (:mod:`grader.pipeline.class_list`). Returns :data:`grader.errors.DONE`; raises a
     :class:`grader.errors.GraderError` when the grader was misused or cannot grade (or
     ``COURSE/overrides.csv`` cannot be read).
     """

@@ -40,7 +40,7 @@ def write_class_list(course_dir: str | Path, submissions: list[Submission], refu
     the student ids by it. Each submission's late flag and file in the download are kept: the
     reports take the late flag from here, so ``collect`` and ``autograde`` write the same. A group's
     submission keeps its group and members: ``export`` gives each member its grade. ``kept`` holds
-    the entries of earlier runs' students this run keeps (:func:`grader.class_list.keep_others`).
+    the entries of earlier runs' students this run keeps (:func:`grader.pipeline.class_list.keep_others`).
     ``sandboxed`` (each submission's ``sandboxed``): whether this run grades with the sandbox (its
     result key says so too); a kept entry keeps what its own run wrote."""
     entries = {"lms": lms,
@@ -58,7 +58,7 @@ def write_class_list(course_dir: str | Path, submissions: list[Submission], refu
 
 
 def finish(course_dir: str | Path, grades: list[Grade]) -> None:
-    """Feedback pages still missing, ``grades.csv``, the class report (:mod:`grader.report`) and
+    """Feedback pages still missing, ``grades.csv``, the class report (:mod:`grader.pipeline.report`) and
     the printed table with the report's headline, for ``grades``. Raises :class:`InputError` when
     ``COURSE/overrides.csv`` cannot be read (nothing is rewritten then)."""
     try:

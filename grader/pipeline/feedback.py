@@ -6,7 +6,7 @@ left out); a notebook that could not be graded gets a short page with the reason
 hand-in one with each reason and what to hand in (:func:`write_refused_pages`); boxes at the top
 explain a test that passed in the notebook but not the independent check, a cell stopped at its
 time limit and lateness (:func:`page_notes`). The pages go back to the students through Moodle's
-feedback zip or named for Canvas (:mod:`grader.feedback_return`).
+feedback zip or named for Canvas (:mod:`grader.export.feedback_files`).
 
 Before nbgrader writes it, :func:`prepare_for_feedback` rewrites the autograded notebook (the
 one kept in ``COURSE/autograded`` too, so a page made again from it is the same): no line of a
@@ -417,7 +417,7 @@ def add_note(course_dir: str | Path, grade: Grade) -> None:
 
 
 def write_feedback(course_dir: str | Path, grades: list[Grade]) -> None:
-    """The pages :func:`grader.autograde.grade_submission` did not write: nbgrader's, for the
+    """The pages :func:`grader.pipeline.autograde.grade_submission` did not write: nbgrader's, for the
     graded notebooks of an assignment when one of them has no page (results graded elsewhere or
     before), a short page for each notebook that could not be graded, and one for each student
     whose hand-in was refused (:func:`write_refused_pages`).

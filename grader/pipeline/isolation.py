@@ -116,7 +116,7 @@ def prepare_kernel(scratch, table, hidden, kernel_folder, limits: dict[str, int]
         folder.mkdir()
     capture = exchange / CAPTURE_FILE
     capture.touch(mode=0o666)
-    capture.chmod(0o666)   # the kernel may run as nobody (see grader.zygote)
+    capture.chmod(0o666)   # the kernel may run as nobody (see grader.sandbox.zygote)
     ipc_config = _unix_sockets(scratch)
     (scratch / "ipc").chmod(0o777)
     shutil.copyfile(table, answers / "reference-answers.json")

@@ -57,7 +57,7 @@ class Grade:
     key: str = ""
     note: str = ""           # said to the student at the top of the feedback page
     late: object = None      # True / False as the LMS said, None when unknown (see the module's docstring)
-    override: str = ""       # what the instructor's overrides changed (grader.overrides); never saved in results/
+    override: str = ""       # what the overrides changed (grader.pipeline.overrides); never saved in results/
     sandboxed: object = None  # True / False: its kernel ran in the sandbox or not; None: unknown (see the docstring)
     # seconds: prepare, nbgrader, kernel_start, execute, check, feedback
     phases: dict = field(default_factory=dict, compare=False)
