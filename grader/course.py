@@ -6,10 +6,13 @@ working directory (default ``build/course``, outside the tracked tree) in which 
 solution notebook is an assignment of its own: ``source/NN_name/NN_name.ipynb``.
 """
 
+from __future__ import annotations
+
 import os
 import shutil
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS_DIR = REPO_ROOT / "solutions"
@@ -19,12 +22,12 @@ CONFIG_TEMPLATE = Path(__file__).resolve().parent / "nbgrader_config.py"
 COURSE_ID = "seeing-inside-cnns"
 
 
-def assignment_names(solutions_dir=SOLUTIONS_DIR):
+def assignment_names(solutions_dir: str | Path = SOLUTIONS_DIR) -> list[str]:
     """The assignments, one per solution notebook: ``["01_mnist_cam", ...]``."""
     return sorted(path.stem for path in Path(solutions_dir).glob("*.ipynb"))
 
 
-def graded_assignments(solutions_dir=SOLUTIONS_DIR):
+def graded_assignments(solutions_dir: str | Path = SOLUTIONS_DIR) -> list[str]:
     """The assignments whose solution notebook has graded test cells (the others have nothing to grade)."""
     import nbformat
 
@@ -41,7 +44,7 @@ def graded_assignments(solutions_dir=SOLUTIONS_DIR):
 QUIET_KERNEL = ["--IPKernelApp.log_level=ERROR"]
 
 
-def nbgrader_environment():
+def nbgrader_environment() -> dict[str, str]:
     """The environment for nbgrader: the venv's ``bin`` first on PATH (nbgrader runs ``alembic``)."""
     environment = dict(os.environ)
     bin_dir = str(Path(sys.executable).parent)
@@ -51,7 +54,7 @@ def nbgrader_environment():
     return environment
 
 
-def gradebook_url(course_dir):
+def gradebook_url(course_dir: str | Path) -> str:
     """SQLAlchemy URL of the course's gradebook; parallel graders wait up to 120 s for its lock."""
     return f"sqlite:///{Path(course_dir).resolve() / 'gradebook.db'}?timeout=120"
 
@@ -72,7 +75,9 @@ def write_config(course_dir: str | Path, cell_timeout_seconds: float | None = No
     (course_dir / "nbgrader_config.py").write_text(text)
 
 
-def run_nbgrader(arguments, course_dir, timeout_seconds=None, memory_limit_bytes=None, extra_environment=None):
+def run_nbgrader(arguments: list[str], course_dir: str | Path, timeout_seconds: float | None = None,
+                 memory_limit_bytes: int | None = None,
+                 extra_environment: dict[str, str | None] | None = None) -> SimpleNamespace:
     """Run ``python -m nbgrader ARGUMENTS`` in ``course_dir`` (see :func:`grader.sandbox.processes.run_with_limits`).
 
     Output is captured; a run past ``timeout_seconds`` or ``memory_limit_bytes`` is killed
@@ -88,7 +93,7 @@ def run_nbgrader(arguments, course_dir, timeout_seconds=None, memory_limit_bytes
                            timeout_seconds=timeout_seconds, memory_limit_bytes=memory_limit_bytes)
 
 
-def prepare_course(course_dir, assignments, solutions_dir=SOLUTIONS_DIR):
+def prepare_course(course_dir: str | Path, assignments: list[str], solutions_dir: str | Path = SOLUTIONS_DIR) -> Path:
     """Copy the solution notebooks into ``course_dir/source`` and generate each assignment.
 
     This also (re)creates the assignment's grade cells in the gradebook. Raises
@@ -108,13 +113,13 @@ def prepare_course(course_dir, assignments, solutions_dir=SOLUTIONS_DIR):
     return course_dir
 
 
-def tail(text, lines=5):
+def tail(text: str, lines: int = 5) -> str:
     """The last ``lines`` non-empty lines of ``text``."""
     kept = [line for line in (text or "").splitlines() if line.strip()]
     return "\n".join(kept[-lines:])
 
 
-def drop_cells_after_last_test(cells):
+def drop_cells_after_last_test(cells: list) -> int:
     """Remove, in place, the cells after the last graded cell of a notebook's ``cells`` (dicts).
 
     They run after every test, so they cannot change a grade; the grader and the reference

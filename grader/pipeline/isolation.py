@@ -6,6 +6,8 @@ in the course cache, keyed by everything it depends on. :func:`prepare_kernel` w
 one submission, the kernelspec and the mount plan of :mod:`grader.sandbox`.
 """
 
+from __future__ import annotations
+
 import hashlib
 import json
 import logging
@@ -56,7 +58,7 @@ def _table_key(assignment):
     return digest.hexdigest()[:20]
 
 
-def reference_table(assignment, timeout_seconds=1800):
+def reference_table(assignment: str, timeout_seconds: float = 1800) -> Path:
     """Path of the recorded reference answers of ``assignment`` (recorded now when missing).
 
     Raises RuntimeError with the notebook's last lines when the solution does not run. A solution
@@ -93,7 +95,8 @@ def reference_table(assignment, timeout_seconds=1800):
     return path
 
 
-def prepare_kernel(scratch, table, hidden, kernel_folder, limits: dict[str, int]):
+def prepare_kernel(scratch: str | Path, table: str | Path, hidden: list, kernel_folder: str | Path,
+                   limits: dict[str, int]) -> tuple[str, dict, Path, dict]:
     """Prepare the sandboxed kernel of one submission graded in ``scratch`` (its private folder).
 
     ``table`` is the recorded answers' path; ``hidden`` are more folders the kernel must not see
@@ -182,7 +185,7 @@ def _unix_sockets(scratch):
     return {"KernelManager.transport": "ipc", "KernelManager.ip": str(folder / "k")}
 
 
-def plain_kernel(scratch, limits: dict[str, int]):
+def plain_kernel(scratch: str | Path, limits: dict[str, int]) -> tuple[str, dict, Path, dict]:
     """The unsandboxed kernel of one submission graded in ``scratch``: forked from the job's zygote
     like a sandboxed one, without the namespaces, as the grader's user. Returns ``(kernel name,
     environment, exchange folder, nbgrader settings)``."""
