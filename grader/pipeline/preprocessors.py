@@ -23,6 +23,7 @@ from __future__ import annotations
 import time
 
 import nbformat
+from jupyter_client import KernelManager
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Bool, Unicode
@@ -84,7 +85,8 @@ class GraderExecute(OutputLimit, Execute):
     the end): where it stood when nbclient's private timeout handler was patched to add it.
     """
 
-    def preprocess(self, nb: NotebookNode, resources: dict | None = None, km=None) -> tuple[NotebookNode, dict]:
+    def preprocess(self, nb: NotebookNode, resources: dict | None = None,
+                   km: KernelManager | None = None) -> tuple[NotebookNode, dict]:
         PHASE_MARKS["kernel"] = time.monotonic()
         try:
             return super().preprocess(nb, resources, km)
