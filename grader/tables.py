@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.errors import InputError
-from grader.files import write_atomically
+from helpers import write_atomically
 
 SEPARATORS = (";", ",")
 

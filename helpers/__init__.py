@@ -18,10 +18,10 @@
 Modules whose names start with ``_`` run behind the others and are not called by a lesson:
 the cache folder and atomic writes (``_cache``), and the conversion of the EfficientNet-Lite0
 checkpoint into Keras (``_efficientnet_lite``). ``helpers.cache_dir()`` names that cache folder
-for code outside this package.
+and ``helpers.write_atomically`` writes a file whole, for code outside this package.
 
 Nothing here answers a graded exercise: the algorithms a student must learn are
 written out in the notebooks.
 """
 
-from helpers._cache import cache_dir  # noqa: F401  (public: the cache folder, see above)
+from helpers._cache import cache_dir, write_atomically  # noqa: F401  (public: see above)

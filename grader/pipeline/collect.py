@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING
 
 from grader.course import prepare_course
 from grader.errors import DONE, INCOMPLETE, GraderError, InputError
-from grader.files import write_atomically
 from grader.messages import exit_code_of, say
 from grader.pipeline import gradebook, report
 from grader.pipeline.class_list import CLASS_LIST, kept_grades
 from grader.pipeline.feedback import write_feedback
 from grader.pipeline.overrides import OverridesError, settle
 from grader.pipeline.results import Grade, print_table, sandbox_lines, write_grades_csv
+from helpers import write_atomically
 
 if TYPE_CHECKING:
     from grader.intake.submissions import Refusal, Submission

@@ -18,11 +18,10 @@ import tempfile
 from pathlib import Path
 
 from grader.course import REPO_ROOT, SOLUTIONS_DIR, drop_cells_after_last_test, nbgrader_environment, tail
-from grader.files import write_atomically
 from grader.sandbox import namespaces as sandbox
 from grader.sandbox import replay
 from grader.sandbox.processes import run_with_limits
-from helpers import cache_dir
+from helpers import cache_dir, write_atomically
 
 GRADER_DIR = Path(__file__).resolve().parents[1]
 TABLES = "grader-references"

@@ -30,11 +30,11 @@ import re
 from pathlib import Path
 
 from grader.errors import InputError
-from grader.files import write_atomically
 from grader.pipeline import gradebook
 from grader.pipeline.gradebook import solution_points
 from grader.pipeline.results import Grade
 from grader.tables import guess_delimiter, read_table
+from helpers import write_atomically
 
 OVERRIDES_FILE = "overrides.csv"
 APPLIED_FILE = "overrides-applied.json"

@@ -32,9 +32,9 @@ from operator import attrgetter
 from pathlib import Path
 
 from grader.course import SOLUTIONS_DIR
-from grader.files import write_atomically
 from grader.pipeline.feedback import plain_text
 from grader.pipeline.results import Grade, graded_without_sandbox
+from helpers import write_atomically
 
 REPORT_FILE = "report.html"
 SLOWEST = 5

@@ -28,8 +28,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grader.files import write_atomically
 from grader.intake.notebook_file import MAX_NOTEBOOK_BYTES
+from helpers import write_atomically
 
 if TYPE_CHECKING:
     from grader.config import GradingConfig

@@ -87,7 +87,7 @@ def _answer(array, revealed):
 
 def _write_atomically(path, text):
     """Write ``text`` into a temporary file beside ``path``, then move it there: a reader sees the old
-    table or the new one, never half of one (this file imports numpy only, so not grader.files)."""
+    table or the new one, never half of one (this file imports numpy only, so not helpers.write_atomically)."""
     path = Path(path)
     temporary = path.with_name(f".tmp-{os.getpid()}-{path.name}")
     try:
