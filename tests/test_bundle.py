@@ -15,9 +15,9 @@ from grader.student.bundle import (
     DISABLED_SERVER_EXTENSIONS,
     INSTRUCTOR_ONLY_PACKAGES,
     JUPYTER_CONFIG_FILES,
-    STUDENT_README,
     bundle,
     check_bundle,
+    student_readme,
 )
 
 GRADED = {"01_mnist_cam": "show_cam", "03_cats_dogs_gradcam": "get_CAM"}
@@ -187,7 +187,7 @@ def _graded_points(name):
 
 def test_student_readme_says_what_a_student_needs(student_zip):
     readme = student_zip["README.md"].decode()
-    assert readme == STUDENT_README
+    assert readme == student_readme()
     # The Pythons that work, as pip will enforce them.
     specifier = SpecifierSet(tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["requires-python"])
     admitted = [f"3.{minor}" for minor in range(8, 20) if f"3.{minor}" in specifier]

@@ -18,7 +18,7 @@ import tomllib
 import zipfile
 from pathlib import Path
 
-from grader.course import NOTEBOOKS_DIR, REPO_ROOT
+from grader.course import NOTEBOOKS_DIR, REPO_ROOT, SOLUTIONS_DIR, graded_assignments
 from grader.errors import DONE, INCOMPLETE
 
 # Measured 2026-11 on Linux x86_64, Python 3.11, 2 cores shared with other jobs, a fast connection:
@@ -28,7 +28,7 @@ DOWNLOAD_SIZE = "about 830 MB"
 INSTALLED_SIZE = "about 3 GB"
 INSTALL_TIME = "about 4 minutes on a fast connection (longer on a slow one)"
 
-STUDENT_README = f"""# Seeing inside CNNs: student bundle
+_STUDENT_README_TEMPLATE = f"""# Seeing inside CNNs: student bundle
 
 Six notebooks on looking inside convolutional networks with Keras 3 (Class Activation Maps,
 saliency, Grad-CAM, deconvnet, activation maximization, and whether to trust a map). They run
@@ -76,10 +76,9 @@ few seconds it spends checking for one, set `COURSE_OFFLINE=1` before starting J
 
 | notebook | exercise | points |
 |---|---|---|
-| `notebooks/01_mnist_cam.ipynb` | `show_cam` | 5 |
-| `notebooks/03_cats_dogs_gradcam.ipynb` | `get_CAM` | 7 |
+{{graded_rows}}
 
-The other four notebooks are not graded. Each exercise is followed by a self-check cell and
+{{ungraded_sentence}}Each exercise is followed by a self-check cell and
 visible tests; hidden tests used for grading check more cases.
 
 ## Check before you hand in
@@ -99,11 +98,43 @@ that fails does not make it fail, so run each self-check cell yourself and make 
 
 ## Hand in
 
-Hand in the two graded notebooks themselves, saved, with their file names unchanged:
-`01_mnist_cam.ipynb` and `03_cats_dogs_gradcam.ipynb` (not a copy such as
+Hand in the graded notebooks themselves, saved, with their file names unchanged:
+{{hand_in_names}} (not a copy such as
 `01_mnist_cam-Copy1.ipynb`, not an export). Your instructor says where to upload them.
 Do not change the test cells: they are restored from the original when your work is graded.
 """
+
+EXERCISE_HEADING = re.compile(r"^## Exercise: `(\w+)` \((\d+) points\)", re.M)
+
+
+def graded_exercises(solutions_dir: Path = SOLUTIONS_DIR) -> list[tuple[str, str, int]]:
+    """``(notebook, exercise, points)`` of every graded notebook, in order, from the heading of its
+    exercise in the solution notebook ("## Exercise: `show_cam` (5 points)")."""
+    exercises = []
+    for name in graded_assignments(solutions_dir):
+        cells = json.loads((Path(solutions_dir) / f"{name}.ipynb").read_text())["cells"]
+        text = "\n".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "markdown")
+        exercises += [(name, exercise, int(points)) for exercise, points in EXERCISE_HEADING.findall(text)]
+    return exercises
+
+
+def student_readme(solutions_dir: Path = SOLUTIONS_DIR) -> str:
+    """The bundle's README.md: its table of graded notebooks from :func:`graded_exercises`."""
+    exercises = graded_exercises(solutions_dir)
+    graded = list(dict.fromkeys(name for name, _, _ in exercises))
+    ungraded = [f"`{path.name}`" for path in sorted(NOTEBOOKS_DIR.glob("*.ipynb")) if path.stem not in graded]
+    names = [f"`{name}.ipynb`" for name in graded]
+    return _STUDENT_README_TEMPLATE.format(
+        graded_rows="\n".join(f"| `notebooks/{name}.ipynb` | `{exercise}` | {points} |"
+                               for name, exercise, points in exercises),
+        ungraded_sentence=f"Not graded: {_listed(ungraded)}.\n" if ungraded else "",
+        hand_in_names=_listed(names))
+
+
+def _listed(names: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
+
 
 FORBIDDEN_TEXT = ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "grader.reference", "show_cam_reference")
 
@@ -204,7 +235,7 @@ def _student_environment():
 
 def bundle_files() -> dict[str, bytes]:
     """``{name in the zip: bytes}`` of everything a student receives."""
-    files = {"README.md": STUDENT_README.encode(), "pyproject.toml": _student_pyproject().encode(),
+    files = {"README.md": student_readme().encode(), "pyproject.toml": _student_pyproject().encode(),
              "environment.yml": _student_environment().encode()}
     files.update({name: content.encode() for name, (_, content) in JUPYTER_CONFIG_FILES.items()})
     for folder in (NOTEBOOKS_DIR, REPO_ROOT / "helpers", REPO_ROOT / "data"):
