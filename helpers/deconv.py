@@ -1,12 +1,15 @@
-"""Unpooling, the deconvnet and the three backward rules through ReLU (lesson 04),
-and the 6×6 cross-correlation example of lesson 05.
+"""The deconvnet and the three backward rules through ReLU (lesson 04), and the 6×6
+cross-correlation example of lesson 05.
+
+Max pooling with switches and unpooling are lesson 04's exercise, so they are not here: the
+students write them, and :func:`deconvnet_projection` takes them as arguments (lesson 04 passes
+its own ``max_pool_with_switches`` and ``unpool``).
 
 Conventions
 
 - Images and feature maps are NHWC: ``(batch, height, width, channels)``. Functions take
-  NumPy arrays or tensors. The building blocks (:func:`max_pool_with_switches`,
-  :func:`unpool`, :func:`layer_output`) return ``tf.Tensor`` so they can run inside
-  ``tf.function``; the lesson-level functions (:func:`deconvnet_projection`,
+  NumPy arrays or tensors. The building block :func:`layer_output` returns a ``tf.Tensor`` so
+  it can run inside ``tf.function``; the lesson-level functions (:func:`deconvnet_projection`,
   :func:`input_gradient`, :func:`top_patches`) return NumPy arrays.
 - The models are Keras ``Sequential`` conv nets such as :func:`helpers.models.build_gap_cnn`:
   ``Conv2D`` (ReLU), ``MaxPooling2D``, then global pooling and ``Dense`` layers.
@@ -54,7 +57,7 @@ def valid_cross_correlation(image, kernel):
     return np.einsum("ijab,ab->ij", windows, kernel)
 
 
-# --- Max pooling that remembers where the maxima were ---------------------------------------
+# --- NHWC tensors ---------------------------------------------------------------------------
 
 
 def _as_float_tensor(values, name):
@@ -65,59 +68,6 @@ def _as_float_tensor(values, name):
     if tensor.shape.rank != 4:
         raise ValueError(f"{name} must have shape (batch, height, width, channels), got {tensor.shape}")
     return tensor
-
-
-def max_pool_with_switches(inputs, pool_size=2):
-    """Max-pool ``inputs`` (batch, H, W, C) with a ``pool_size`` window and stride; keep the switches.
-
-    Like ``keras.layers.MaxPooling2D(pool_size)`` ('valid' padding): the last rows/columns
-    that do not fill a whole window are dropped. Returns
-
-    - ``pooled``: (batch, H // pool_size, W // pool_size, C), same dtype as ``inputs``;
-    - ``switches``: int32, same shape as ``pooled``: where each maximum sat inside its
-      window, as a row-major index ``row * pool_size + column`` in ``0 .. pool_size² - 1``.
-      On ties the first maximum in row-major order is recorded.
-    """
-    inputs = _as_float_tensor(inputs, "inputs")
-    _, height, width, channels = inputs.shape
-    pooled_height, pooled_width = height // pool_size, width // pool_size
-    if pool_size < 1 or pooled_height == 0 or pooled_width == 0:
-        raise ValueError(f"cannot pool a {height}×{width} map with {pool_size}×{pool_size} windows")
-    cropped = inputs[:, : pooled_height * pool_size, : pooled_width * pool_size, :]
-    windows = tf.reshape(cropped, (-1, pooled_height, pool_size, pooled_width, pool_size, channels))
-    windows = tf.transpose(windows, (0, 1, 3, 5, 2, 4))  # (batch, ph, pw, C, pool, pool)
-    windows = tf.reshape(windows, (-1, pooled_height, pooled_width, channels, pool_size * pool_size))
-    switches = tf.argmax(windows, axis=-1, output_type=tf.int32)  # (batch, ph, pw, C)
-    pooled = tf.reduce_max(windows, axis=-1)  # (batch, ph, pw, C)
-    return pooled, switches
-
-
-def unpool(pooled, switches, output_shape, pool_size=2):
-    """Put every value of ``pooled`` back where ``switches`` says its maximum came from.
-
-    ``pooled`` and ``switches`` are (batch, h, w, C) as returned by
-    :func:`max_pool_with_switches`; ``output_shape`` is the shape of the map before
-    pooling, (batch, H, W, C) or just (H, W). Returns (batch, H, W, C): each pooled value
-    at its switch position, zeros everywhere else (also in dropped remainder rows/columns).
-    """
-    pooled = _as_float_tensor(pooled, "pooled")
-    switches = tf.convert_to_tensor(switches, dtype=tf.int32)
-    _, pooled_height, pooled_width, channels = pooled.shape
-    height, width = (output_shape[1], output_shape[2]) if len(output_shape) == 4 else output_shape
-    if height // pool_size != pooled_height or width // pool_size != pooled_width:
-        raise ValueError(
-            f"a {height}×{width} map pooled {pool_size}×{pool_size} gives {height // pool_size}×"
-            f"{width // pool_size}, but pooled is {pooled_height}×{pooled_width}"
-        )
-    if switches.shape != pooled.shape:
-        raise ValueError(f"switches {switches.shape} and pooled {pooled.shape} must have the same shape")
-    one_hot = tf.one_hot(switches, pool_size * pool_size, dtype=pooled.dtype)  # (batch, h, w, C, pool²)
-    windows = one_hot * pooled[..., tf.newaxis]
-    windows = tf.reshape(windows, (-1, pooled_height, pooled_width, channels, pool_size, pool_size))
-    windows = tf.transpose(windows, (0, 1, 4, 2, 5, 3))  # (batch, h, pool, w, pool, C)
-    unpooled = tf.reshape(windows, (-1, pooled_height * pool_size, pooled_width * pool_size, channels))
-    padding = [[0, 0], [0, height - pooled_height * pool_size], [0, width - pooled_width * pool_size], [0, 0]]
-    return tf.pad(unpooled, padding)
 
 
 # --- Walking a Sequential conv net layer by layer -------------------------------------------
@@ -266,16 +216,42 @@ def keep_strongest(feature_maps, channel):
     return kept
 
 
-def deconvnet_projection(model, images, layer_name, channel):
+def _checked_pooling(max_pool_with_switches, signal, pool_size):
+    """``max_pool_with_switches(signal, pool_size=pool_size)`` as float32 tensor and switches, shapes checked."""
+    batch, height, width, channels = signal.shape
+    expected = (batch, height // pool_size, width // pool_size, channels)
+    pooled, switches = max_pool_with_switches(signal.numpy(), pool_size=pool_size)
+    if np.shape(pooled) != expected or np.shape(switches) != expected:
+        raise ValueError(
+            f"max_pool_with_switches of a {tuple(signal.shape)} map with pool_size={pool_size} returned pooled "
+            f"{np.shape(pooled)} and switches {np.shape(switches)}; both must be {expected}"
+        )
+    return tf.constant(np.asarray(pooled, dtype=np.float32)), switches
+
+
+def _checked_unpooling(unpool, signal, switches, output_shape, pool_size):
+    """``unpool(signal, switches, output_shape, pool_size=pool_size)`` as a float32 tensor, shape checked."""
+    unpooled = unpool(signal.numpy(), switches, output_shape, pool_size=pool_size)
+    if np.shape(unpooled) != tuple(output_shape):
+        raise ValueError(f"unpool returned shape {np.shape(unpooled)}, not the map's shape before pooling "
+                         f"{tuple(output_shape)}")
+    return tf.constant(np.asarray(unpooled, dtype=np.float32))
+
+
+def deconvnet_projection(model, images, layer_name, channel, max_pool_with_switches, unpool):
     """Project feature map ``channel`` of conv layer ``layer_name`` back to pixel space (ZFNet).
 
-    Forward: run ``images`` (batch, H, W, C) up to ``layer_name``, recording the max-pooling
-    switches. Keep the strongest activation of the map per image and zero everything else
-    (:func:`keep_strongest`). Backward, layer by layer going
-    down: through a pooling layer **unpool** with its switches; through a conv layer first
-    **rectify** (ReLU, undoing the layer's ReLU) then **filter with the transposed filters**
-    (``tf.nn.conv2d_transpose`` with the layer's own kernel; biases are not used).
-    Returns a float32 array (batch, H, W, C) in input units (no normalization).
+    Forward: run ``images`` (batch, H, W, C) up to ``layer_name``; through each pooling layer
+    call ``max_pool_with_switches(maps, pool_size=p)`` -> (pooled, switches), both
+    (batch, H // p, W // p, C), and remember the switches. Keep the strongest activation of the
+    map per image and zero everything else (:func:`keep_strongest`). Backward, layer by layer
+    going down: through a pooling layer ``unpool(signal, switches, output_shape, pool_size=p)``
+    with its switches (output_shape: the layer's input shape, (batch, H, W, C)); through a conv
+    layer first **rectify** (ReLU, undoing the layer's ReLU) then **filter with the transposed
+    filters** (``tf.nn.conv2d_transpose`` with the layer's own kernel; biases are not used).
+
+    ``max_pool_with_switches`` and ``unpool`` are lesson 04's exercise; they get and may return
+    NumPy arrays. Returns a float32 array (batch, H, W, C) in input units (no normalization).
     """
     layers = _deconvnet_layers(model, layer_name)
     signal = _as_float_tensor(images, "images")
@@ -283,14 +259,14 @@ def deconvnet_projection(model, images, layer_name, channel):
     for layer in layers:  # forward, remembering shapes and switches
         input_shapes.append(tuple(signal.shape))  # eager: fully known, e.g. (batch, 28, 28, 1)
         if isinstance(layer, keras.layers.MaxPooling2D):
-            signal, layer_switches = max_pool_with_switches(signal, layer.pool_size[0])
+            signal, layer_switches = _checked_pooling(max_pool_with_switches, signal, layer.pool_size[0])
             switches.append(layer_switches)
         else:
             signal = layer(signal)  # conv + ReLU
     signal = tf.constant(keep_strongest(signal.numpy(), channel))  # (batch, h, w, C)
     for layer, input_shape in zip(reversed(layers), reversed(input_shapes)):  # backward, going down
         if isinstance(layer, keras.layers.MaxPooling2D):
-            signal = unpool(signal, switches.pop(), input_shape, layer.pool_size[0])
+            signal = _checked_unpooling(unpool, signal, switches.pop(), input_shape, layer.pool_size[0])
         else:
             signal = tf.nn.relu(signal)
             signal = tf.nn.conv2d_transpose(

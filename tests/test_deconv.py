@@ -1,16 +1,18 @@
-"""helpers.deconv: unpooling with switches, the deconvnet, the three ReLU backward rules."""
+"""helpers.deconv: the deconvnet, the three ReLU backward rules, lesson 05's feature map by hand.
+
+The deconvnet takes lesson 04's exercise (max pooling with switches, unpooling) as arguments; here it gets
+the grader's reference (tests/test_unpooling_reference.py tests it).
+"""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from grader.checks.zfnet_unpooling import max_pool_with_switches_reference, unpool_reference
 from helpers import deconv
 
-SLIDE_INPUT = np.array(
-    [[0.8, 0.6, 0.5, 0.3], [0.3, 0.4, 0.9, 0.8], [0.2, 0.7, 0.8, 0.4], [0.5, 0.4, 0.6, 0.5]],
-    dtype=np.float32,
-)
+UNPOOLING = (max_pool_with_switches_reference, unpool_reference)   # what lesson 04 passes: its own functions
 
 
 @pytest.fixture(scope="module")
@@ -27,59 +29,6 @@ def digits():
 
     _, (x_test, _) = load_mnist(verbose=False)
     return x_test[:16]
-
-
-def distinct_random_maps(shape, seed):
-    """Random values without ties (a permutation), so every window has one maximum."""
-    rng = np.random.default_rng(seed)
-    values = rng.permutation(np.prod(shape)).reshape(shape) / np.prod(shape) + 0.01
-    return values.astype(np.float32)
-
-
-# --- unpooling -----------------------------------------------------------------------------
-
-
-def test_slide_unpooling_example_exactly():
-    """The lecture's 4×4 example: pooled [[0.8, 0.9], [0.7, 0.8]], unpooled with zeros elsewhere."""
-    pooled, switches = deconv.max_pool_with_switches(SLIDE_INPUT[None, :, :, None])
-    np.testing.assert_array_equal(pooled.numpy()[0, :, :, 0], np.float32([[0.8, 0.9], [0.7, 0.8]]))
-    np.testing.assert_array_equal(switches.numpy()[0, :, :, 0], [[0, 2], [1, 0]])
-    unpooled = deconv.unpool(pooled, switches, (4, 4)).numpy()[0, :, :, 0]
-    expected = np.float32([[0.8, 0, 0, 0], [0, 0, 0.9, 0], [0, 0.7, 0.8, 0], [0, 0, 0, 0]])
-    np.testing.assert_array_equal(unpooled, expected)
-
-
-@pytest.mark.parametrize("shape", [(3, 8, 8, 5), (2, 7, 9, 4), (4, 28, 28, 16)])
-def test_pooling_matches_keras_and_unpooling_keeps_exactly_the_maxima(shape):
-    """Batched, multi-channel, odd sizes: pooled == MaxPooling2D; unpool∘pool keeps only maxima."""
-    maps = distinct_random_maps(shape, seed=sum(shape))
-    pooled, switches = deconv.max_pool_with_switches(maps)
-    keras_pooled = keras.layers.MaxPooling2D(2)(maps)
-    np.testing.assert_array_equal(pooled.numpy(), np.asarray(keras_pooled))
-    unpooled = deconv.unpool(pooled, switches, maps.shape).numpy()
-    assert unpooled.shape == maps.shape
-    kept = unpooled != 0
-    assert kept.sum() == pooled.numpy().size  # one value per window
-    np.testing.assert_array_equal(unpooled[kept], maps[kept])  # each at its own place
-    np.testing.assert_array_equal(np.sort(unpooled[kept]), np.sort(pooled.numpy().ravel()))
-
-
-def test_unpooling_is_the_gradient_of_max_pooling():
-    """Routing a signal through the switches is exactly what backprop through MaxPooling2D does."""
-    maps = tf.constant(distinct_random_maps((2, 9, 10, 3), seed=1))
-    upstream = tf.random.stateless_normal((2, 4, 5, 3), seed=(1, 2))
-    with tf.GradientTape() as tape:
-        tape.watch(maps)
-        total = tf.reduce_sum(keras.layers.MaxPooling2D(2)(maps) * upstream)
-    _, switches = deconv.max_pool_with_switches(maps)
-    np.testing.assert_array_equal(deconv.unpool(upstream, switches, maps.shape).numpy(),
-                                  tape.gradient(total, maps).numpy())
-
-
-def test_unpool_rejects_mismatched_shapes():
-    pooled, switches = deconv.max_pool_with_switches(np.ones((1, 4, 4, 1)))
-    with pytest.raises(ValueError, match="pooled"):
-        deconv.unpool(pooled, switches, (8, 8))
 
 
 # --- lesson 05's feature map by hand ----------------------------------------------------------
@@ -112,7 +61,7 @@ def test_first_layer_projection_is_the_activation_times_its_input_gradient(train
     relu(a)·(transposed filter) equals a · ∂a/∂x exactly.
     """
     for channel in (0, 5, 15):
-        projection = deconv.deconvnet_projection(trained_model, digits, "conv2d", channel)
+        projection = deconv.deconvnet_projection(trained_model, digits, "conv2d", channel, *UNPOOLING)
         images = tf.constant(digits)
         with tf.GradientTape() as tape:
             tape.watch(images)
@@ -129,7 +78,7 @@ def test_first_layer_projection_is_the_activation_times_its_input_gradient(train
 @pytest.mark.parametrize("layer_name", ["conv2d_1", "conv2d_2"])
 def test_deep_projection_equals_the_deconvnet_rule_gradient(trained_model, digits, layer_name):
     """Layer by layer (unpool, rectify, transposed filter) = autodiff with the deconvnet ReLU rule."""
-    projection = deconv.deconvnet_projection(trained_model, digits, layer_name, 1)
+    projection = deconv.deconvnet_projection(trained_model, digits, layer_name, 1, *UNPOOLING)
     feature_maps = deconv.layer_output(trained_model, digits, layer_name).numpy()
     values = deconv.strongest_activation(feature_maps, 1).values[:, None, None, None]
     gradient = deconv.input_gradient(trained_model, digits, 1, rule="deconvnet", layer_name=layer_name)
@@ -140,13 +89,31 @@ def test_deep_projection_equals_the_deconvnet_rule_gradient(trained_model, digit
 
 
 def test_projection_errors(trained_model, digits):
-    assert np.abs(deconv.deconvnet_projection(trained_model, digits[:2], "conv2d_1", 1)).sum() > 0
+    assert np.abs(deconv.deconvnet_projection(trained_model, digits[:2], "conv2d_1", 1, *UNPOOLING)).sum() > 0
     with pytest.raises(ValueError, match="not found.*conv layers"):
-        deconv.deconvnet_projection(trained_model, digits, "conv9", 0)
+        deconv.deconvnet_projection(trained_model, digits, "conv9", 0, *UNPOOLING)
     with pytest.raises(ValueError, match="GlobalAveragePooling2D"):
-        deconv.deconvnet_projection(trained_model, digits, "dense", 0)
+        deconv.deconvnet_projection(trained_model, digits, "dense", 0, *UNPOOLING)
     with pytest.raises(ValueError, match="has 16 maps"):
-        deconv.deconvnet_projection(trained_model, digits, "conv2d", 16)
+        deconv.deconvnet_projection(trained_model, digits, "conv2d", 16, *UNPOOLING)
+
+
+def test_projection_says_which_exercise_function_returned_a_wrong_shape(trained_model, digits):
+    """conv2d_3 lies above max_pooling2d_2, which pools 7×7 to 3×3: its unpooling must give back 7×7."""
+    def unpool_without_remainder(pooled, switches, output_shape, pool_size=2):
+        batch, height, width, channels = output_shape
+        return unpool_reference(pooled, switches, (batch, height - height % pool_size,
+                                                   width - width % pool_size, channels), pool_size)
+
+    def pool_with_padding(inputs, pool_size=2):
+        padded = np.pad(inputs, [(0, 0), (0, inputs.shape[1] % pool_size), (0, inputs.shape[2] % pool_size), (0, 0)])
+        return max_pool_with_switches_reference(padded, pool_size)
+
+    with pytest.raises(ValueError, match=r"unpool returned shape \(2, 6, 6, 64\).*\(2, 7, 7, 64\)"):
+        deconv.deconvnet_projection(trained_model, digits[:2], "conv2d_3", 0, max_pool_with_switches_reference,
+                                    unpool_without_remainder)
+    with pytest.raises(ValueError, match=r"max_pool_with_switches of a \(2, 7, 7, 64\) map.*\(2, 3, 3, 64\)"):
+        deconv.deconvnet_projection(trained_model, digits[:2], "conv2d_3", 0, pool_with_padding, unpool_reference)
 
 
 def test_receptive_fields_of_the_gap_cnn(trained_model):
