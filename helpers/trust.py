@@ -14,8 +14,9 @@
 - *Localization*: :func:`share_inside`, the share of a map's mass inside a region.
 - *Maps to test*, batched: :func:`class_gradient_function` (the input gradient of a class score,
   compiled once), :func:`guided_relu_copy` (the same network with its ReLU layers going backward
-  by the guided rule: Guided Backprop), :func:`smoothgrad` (the mean over noisy copies),
-  :func:`logits_copy` (lesson 01's GAP-CNN without its softmax, to explain logits).
+  by the guided rule: Guided Backprop), :func:`smoothgrad` (the mean over noisy copies of the
+  map its caller makes from each gradient), :func:`logits_copy` (lesson 01's GAP-CNN without its
+  softmax, to explain logits).
   Grad-CAM and Grad-CAM++ come from the library ``tf-keras-vis`` (lesson 03 has you write Grad-CAM).
 
 A saliency map here is a float array (height, width), at the resolution of the model's input
@@ -477,16 +478,16 @@ def guided_relu_copy(model):
     return keras.models.clone_model(model, clone_function=replace)
 
 
-def smoothgrad(gradient_function, images, class_indices, num_samples=8, noise=0.15, seed=0, with_signed=False):
-    """SmoothGrad (Smilkov et al., 2017): the mean of Σ_channels |gradient| over noisy copies.
+def smoothgrad(gradient_function, images, class_indices, num_samples=8, noise=0.15, seed=0, *, to_map):
+    """SmoothGrad (Smilkov et al., 2017): the mean over noisy copies of a map made from each copy's gradient.
 
     ``gradient_function(images, class_indices) -> (n, h, w, c)`` (e.g. from
     :func:`class_gradient_function`); ``images``: (n, h, w, c); ``class_indices``: (n,) ints.
-    Each image gets ``num_samples`` copies plus Gaussian noise of standard deviation
-    ``noise`` · (its max − its min); all n · num_samples copies go through in one batch.
-    Returns float32 (n, h, w) >= 0, in gradient units. With ``with_signed=True`` returns
-    ``(maps, signed_maps)``: the second the mean of Σ_channels gradient (signs kept), from the
-    same noisy copies.
+    ``to_map(gradients)``: NumPy gradients (m, h, w, c) -> maps (m, ...), one per copy; the caller
+    says how a gradient becomes a map (lesson 06 passes Σ_channels |gradient| and Σ_channels
+    gradient, stacked). Each image gets ``num_samples`` copies plus Gaussian noise of standard
+    deviation ``noise`` · (its max − its min); all n · num_samples copies go through in one batch.
+    Returns float32 (n, ...): for each image, the mean of ``to_map`` over its copies.
     """
     images = np.asarray(images, dtype=np.float32)
     count, shape = len(images), images.shape[1:]
@@ -496,8 +497,5 @@ def smoothgrad(gradient_function, images, class_indices, num_samples=8, noise=0.
     noisy = images[:, None] + sigma * draws                                                 # (n, samples, h, w, c)
     classes = np.repeat(np.asarray(class_indices, dtype=np.int32), num_samples)            # (n·samples,)
     gradients = np.asarray(gradient_function(noisy.reshape((-1,) + shape), classes))      # (n·samples, h, w, c)
-    maps = np.abs(gradients).sum(axis=-1).reshape((count, num_samples) + shape[:2]).mean(axis=1).astype(np.float32)
-    if not with_signed:
-        return maps
-    signed = gradients.sum(axis=-1).reshape((count, num_samples) + shape[:2]).mean(axis=1).astype(np.float32)
-    return maps, signed
+    maps = np.asarray(to_map(gradients))                                                   # (n·samples, ...)
+    return maps.reshape((count, num_samples) + maps.shape[1:]).mean(axis=1).astype(np.float32)

@@ -10,6 +10,7 @@ from keras import layers
 from helpers import trust
 
 SIZE = 8  # tiny images: (8, 8, c)
+ABSOLUTE_SUM = lambda gradients: np.abs(gradients).sum(axis=-1)   # noqa: E731  (lesson 02's map, not normalized)
 
 
 def region_model():
@@ -267,13 +268,13 @@ def test_smoothgrad_of_a_linear_model_is_its_gradient_map_and_noise_is_averaged(
     kernel = np.array([[1.0, 0.0], [-2.0, 0.0], [0.5, 0.0], [0.0, 0.0]])
     images = np.random.default_rng(10).random((2, 2, 2, 1))
     gradients = trust.class_gradient_function(linear_model(kernel))
-    maps = trust.smoothgrad(gradients, images, [0, 0], num_samples=5)
+    maps = trust.smoothgrad(gradients, images, [0, 0], num_samples=5, to_map=ABSOLUTE_SUM)
     assert maps.shape == (2, 2, 2)
     np.testing.assert_allclose(maps, np.broadcast_to(np.abs(kernel[:, 0]).reshape(2, 2), (2, 2, 2)), rtol=1e-6)
     # The gradient of sum(x²) is 2x: 0 at a black pixel, but E|2ε| = 2σ·sqrt(2/π) with noise ε ~ N(0, σ²).
     image = np.zeros((1, 2, 2, 1))
     image[0, 0, 0] = 1.0                                                      # range 1: σ = noise
-    maps = trust.smoothgrad(lambda x, c: 2 * x, image, [0], num_samples=4000, noise=0.1, seed=3)
+    maps = trust.smoothgrad(lambda x, c: 2 * x, image, [0], num_samples=4000, noise=0.1, seed=3, to_map=ABSOLUTE_SUM)
     assert maps[0, 1, 1] == pytest.approx(2 * 0.1 * np.sqrt(2 / np.pi), rel=0.05)
 
 
@@ -364,10 +365,18 @@ def test_sanity_verdict_needs_values():
         trust.sanity_verdict([])
 
 
-def test_smoothgrad_with_signed_keeps_the_sign_of_a_linear_models_gradient():
+def test_smoothgrad_averages_the_map_its_caller_makes_signed_and_absolute_from_the_same_copies():
     kernel = np.array([[1.0, 0.0], [-2.0, 0.0], [0.5, 0.0], [0.0, 0.0]])
     images = np.random.default_rng(12).random((2, 2, 2, 1))
     gradients = trust.class_gradient_function(linear_model(kernel))
-    maps, signed = trust.smoothgrad(gradients, images, [0, 0], num_samples=3, with_signed=True)
-    np.testing.assert_allclose(maps, np.broadcast_to(np.abs(kernel[:, 0]).reshape(2, 2), (2, 2, 2)), rtol=1e-6)
-    np.testing.assert_allclose(signed, np.broadcast_to(kernel[:, 0].reshape(2, 2), (2, 2, 2)), rtol=1e-6)
+    both = trust.smoothgrad(gradients, images, [0, 0], num_samples=3,
+                            to_map=lambda g: np.stack([np.abs(g).sum(axis=-1), g.sum(axis=-1)], axis=1))
+    assert both.shape == (2, 2, 2, 2)                                          # (n, 2 maps, h, w)
+    np.testing.assert_allclose(both[:, 0], np.broadcast_to(np.abs(kernel[:, 0]).reshape(2, 2), (2, 2, 2)), rtol=1e-6)
+    np.testing.assert_allclose(both[:, 1], np.broadcast_to(kernel[:, 0].reshape(2, 2), (2, 2, 2)), rtol=1e-6)
+    # The map is the caller's: the mean over noisy copies of the raw gradient of sum(x²), 2x, is 2x (noise averages).
+    image = np.zeros((1, 2, 2, 1))
+    image[0, 0, 0] = 1.0
+    signed = trust.smoothgrad(lambda x, c: 2 * x, image, [0], num_samples=4000, noise=0.1, seed=3, to_map=lambda g: g)
+    assert signed.shape == (1, 2, 2, 1)
+    np.testing.assert_allclose(signed[0, :, :, 0], [[2.0, 0.0], [0.0, 0.0]], atol=0.02)
