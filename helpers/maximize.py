@@ -11,9 +11,10 @@ batch of images is optimized at once, image ``b`` for target ``b``:
   other classes down.
 
 :func:`maximize_activation` runs the ascent, optionally with the "no ink" L1 prior of the
-slides, x* = argmax_x ( y^i − λ Σ_ij |x_ij| ) with pixels kept in [0, 1]. It works on the
-Sequential MNIST nets and on functional models such as the ImageNet classifier
-(:func:`with_input_size` runs one at a smaller resolution).
+slides, x* = argmax_x ( y^i − λ Σ_ij |x_ij| ) with pixels kept in [0, 1]. How a gradient
+becomes a step is its caller's ``update`` (lesson 05's exercise, ``ascent_update``: the helpers
+compute gradients, they do not hold the answer). It works on the Sequential MNIST nets and
+on functional models such as the ImageNet classifier (:func:`with_input_size` runs one at a smaller resolution).
 
 How much the ascent raised its target is :attr:`Maximization.increases`, final objective −
 starting objective, in the objective's own units (a logit, a summed feature map): the number
@@ -239,19 +240,18 @@ class _FourierImages:
 _PARAMETERIZATIONS = {"pixels": _PixelImages, "fourier": _FourierImages}
 
 
-def _make_ascent_step(outputs_of, objective, learning_rate, l1, clip, parameterization):
-    """A compiled step p <- p + learning_rate · g / rms(g), g = ∇_p (score − λ·penalty) of image(p).
+def _make_ascent_gradient(outputs_of, objective, l1, clip, parameterization):
+    """A compiled function (p, shift) -> (∇_p (score − λ·penalty) of image(p), scores (n,)).
 
-    For pixels p is the image, clipped after the step to ``clip``. The gradient is normalized
-    per image (root mean square over its parameters), so every image moves by about
-    ``learning_rate`` per parameter and step whatever the scale of its score. With pixels
-    kept ≥ 0 the penalty Σ|x| equals Σx, whose gradient λ also pushes pixels that sit at 0
-    (``tf.abs`` would give them gradient 0 and let them drift up).
+    ``p`` are the parameters of the images (the pixels, or a spectrum); the image is shifted by
+    ``shift`` pixels (jitter) before it is scored. With pixels kept ≥ 0 the penalty Σ|x| equals
+    Σx, whose gradient λ also pushes pixels that sit at 0 (``tf.abs`` would give them gradient 0
+    and let them drift up). What to do with the gradient is the caller's ``update``.
     """
     non_negative = clip is not None and clip[0] >= 0
 
     @tf.function(reduce_retracing=True)
-    def ascent_step(parameters, shift):
+    def ascent_gradient(parameters, shift):
         with tf.GradientTape() as tape:
             tape.watch(parameters)
             images = parameterization.render(parameters)  # (n, H, W, C)
@@ -259,13 +259,9 @@ def _make_ascent_step(outputs_of, objective, learning_rate, l1, clip, parameteri
             scores = objective(outputs_of(jittered))  # (n,)
             ink = images if non_negative else tf.abs(images)
             penalized = tf.reduce_sum(scores) - l1 * tf.reduce_sum(ink)
-        gradient = tape.gradient(penalized, parameters)
-        axes = list(range(1, gradient.shape.rank))
-        rms = tf.sqrt(tf.reduce_mean(tf.square(gradient), axis=axes, keepdims=True))
-        parameters = parameters + learning_rate * gradient / (rms + 1e-12)
-        return parameterization.after_step(parameters), scores
+        return tape.gradient(penalized, parameters), scores
 
-    return ascent_step
+    return ascent_gradient
 
 
 def _progress_bar(steps, enabled):
@@ -276,8 +272,18 @@ def _progress_bar(steps, enabled):
     )
 
 
+def _updated(update, parameters, gradients, learning_rate, images_from):
+    """The caller's ``update`` applied to NumPy copies, checked, then the parameterization's own step (the clip)."""
+    new = np.asarray(update(parameters.numpy(), gradients.numpy(), learning_rate), dtype=np.float32)
+    if new.shape != tuple(parameters.shape):
+        raise ValueError(f"update must return an array of shape {tuple(parameters.shape)}, got {new.shape}")
+    if not np.all(np.isfinite(new)):
+        raise ValueError("update returned NaN or infinity (a zero gradient needs the ε of g / (rms(g) + ε))")
+    return images_from.after_step(tf.constant(new))
+
+
 def maximize_activation(
-    model, objective, layer_name=None, start_images=None, steps=200, learning_rate=0.02, l1=0.0,
+    model, objective, layer_name=None, *, update, start_images=None, steps=200, learning_rate=0.02, l1=0.0,
     clip=(0.0, 1.0), seed=0, jitter=0, parameterization="pixels", progress=False,
 ):
     """Gradient ascent on the input: x* = argmax_x ( objective(x) − l1 · Σ_ij |x_ij| ).
@@ -286,8 +292,10 @@ def maximize_activation(
       scores (None: class scores before the softmax). See :func:`_output_function`.
     - Starts from ``start_images`` (n, H, W, C) or, one per target of the objective,
       :func:`noise_images` in [0, 0.1) drawn with ``seed``, so reruns give the same images.
-    - Each of ``steps`` steps moves every pixel by about ``learning_rate`` (gradient normalized
-      per image) and clips to ``clip`` (None: no bounds). ``l1`` is λ, the weight of the
+    - ``update(parameters, gradients, learning_rate)`` makes one step from NumPy arrays (n, ...)
+      and returns the new parameters: lesson 05's ``ascent_update``, the exercise, which moves each
+      image by ``learning_rate`` along its own normalized gradient. After each step the pixels are
+      clipped to ``clip`` (None: no bounds). ``l1`` is λ, the weight of the
       "no ink" prior, in score units per unit of ink. Optional regularizers: a random shift of
       up to ``jitter`` pixels before each step, or ``parameterization="fourier"`` (ascend on the image's spectrum,
       coarse patterns first; see :class:`_FourierImages`; ``learning_rate`` then applies to
@@ -309,7 +317,7 @@ def maximize_activation(
         raise ValueError(f"parameterization must be one of {sorted(_PARAMETERIZATIONS)}, not {parameterization!r}")
     images_from = _PARAMETERIZATIONS[parameterization](start_images, clip)
     outputs_of = _output_function(model, layer_name)
-    ascent_step = _make_ascent_step(outputs_of, objective, learning_rate, l1, clip, images_from)
+    ascent_gradient = _make_ascent_gradient(outputs_of, objective, l1, clip, images_from)
     shifts = np.random.default_rng(seed).integers(-jitter, jitter + 1, size=(steps, 2)).astype(np.int32)
     parameters, history = images_from.initial(start_images), []
     switch_on_images = tf.constant(start_images)
@@ -317,7 +325,8 @@ def maximize_activation(
     for step in _progress_bar(steps, progress):
         waiting = (switch_on_steps < 0).any()  # some target not switched on yet
         before_step = images_from.render(parameters) if waiting else None  # (n, H, W, C)
-        parameters, scores = ascent_step(parameters, tf.constant(shifts[step]))
+        gradients, scores = ascent_gradient(parameters, tf.constant(shifts[step]))
+        parameters = _updated(update, parameters, gradients, learning_rate, images_from)
         history.append(scores)
         if waiting:  # the score without jitter decides
             exact = objective(outputs_of(before_step)).numpy() if jitter else scores.numpy()
