@@ -27,6 +27,7 @@ rule                  signal passed down                  gates by
 ====================  ==================================  =========================
 """
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import keras
@@ -238,7 +239,8 @@ def _checked_unpooling(unpool, signal, switches, output_shape, pool_size):
     return tf.constant(np.asarray(unpooled, dtype=np.float32))
 
 
-def deconvnet_projection(model, images, layer_name, channel, max_pool_with_switches, unpool):
+def deconvnet_projection(model: keras.Model, images: np.ndarray, layer_name: str, channel: int,
+                         max_pool_with_switches: Callable, unpool: Callable) -> np.ndarray:
     """Project feature map ``channel`` of conv layer ``layer_name`` back to pixel space (ZFNet).
 
     Forward: run ``images`` (batch, H, W, C) up to ``layer_name``; through each pooling layer
