@@ -97,6 +97,9 @@ def with_get_cam(body):
     return build.with_function_body(build.load_student_notebook(NOTEBOOK_NAME), "get_CAM", body)
 
 
+with_answer = with_get_cam   # the name every cases_NN module gives its builder (benchmarks/bench_class.py)
+
+
 def _hostile(code, body):
     """``body`` as get_CAM, with ``code`` run in a new cell just before the graded tests."""
     return build.with_code_cell_before_tests(with_get_cam(body), code)
