@@ -9,7 +9,8 @@
 - ``helpers.network``   – is the network there; offline mode with ``COURSE_OFFLINE=1`` (02, 03).
 - ``helpers.imagenet``  – ImageNet class names and the 1001/1000-class numbering (02, 03, 05).
 - ``helpers.images``    – packaged photos, the course's own (``data/photos``), your own files and URLs (02, 03, 06).
-- ``helpers.deconv``    – max pooling with switches, unpooling, deconvnet, ReLU backward rules (04, 05).
+- ``helpers.deconv``    – the deconvnet (it takes lesson 04's max pooling with switches and unpooling as
+  arguments), ReLU backward rules (04, 05, 06).
 - ``helpers.maximize``  – activation maximization by gradient ascent on the input (05).
 - ``helpers.trust``     – is a saliency map right: randomization checks, deletion/insertion, baselines,
   and the maps they test (class gradients, Guided Backprop for ReLU layers, SmoothGrad) (06).

@@ -6,7 +6,7 @@ import sys
 
 import nbformat
 import pytest
-from submissions import build, cases_03
+from submissions import build, cases_03, cases_04
 
 from grader.course import NOTEBOOKS_DIR, REPO_ROOT
 
@@ -52,6 +52,20 @@ def test_show_cam_answers_are_validated(tmp_path, body, expected_code, expected_
 def test_get_cam_answers_are_validated(tmp_path, body, expected_code, expected_words):
     bodies = {**cases_03.CORRECT_BODIES, **cases_03.WRONG_BODIES}
     path = build.write(cases_03.with_get_cam(bodies[body]), tmp_path, "student", f"{cases_03.NOTEBOOK_NAME}.ipynb")
+    code, stdout, shown = run_validate(path)
+    assert code == expected_code, shown
+    for words in expected_words:
+        assert words in stdout, shown
+
+
+@pytest.mark.parametrize("body, expected_code, expected_words", [
+    ("correct_loops", 0, ["every visible test and self-check passes"]),
+    ("last_maximum_on_ties", 1, ["a test failed", "Ties: the switch is the first maximum",
+                                 "would be the last maximum: a comparison with >= instead of >"]),
+])
+def test_unpooling_answers_are_validated(tmp_path, body, expected_code, expected_words):
+    bodies = {**cases_04.CORRECT_BODIES, **cases_04.WRONG_BODIES}
+    path = build.write(cases_04.with_functions(bodies[body]), tmp_path, "student", f"{cases_04.NOTEBOOK_NAME}.ipynb")
     code, stdout, shown = run_validate(path)
     assert code == expected_code, shown
     for words in expected_words:

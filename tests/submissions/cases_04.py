@@ -184,3 +184,6 @@ HOSTILE = {
                                               (STEALING_POOL, "unpooled = None\nraise NotImplementedError()")),
                              "untouched", "failed"),
 }
+
+
+with_answer = with_functions   # the name every cases_NN module gives its builder (benchmarks/bench_class.py)
