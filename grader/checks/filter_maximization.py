@@ -146,30 +146,37 @@ def make_fixture(rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Update cases: random images and gradients of three shapes, each image's gradient on its own scale
     (10^-3 to 10^3, so one rms for the whole batch is wrong), a random learning rate each. Step cases: the
     ReLU network with random filters at a random layer with a random filter, four random images; then the
-    linear network's image, its chosen filter at a random place. Learning rates 0.005-0.05."""
+    linear network's image, its chosen filter at a random place. Learning rates 0.005-0.05.
+
+    The filters' weights have a positive mean, so most positions are on and some off; a draw where a chosen
+    filter is off everywhere on its image (∇_x a^k = 0: no step to judge) is drawn again."""
     fixture = {}
     for case, shape in enumerate(UPDATE_SHAPES):
         scales = 10.0 ** rng.uniform(-3, 3, size=(shape[0],) + (1,) * (len(shape) - 1))
         fixture[f"update_images_{case}"] = rng.uniform(0, 1, shape)
         fixture[f"update_gradients_{case}"] = rng.normal(size=shape) * scales
     fixture["update_rates"] = rng.uniform(0.005, 0.05, len(UPDATE_SHAPES))
-    channels, filters = int(rng.integers(1, 3)), int(rng.integers(3, 5))
-    layers = np.array(["grader_conv", "grader_features"])[rng.integers(0, 2, RELU_STEPS)]
-    fixture.update({
-        "channels": np.array(channels),
-        "relu_first": rng.normal(0, 0.5, (3, 3, channels, 4)).astype(np.float32),
-        "relu_second": rng.normal(0, 0.3, (3, 3, 4, filters)).astype(np.float32),
-        "relu_images": rng.uniform(0, 1, (RELU_STEPS, 12, 12, channels)).astype(np.float32),
-        "linear_filter": rng.uniform(0.1, 1.0, (3, 3)).astype(np.float32),
-        "linear_index": np.array(int(rng.integers(0, 2))),
-        "linear_image": rng.uniform(0, 1, (1, 6, 6, 1)).astype(np.float32),
-        "step_networks": np.array(["relu"] * RELU_STEPS + ["linear"]),
-        "step_layers": np.append(layers, "grader_linear"),
-        "step_filters": np.array([int(rng.integers(0, 4 if layer == "grader_conv" else filters)) for layer in layers]
-                                 + [0]),
-        "step_rates": rng.uniform(0.005, 0.05, RELU_STEPS + 1),
-    })
-    fixture["step_filters"][-1] = fixture["linear_index"]
+    fixture["linear_filter"] = rng.uniform(0.1, 1.0, (3, 3)).astype(np.float32)
+    fixture["linear_index"] = np.array(int(rng.integers(0, 2)))
+    fixture["linear_image"] = rng.uniform(0, 1, (1, 6, 6, 1)).astype(np.float32)
+    fixture["step_networks"] = np.array(["relu"] * RELU_STEPS + ["linear"])
+    fixture["step_rates"] = rng.uniform(0.005, 0.05, RELU_STEPS + 1)
+    while True:
+        channels, filters = int(rng.integers(1, 3)), int(rng.integers(3, 5))
+        layers = np.array(["grader_conv", "grader_features"])[rng.integers(0, 2, RELU_STEPS)]
+        fixture.update({
+            "channels": np.array(channels),
+            "relu_first": rng.normal(0.1, 0.5, (3, 3, channels, 4)).astype(np.float32),
+            "relu_second": rng.normal(0.05, 0.3, (3, 3, 4, filters)).astype(np.float32),
+            "relu_images": rng.uniform(0, 1, (RELU_STEPS, 12, 12, channels)).astype(np.float32),
+            "step_layers": np.append(layers, "grader_linear"),
+            "step_filters": np.array([int(rng.integers(0, 4 if layer == "grader_conv" else filters))
+                                      for layer in layers] + [int(fixture["linear_index"])]),
+        })
+        models = _grader_tiny_models(fixture["relu_first"], fixture["relu_second"], fixture["linear_filter"],
+                                     fixture["linear_index"], fixture["channels"])
+        if all(np.any(filter_gradient(*_step_inputs(fixture, models, step)[:4]) != 0) for step in range(RELU_STEPS)):
+            break
     fixture["cases"] = np.arange(len(UPDATE_SHAPES) + RELU_STEPS + 1)
     return fixture
 
