@@ -27,6 +27,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from submissions import cases_04
 
 from grader.course import REPO_ROOT
 from grader.student.bundle import bundle
@@ -37,6 +38,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ENV_ROOT = REPO_ROOT / "build" / "student-env"
 NOTEBOOK = "notebooks/01_mnist_cam.ipynb"
+NOTEBOOK_04 = "notebooks/04_zfnet_unpooling.ipynb"
 STUB = "    # YOUR CODE HERE\n    raise NotImplementedError()\n"
 # The bundle README's install command (not editable: only a real install puts the Jupyter settings in place).
 INSTALL_COMMAND = ["-m", "pip", "install", "."]
@@ -216,43 +218,47 @@ def solution_body():
     return body
 
 
-def stub_cell(bundle_dir):
-    notebook = json.loads((bundle_dir / NOTEBOOK).read_text())
-    cell = next("".join(cell["source"]) for cell in notebook["cells"] if STUB in "".join(cell["source"]))
-    assert cell.startswith("def show_cam(image_index):"), cell
+def stub_cell(bundle_dir, notebook=NOTEBOOK, start="def show_cam(image_index):"):
+    """The student notebook's exercise cell that begins with ``start``."""
+    cells = json.loads((bundle_dir / notebook).read_text())["cells"]
+    cell = next("".join(cell["source"]) for cell in cells
+                if STUB in "".join(cell["source"]) and "".join(cell["source"]).startswith(start))
     return cell
 
 
-def restore_notebook(lab):
+def restore_notebook(lab, notebook=NOTEBOOK):
     """Put the released student notebook back (a previous case saved over it)."""
-    notebook = lab.bundle_dir / NOTEBOOK
-    original = lab.bundle_dir.parent / "original_01_mnist_cam.ipynb"
+    path = lab.bundle_dir / notebook
+    original = lab.bundle_dir.parent / f"original_{path.name}"
     if not original.exists():
-        shutil.copy(notebook, original)
-    shutil.copy(original, notebook)
+        shutil.copy(path, original)
+    shutil.copy(original, path)
 
 
-def run_in_jupyterlab(lab, browser, cell_text):
-    """Open 01 in JupyterLab, replace the exercise cell by ``cell_text``, Run All, save.
+def run_in_jupyterlab(lab, browser, cell_text, notebook=NOTEBOOK, typed=(("def show_cam(image_index)", "np.dot("),)):
+    """Open ``notebook`` in JupyterLab, type an answer into its exercise cells, Run All, save.
 
+    ``cell_text``: the new text of each exercise cell, in the order of ``typed``, whose pairs are
+    (text that finds the cell, text the typed cell must show). One string for one cell.
     Returns ``(page, seconds)``; the page is left open on the executed notebook.
     """
+    texts = [cell_text] if isinstance(cell_text, str) else list(cell_text)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(60_000)
-    page.goto(lab.url(f"lab/tree/{NOTEBOOK}?reset"))
+    page.goto(lab.url(f"lab/tree/{notebook}?reset"))
     # The notebook is open and its kernel started.
-    exercise = page.locator(".jp-Notebook .jp-CodeCell").filter(has_text="def show_cam(image_index)").first
-    exercise.wait_for()
+    page.locator(".jp-Notebook .jp-CodeCell").filter(has_text=typed[0][0]).first.wait_for()
     page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=120_000)
-    assert "raise NotImplementedError()" in exercise.inner_text()
-
-    # Type the answer: select the cell's text and put ours in its place.
-    exercise.locator(".cm-content").click()
-    page.keyboard.press("Control+A")
-    page.keyboard.insert_text(cell_text)
-    page.keyboard.press("Escape")
-    typed = exercise.locator(".cm-content").inner_text()
-    assert "raise NotImplementedError()" not in typed and "np.dot(" in typed, typed
+    for text, (finds_the_cell, shown) in zip(texts, typed, strict=True):
+        exercise = page.locator(".jp-Notebook .jp-CodeCell").filter(has_text=finds_the_cell).first
+        assert "raise NotImplementedError()" in exercise.inner_text()
+        # Type the answer: select the cell's text and put ours in its place.
+        exercise.locator(".cm-content").click()
+        page.keyboard.press("Control+A")
+        page.keyboard.insert_text(text)
+        page.keyboard.press("Escape")
+        on_screen = exercise.locator(".cm-content").inner_text()
+        assert "raise NotImplementedError()" not in on_screen and shown in on_screen, on_screen
 
     started = time.monotonic()
     page.get_by_role("menuitem", name="Run", exact=True).click()
@@ -266,7 +272,7 @@ def run_in_jupyterlab(lab, browser, cell_text):
         page.wait_for_timeout(500)
     seconds = time.monotonic() - started
 
-    notebook_path = lab.bundle_dir / NOTEBOOK
+    notebook_path = lab.bundle_dir / notebook
     before = notebook_path.stat().st_mtime_ns
     page.locator(".jp-Notebook").first.click(position={"x": 5, "y": 5})
     page.keyboard.press("Control+S")
@@ -278,15 +284,15 @@ def run_in_jupyterlab(lab, browser, cell_text):
     return page, seconds
 
 
-def nbgrader_validate(lab):
+def nbgrader_validate(lab, notebook=NOTEBOOK):
     """The student environment's ``nbgrader validate`` on the saved notebook: ``(returncode, output)``."""
-    result = subprocess.run([str(lab.bundle_dir.parent / ".venv" / "bin" / "nbgrader"), "validate", NOTEBOOK],
+    result = subprocess.run([str(lab.bundle_dir.parent / ".venv" / "bin" / "nbgrader"), "validate", notebook],
                             cwd=lab.bundle_dir, env=lab.environment, capture_output=True, text=True, timeout=900)
     return result.returncode, result.stdout + result.stderr
 
 
-def saved_cell_sources(lab):
-    notebook = json.loads((lab.bundle_dir / NOTEBOOK).read_text())
+def saved_cell_sources(lab, notebook=NOTEBOOK):
+    notebook = json.loads((lab.bundle_dir / notebook).read_text())
     return ["".join(cell["source"]) for cell in notebook["cells"]]
 
 
@@ -320,6 +326,7 @@ def test_the_student_environment_is_installed_from_the_bundle_alone(lab):
 def test_a_correct_show_cam_typed_in_jupyterlab_passes(lab, browser):
     restore_notebook(lab)
     cell_text = stub_cell(lab.bundle_dir).replace(STUB, solution_body())
+    assert cell_text.startswith("def show_cam(image_index):") and STUB not in cell_text
     page, seconds = run_in_jupyterlab(lab, browser, cell_text)
     print(f"01, correct show_cam: Run All took {seconds:.1f} s")
     try:
@@ -385,6 +392,39 @@ def test_the_true_label_mistake_fails_the_self_check_and_a_visible_test(lab, bro
     assert "your map is the CAM of the" in output, output[-3000:]
     assert "No nbgrader_config.py file found" not in output
     # nbgrader validate exits 0 even so: the student README tells students to read its summary.
+    assert returncode == 0
+
+
+def test_lesson_04_typed_in_jupyterlab_runs_on_the_students_unpooling(lab, browser):
+    """Lesson 04's exercise typed in JupyterLab: both functions written with loops (tests/submissions/
+    cases_04.py's correct_loops). Run All gets past the self-check and the visible tests, and the rest
+    of the lesson (the deconvnet) runs on the student's functions to the end without an error;
+    nbgrader validate in the student environment says Success."""
+    restore_notebook(lab, NOTEBOOK_04)
+    texts = []
+    for name, body in zip(("max_pool_with_switches", "unpool"), cases_04.CORRECT_BODIES["correct_loops"]):
+        indented = "\n".join("    " + line if line else line for line in body.strip("\n").splitlines()) + "\n"
+        texts.append(stub_cell(lab.bundle_dir, NOTEBOOK_04, f"def {name}(").replace(STUB, indented))
+    page, seconds = run_in_jupyterlab(lab, browser, texts, NOTEBOOK_04,
+                                      typed=(("def max_pool_with_switches(", "for column in range(pool_size)"),
+                                             ("def unpool(", "divmod(int(switches")))
+    print(f"04, unpooling with loops: Run All took {seconds:.1f} s")
+    try:
+        self_check = cell_with(page, "slide_switches = np.asarray(switches)")
+        assert "Self-check passed." in output_lines(self_check), output_lines(self_check)
+        stderr = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+        tracebacks = [text for text in stderr.all_inner_texts() if "Traceback" in text or "Error" in text]
+        assert tracebacks == [], tracebacks
+        # The last code cell ran: every code cell has an execution count.
+        prompts = page.locator(".jp-CodeCell .jp-InputPrompt").all_inner_texts()
+        assert prompts and all(prompt.strip() not in ("[ ]:", "[*]:", "") for prompt in prompts), prompts
+    finally:
+        page.close()
+        lab.shut_down_kernels()
+    assert all(text in saved_cell_sources(lab, NOTEBOOK_04) for text in texts)
+
+    returncode, output = nbgrader_validate(lab, NOTEBOOK_04)
+    assert "Success! Your notebook passes all the tests." in output, output[-3000:]
     assert returncode == 0
 
 
