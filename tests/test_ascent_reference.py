@@ -147,3 +147,27 @@ def test_the_fixture_is_new_each_run_and_fits_the_capture_bounds():
                 assert fixture[f"update_images_{case}"].size == largest
             else:
                 assert fixture_image(fixture, f"case_{case}", len(check.UPDATE_SHAPES)).size <= largest
+
+
+def _captured(fixture, update, step):
+    """What the capture cell saves for ``update`` and ``step``: its prelude and calls, run here in a fresh namespace."""
+    names = {"ascent_update": update}
+    exec(check.CHECK.prelude, names)
+    return {f"case_{case}": np.array(names["_grader_call"](names, step, fixture, int(case)), dtype=np.float64)
+            for case in fixture["cases"]}
+
+
+def test_the_capture_cells_calls_reach_both_functions():
+    """The prelude builds the networks from the fixture's arrays and calls ascent_update for the update cases,
+    gradient_ascent_step for the others; a step written without the student's update (descent) loses its tests."""
+    fixture = check.make_fixture(np.random.default_rng(11))
+    outputs = _captured(fixture, ascent_update_reference, gradient_ascent_step_reference)
+    assert check.judge(fixture, outputs) == dict.fromkeys(TESTS, 1.0)
+
+    def descent_step(model, layer_name, filter_index, image, learning_rate):
+        return gradient_ascent_step_reference(model, layer_name, filter_index, image, -learning_rate)
+
+    outputs = _captured(fixture, ascent_update_reference, descent_step)
+    assert check.judge(fixture, outputs) == {"test_ascent_update": 1.0, "test_gradient_ascent_step_shape_and_size": 1.0,
+                                             "test_gradient_ascent_step_ascends": 0.0,
+                                             "test_gradient_ascent_step_filter": 0.0}
