@@ -140,12 +140,6 @@ def test_student_notebook_03_has_the_get_cam_stub_only():
         assert answer not in code
 
 
-def test_student_notebook_02_is_the_solution_without_outputs():
-    """02 has no exercise: students get the same code, only the outputs are cleared."""
-    assert _code(_notebook(NOTEBOOKS_DIR / "02_imagenet_saliency.ipynb")) == \
-        _code(_notebook(SOLUTIONS_DIR / "02_imagenet_saliency.ipynb"))
-
-
 @pytest.mark.parametrize("name", ["02_imagenet_saliency", NOTEBOOK])
 def test_solution_notebook_is_executed_without_errors_or_log_noise(name):
     notebook = _notebook(SOLUTIONS_DIR / f"{name}.ipynb")

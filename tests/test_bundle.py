@@ -20,7 +20,8 @@ from grader.student.bundle import (
     student_readme,
 )
 
-GRADED = {"01_mnist_cam": "show_cam", "03_cats_dogs_gradcam": "get_CAM"}
+GRADED = {"01_mnist_cam": "`show_cam`", "02_imagenet_saliency": "`saliency_map`", "03_cats_dogs_gradcam": "`get_CAM`",
+          "04_zfnet_unpooling": "`max_pool_with_switches` and `unpool`"}
 
 
 @pytest.fixture(scope="module")
@@ -200,7 +201,7 @@ def test_student_readme_says_what_a_student_needs(student_zip):
         assert needed in readme, needed
     # The graded notebooks, their exercise and their points, as the solutions' grade cells add up.
     for name, exercise in GRADED.items():
-        row = f"| `notebooks/{name}.ipynb` | `{exercise}` | {_graded_points(name)} |"
+        row = f"| `notebooks/{name}.ipynb` | {exercise} | {_graded_points(name)} |"
         assert row in readme, row
     assert readme.count("| `notebooks/") == len(GRADED)
 

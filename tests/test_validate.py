@@ -6,7 +6,7 @@ import sys
 
 import nbformat
 import pytest
-from submissions import build, cases_03, cases_04
+from submissions import build, cases_02, cases_03, cases_04
 
 from grader.course import NOTEBOOKS_DIR, REPO_ROOT
 
@@ -119,3 +119,18 @@ def test_a_kernel_that_dies_while_starting_is_started_once_more(tmp_path, monkey
     assert validate(path) == 0
     out = capsys.readouterr().out
     assert len(calls) == 2 and "starting it again" in out and "every visible test and self-check passes" in out, out
+
+
+@pytest.mark.parametrize("body, expected_code, expected_words", [
+    ("correct_variable_numpy", 0, ["every visible test and self-check passes"]),
+    ("top_prediction", 1, ["a test failed", "explains the class it is given, also when that is not the top prediction",
+                           "not the top prediction 0"]),
+])
+def test_saliency_map_answers_are_validated(tmp_path, body, expected_code, expected_words):
+    bodies = {**cases_02.CORRECT_BODIES, **cases_02.WRONG_BODIES}
+    path = build.write(cases_02.with_saliency_map(bodies[body]), tmp_path, "student",
+                       f"{cases_02.NOTEBOOK_NAME}.ipynb")
+    code, stdout, shown = run_validate(path)
+    assert code == expected_code, shown
+    for words in expected_words:
+        assert words in stdout, shown

@@ -104,12 +104,13 @@ Hand in the graded notebooks themselves, saved, with their file names unchanged:
 Do not change the test cells: they are restored from the original when your work is graded.
 """
 
-EXERCISE_HEADING = re.compile(r"^## Exercise: `(\w+)` \((\d+) points\)", re.M)
+EXERCISE_HEADING = re.compile(r"^## Exercise: (`.+?`) \((\d+) points\)", re.M)   # its functions, its points
 
 
 def graded_exercises(solutions_dir: Path = SOLUTIONS_DIR) -> list[tuple[str, str, int]]:
     """``(notebook, exercise, points)`` of every graded notebook, in order, from the heading of its
-    exercise in the solution notebook ("## Exercise: `show_cam` (5 points)")."""
+    exercise in the solution notebook: "## Exercise: `show_cam` (5 points)" gives
+    ``("01_mnist_cam", "`show_cam`", 5)``."""
     exercises = []
     for name in graded_assignments(solutions_dir):
         cells = json.loads((Path(solutions_dir) / f"{name}.ipynb").read_text())["cells"]
@@ -125,7 +126,7 @@ def student_readme(solutions_dir: Path = SOLUTIONS_DIR) -> str:
     ungraded = [f"`{path.name}`" for path in sorted(NOTEBOOKS_DIR.glob("*.ipynb")) if path.stem not in graded]
     names = [f"`{name}.ipynb`" for name in graded]
     return _STUDENT_README_TEMPLATE.format(
-        graded_rows="\n".join(f"| `notebooks/{name}.ipynb` | `{exercise}` | {points} |"
+        graded_rows="\n".join(f"| `notebooks/{name}.ipynb` | {exercise} | {points} |"
                                for name, exercise, points in exercises),
         ungraded_sentence=f"Not graded: {_listed(ungraded)}.\n" if ungraded else "",
         hand_in_names=_listed(names))
