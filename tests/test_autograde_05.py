@@ -12,7 +12,7 @@ from grader.course import NOTEBOOKS_DIR, SOLUTIONS_DIR
 from grader.pipeline.autograde import autograde
 
 NOTEBOOK = variants.NOTEBOOK_NAME
-FULL_MARKS = sum(variants.POINTS)
+FULL_MARKS = sum(variants.FULL_POINTS)
 # Each submission runs the notebook up to its last graded test: the setup, the small MNIST network, the tests.
 TIMEOUT_SECONDS = 300
 TESTS = [f"{NOTEBOOK}:{test}" for test in variants.TEST_IDS]   # grades.csv's columns
@@ -24,8 +24,8 @@ def graded_class(tmp_path_factory):
     course_dir = tmp_path_factory.mktemp("course_05")
     build.write(build.solution_notebook(NOTEBOOK), submissions, "reference", f"{NOTEBOOK}.ipynb")
     build.write(build.load_student_notebook(NOTEBOOK), submissions, "untouched", f"{NOTEBOOK}.ipynb")
-    for name, answers in {**variants.CORRECT, **variants.WRONG}.items():
-        build.write(variants.with_answers(*answers), submissions, name, f"{NOTEBOOK}.ipynb")
+    for name, answers in {**variants.CORRECT_BODIES, **variants.WRONG_BODIES}.items():
+        build.write(variants.with_functions(answers), submissions, name, f"{NOTEBOOK}.ipynb")
     for name, (make, *_) in variants.HOSTILE.items():
         build.write(make(), submissions, name, f"{NOTEBOOK}.ipynb")
     exit_code = autograde(submissions, course_dir, timeout_seconds=TIMEOUT_SECONDS, jobs=2)
@@ -41,7 +41,7 @@ def points(rows, student):
 def test_every_submission_is_graded_out_of_six(graded_class):
     exit_code, rows = graded_class
     assert exit_code == 0
-    assert set(rows) == {"reference", "untouched", *variants.CORRECT, *variants.WRONG, *variants.HOSTILE}
+    assert set(rows) == {"reference", "untouched", *variants.CORRECT_BODIES, *variants.WRONG_BODIES, *variants.HOSTILE}
     for student, row in rows.items():
         assert row["notebook"] == NOTEBOOK and float(row["max_score"]) == FULL_MARKS, student
         assert row["status"] == "graded", f"{student}: {row['status']} ({row['reason']})"
@@ -99,7 +99,7 @@ def test_graded_cells_of_05_carry_points_docstrings_and_hidden_tests():
     _, notebook = _code(SOLUTIONS_DIR / f"{NOTEBOOK}.ipynb")
     tests = [cell for cell in notebook["cells"] if cell["metadata"].get("nbgrader", {}).get("grade")]
     assert [cell["metadata"]["nbgrader"]["grade_id"] for cell in tests] == variants.TEST_IDS
-    assert [cell["metadata"]["nbgrader"]["points"] for cell in tests] == variants.POINTS
+    assert [cell["metadata"]["nbgrader"]["points"] for cell in tests] == variants.FULL_POINTS
     assert all("".join(cell["source"]).startswith('"""') for cell in tests)
     assert all("### BEGIN HIDDEN TESTS" in "".join(cell["source"]) for cell in tests)
     heading = next("".join(cell["source"]) for cell in notebook["cells"] if "## Exercise" in "".join(cell["source"]))

@@ -10,7 +10,7 @@ from submissions import build
 NOTEBOOK_NAME = "05_filter_maximization"
 TEST_IDS = ["test_ascent_update", "test_gradient_ascent_step_shape_and_size", "test_gradient_ascent_step_ascends",
             "test_gradient_ascent_step_filter"]
-POINTS = [2, 1, 1, 2]
+FULL_POINTS = [2, 1, 1, 2]
 
 # ---------------------------------------------------------------- right answers, written differently
 
@@ -47,7 +47,7 @@ gradient = tape.gradient(mean_activation, image)
 return ascent_update(image.numpy(), gradient.numpy(), learning_rate)
 """
 
-CORRECT = {
+CORRECT_BODIES = {
     "correct_numpy_layer_output": (UPDATE_NUMPY, STEP_LAYER_OUTPUT),
     "correct_tf_truncated_mean": (UPDATE_TF, STEP_TRUNCATED_MEAN),
 }
@@ -69,7 +69,7 @@ with tf.GradientTape() as tape:
 return ascent_update(image.numpy(), tape.gradient(degree, image).numpy(), learning_rate)
 """
 
-WRONG = {
+WRONG_BODIES = {
     # ascent_update
     "descent": (_RMS + "return np.asarray(images) - learning_rate * gradients / (rms + 1e-12)\n", STEP_LAYER_OUTPUT),
     "no_normalization": ("return np.asarray(images) + learning_rate * np.asarray(gradients)\n", STEP_LAYER_OUTPUT),
@@ -104,9 +104,9 @@ return np.asarray(image)
 
 # Per-test points of each submission (TEST_IDS order), the same on every random fixture.
 EXPECTED_POINTS = {
-    "reference": POINTS,
+    "reference": FULL_POINTS,
     "untouched": [0, 0, 0, 0],
-    **{name: POINTS for name in CORRECT},
+    **{name: FULL_POINTS for name in CORRECT_BODIES},
     "descent": [0, 1, 0, 0],
     "no_normalization": [0, 0, 1, 0],
     "l2_norm": [0, 0, 1, 0],
@@ -118,8 +118,9 @@ EXPECTED_POINTS = {
 }
 
 
-def with_answers(update_body, step_body):
-    """The student notebook of 05 with both stubs filled."""
+def with_functions(bodies):
+    """The student notebook of 05 with ``bodies`` (ascent_update body, gradient_ascent_step body) in its two stubs."""
+    update_body, step_body = bodies
     notebook = build.load_student_notebook(NOTEBOOK_NAME)
     notebook = build.with_function_body(notebook, "ascent_update", update_body)
     return build.with_function_body(notebook, "gradient_ascent_step", step_body)
@@ -127,12 +128,12 @@ def with_answers(update_body, step_body):
 
 def _hostile(code, answers):
     """``answers`` as the two functions, with ``code`` run in a new cell just before the graded tests."""
-    return build.with_code_cell_before_tests(with_answers(*answers), code)
+    return build.with_code_cell_before_tests(with_functions(answers), code)
 
 
 def _tampered(answers):
     """A wrong answer whose author rewrote the graded test it fails and deleted another."""
-    notebook = with_answers(*answers)
+    notebook = with_functions(answers)
     tests = [cell for cell in notebook["cells"] if (build.grade_id(cell) or "").startswith("test_")]
     tests[0]["source"] = "'''ascent_update is right.'''\nassert True\n"
     notebook["cells"].remove(tests[2])
@@ -151,9 +152,14 @@ return ascent_update_reference(images, gradients, learning_rate)
 HOSTILE = {
     "allclose_patched": (lambda: _hostile(
         "np.allclose = lambda *args, **kwargs: True\nnp.testing.assert_allclose = lambda *args, **kwargs: None",
-        WRONG["l2_norm"]), "l2_norm", "passed in the notebook but not the independent check"),
-    "tampered_tests": (lambda: _tampered(WRONG["one_rms_for_the_batch"]), "one_rms_for_the_batch",
+        WRONG_BODIES["l2_norm"]), "l2_norm", "passed in the notebook but not the independent check"),
+    "tampered_tests": (lambda: _tampered(WRONG_BODIES["one_rms_for_the_batch"]), "one_rms_for_the_batch",
                        "test_ascent_update"),
+    "errors_and_tracebacks_off": (lambda: build.with_code_cell_before_tests(
+        build.load_student_notebook(NOTEBOOK_NAME),
+        "ip = get_ipython()\nip.set_custom_exc((BaseException,), lambda *args, **kwargs: None)\n"
+        "ip.showtraceback = lambda *args, **kwargs: None\nip._showtraceback = lambda *args, **kwargs: None"),
+        "untouched", "failed"),
     # Contained by the sandbox: the reference is not on the kernel's disk; its stub only replays.
     "steals_the_reference": (lambda: _hostile(build.steal_the_reference(NOTEBOOK_NAME),
                                               (STEALING_UPDATE, STEP_LAYER_OUTPUT)), "untouched", "failed"),
