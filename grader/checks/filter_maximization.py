@@ -131,11 +131,7 @@ def _grader_call(names, function, fixture, case):
         _grader_models.update(_grader_tiny_models(fixture["relu_first"], fixture["relu_second"],
                                                   fixture["linear_filter"], fixture["linear_index"],
                                                   fixture["channels"]))
-    step = case - len(fixture["update_rates"])
-    network = str(fixture["step_networks"][step])
-    image = fixture["relu_images"][step:step + 1] if network == "relu" else fixture["linear_image"]
-    return function(_grader_models[network], str(fixture["step_layers"][step]), int(fixture["step_filters"][step]),
-                    image, float(fixture["step_rates"][step]))
+    return function(*_step_inputs(fixture, _grader_models, case - len(fixture["update_rates"])))
 '''
 
 UPDATE_SHAPES = ((1, 5, 7, 1), (3, 4, 6, 2), (2, 3, 2, 4, 2))   # one image; a batch; a rank-5 batch (a spectrum)
@@ -161,7 +157,7 @@ def make_fixture(rng: np.random.Generator) -> dict[str, np.ndarray]:
     fixture["linear_image"] = rng.uniform(0, 1, (1, 6, 6, 1)).astype(np.float32)
     fixture["step_networks"] = np.array(["relu"] * RELU_STEPS + ["linear"])
     fixture["step_rates"] = rng.uniform(0.005, 0.05, RELU_STEPS + 1)
-    while True:
+    for _attempt in range(100):
         channels, filters = int(rng.integers(1, 3)), int(rng.integers(3, 5))
         layers = np.array(["grader_conv", "grader_features"])[rng.integers(0, 2, RELU_STEPS)]
         fixture.update({
@@ -177,6 +173,8 @@ def make_fixture(rng: np.random.Generator) -> dict[str, np.ndarray]:
                                      fixture["linear_index"], fixture["channels"])
         if all(np.any(filter_gradient(*_step_inputs(fixture, models, step)[:4]) != 0) for step in range(RELU_STEPS)):
             break
+    else:
+        raise RuntimeError("100 draws of the ReLU network all had a filter off everywhere: its weights need a look")
     fixture["cases"] = np.arange(len(UPDATE_SHAPES) + RELU_STEPS + 1)
     return fixture
 
@@ -250,5 +248,5 @@ CHECK = Check(
     make_fixture=make_fixture,
     judge=judge,
     largest_output=_largest_output,
-    prelude=inspect.getsource(_grader_tiny_models) + STEP_CALL_SOURCE,
+    prelude=inspect.getsource(_grader_tiny_models) + inspect.getsource(_step_inputs) + STEP_CALL_SOURCE,
 )
