@@ -21,7 +21,8 @@ from grader.student.bundle import (
 )
 
 GRADED = {"01_mnist_cam": "`show_cam`", "02_imagenet_saliency": "`saliency_map`", "03_cats_dogs_gradcam": "`get_CAM`",
-          "04_zfnet_unpooling": "`max_pool_with_switches` and `unpool`"}
+          "04_zfnet_unpooling": "`max_pool_with_switches` and `unpool`",
+          "05_filter_maximization": "`ascent_update` and `gradient_ascent_step`"}
 
 
 @pytest.fixture(scope="module")

@@ -136,7 +136,8 @@ def tiny_course(tmp_path_factory):
     environment.pop("PYTHONPATH", None)
     found = subprocess.run([sys.executable, "-c", "from grader import checks; print(*checks.CHECKS)"], cwd=copy,
                            env=environment, capture_output=True, text=True, timeout=120)
-    assert found.stdout.split() == ["01_mnist_cam", "03_cats_dogs_gradcam", ASSIGNMENT], found.stderr
+    assert found.stdout.split() == ["01_mnist_cam", "02_imagenet_saliency", "03_cats_dogs_gradcam",
+                                    "04_zfnet_unpooling", "05_filter_maximization", ASSIGNMENT], found.stderr
     released = _grader(["release"], copy, environment)
     assert released.returncode == 0, released.stdout + released.stderr
     assert f"released 1 notebooks (1 changed) into {copy / 'notebooks'}" in released.stdout + released.stderr

@@ -6,7 +6,7 @@ import sys
 
 import nbformat
 import pytest
-from submissions import build, cases_02, cases_03, cases_04
+from submissions import build, cases_02, cases_03, cases_04, cases_05
 
 from grader.course import NOTEBOOKS_DIR, REPO_ROOT
 
@@ -130,6 +130,19 @@ def test_saliency_map_answers_are_validated(tmp_path, body, expected_code, expec
     bodies = {**cases_02.CORRECT_BODIES, **cases_02.WRONG_BODIES}
     path = build.write(cases_02.with_saliency_map(bodies[body]), tmp_path, "student",
                        f"{cases_02.NOTEBOOK_NAME}.ipynb")
+    code, stdout, shown = run_validate(path)
+    assert code == expected_code, shown
+    for words in expected_words:
+        assert words in stdout, shown
+
+
+@pytest.mark.parametrize("body, expected_code, expected_words", [
+    ("correct_numpy_layer_output", 0, ["every visible test and self-check passes"]),
+    ("l2_norm", 1, ["a test failed", "each image moved by 0.5 in L2 norm: divide by the root mean square"]),
+])
+def test_gradient_ascent_answers_are_validated(tmp_path, body, expected_code, expected_words):
+    bodies = {**cases_05.CORRECT_BODIES, **cases_05.WRONG_BODIES}
+    path = build.write(cases_05.with_functions(bodies[body]), tmp_path, "student", f"{cases_05.NOTEBOOK_NAME}.ipynb")
     code, stdout, shown = run_validate(path)
     assert code == expected_code, shown
     for words in expected_words:

@@ -104,7 +104,8 @@ Hand in the graded notebooks themselves, saved, with their file names unchanged:
 Do not change the test cells: they are restored from the original when your work is graded.
 """
 
-EXERCISE_HEADING = re.compile(r"^## Exercise: (`.+?`) \((\d+) points\)", re.M)   # its functions, its points
+# "## Exercise: [what it is, ]`function` [and `function`] (N points)": the functions and the points.
+EXERCISE_HEADING = re.compile(r"^## Exercise: (?:[^`\n]*, )?(`.+?`) \((\d+) points\)", re.M)
 
 
 def graded_exercises(solutions_dir: Path = SOLUTIONS_DIR) -> list[tuple[str, str, int]]:
