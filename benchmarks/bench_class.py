@@ -71,6 +71,7 @@ def plain_nbgrader_seconds(submissions, folder):
     """Wall seconds of plain nbgrader grading the class: ``generate_assignment`` then ``autograde``
     of each assignment, nbgrader's defaults (not timed: writing the course folder)."""
     course = Path(folder)
+    course.mkdir(parents=True)
     (course / "nbgrader_config.py").write_text(PLAIN_CONFIG)
     for assignment in ASSIGNMENTS:
         (course / "source" / assignment).mkdir(parents=True)
