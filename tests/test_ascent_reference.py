@@ -125,6 +125,21 @@ def test_the_judge_gives_the_reference_every_point_and_each_mistake_its_zeros():
     assert check.judge(fixture, {}) == dict.fromkeys(TESTS, 0.0)
 
 
+def test_the_check_catches_an_update_without_epsilon():
+    """One image of the check's batch has a zero gradient: without ε its update is NaN, and
+    test_ascent_update gets nothing (the in-kernel tests are not the only ones to see it)."""
+    fixture = check.make_fixture(np.random.default_rng(11))
+    outputs = _reference_outputs(fixture)
+    for case in range(len(check.UPDATE_SHAPES)):
+        images, gradients = fixture[f"update_images_{case}"], fixture[f"update_gradients_{case}"]
+        axes = tuple(range(1, gradients.ndim))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rms = np.sqrt(np.mean(np.square(gradients), axis=axes, keepdims=True))
+            outputs[f"case_{case}"] = images + float(fixture["update_rates"][case]) * gradients / rms
+    assert np.isnan(outputs["case_1"]).any()
+    assert check.judge(fixture, outputs)["test_ascent_update"] == 0.0
+
+
 def fixture_image(fixture, name, updates):
     """The image case ``name`` started from (so 2·image − answer is the step taken backwards)."""
     case = int(name.split("_")[1])

@@ -140,7 +140,8 @@ RELU_STEPS = 4
 
 def make_fixture(rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Update cases: random images and gradients of three shapes, each image's gradient on its own scale
-    (10^-3 to 10^3, so one rms for the whole batch is wrong), a random learning rate each. Step cases: the
+    (10^-3 to 10^3, so one rms for the whole batch is wrong), one image of the batch with a zero gradient
+    (no ε gives NaN), a random learning rate each. Step cases: the
     ReLU network with random filters at a random layer with a random filter, four random images; then the
     linear network's image, its chosen filter at a random place. Learning rates 0.005-0.05.
 
@@ -151,6 +152,8 @@ def make_fixture(rng: np.random.Generator) -> dict[str, np.ndarray]:
         scales = 10.0 ** rng.uniform(-3, 3, size=(shape[0],) + (1,) * (len(shape) - 1))
         fixture[f"update_images_{case}"] = rng.uniform(0, 1, shape)
         fixture[f"update_gradients_{case}"] = rng.normal(size=shape) * scales
+    # One image of the batch has a zero gradient: it must stay where it is (ε, not NaN).
+    fixture["update_gradients_1"][int(rng.integers(0, UPDATE_SHAPES[1][0]))] = 0.0
     fixture["update_rates"] = rng.uniform(0.005, 0.05, len(UPDATE_SHAPES))
     fixture["linear_filter"] = rng.uniform(0.1, 1.0, (3, 3)).astype(np.float32)
     fixture["linear_index"] = np.array(int(rng.integers(0, 2)))
