@@ -371,15 +371,21 @@ def _autograde_folder(root, course_dir, config, sandboxed, hidden):
     keys = {(s.student_id, s.assignment): result_key(s, source_hashes[s.assignment], config) for s in submissions}
     write_class_list(course_dir, submissions, refusals, keys, lms=lms, kept=kept, sandboxed=sandboxed)
     shard = config.shard
-    if shard is None:
-        prepare_course(course_dir, assignments)   # the course's gradebook (shards leave it to collect)
-    else:
+    if shard is not None:
         submissions = [s for s in submissions if shard_of(s.student_id, shard[1]) == shard[0]]
         assignments = sorted({s.assignment for s in submissions})
     plans = {a: (isolation.reference_table(a), list(hidden)) if sandboxed else None for a in assignments}
-    with tempfile.TemporaryDirectory(prefix="grader-templates-") as templates:
-        template_dirs = {a: prepare_course(Path(templates) / a, [a]) for a in assignments}
-        grades = _grade_all(submissions, course_dir, template_dirs, keys, config, plans, record=shard is None)
+    # The jobs' workers start first: their zygotes import TensorFlow while nbgrader prepares the courses.
+    ready = [Worker(_worker_environment(config.jobs)) for _ in range(min(config.jobs, len(submissions)))]
+    try:
+        with tempfile.TemporaryDirectory(prefix="grader-templates-") as templates:
+            template_dirs = _prepare_courses(course_dir if shard is None else None, Path(templates), assignments)
+            grades = _grade_all(submissions, course_dir, template_dirs, keys, config, plans, record=shard is None,
+                                ready=ready)
+    except BaseException:
+        for worker in ready:
+            worker.kill()
+        raise
     if shard is not None:
         print(f"shard {shard[0]}/{shard[1]}: {len(grades)} notebook(s) graded or reused; "
               f"run `python -m grader collect --course-dir {course_dir}` once every shard is done")
@@ -396,6 +402,21 @@ def _autograde_folder(root, course_dir, config, sandboxed, hidden):
     for line in sandbox_lines(everyone):   # the last lines: what lasts in grades.csv and class.json too
         print(line)
     return DONE
+
+
+def _prepare_courses(course_dir, templates, assignments):
+    """The course's gradebook in ``course_dir`` (all ``assignments``; None: shards leave it to collect)
+    and one template course per assignment under ``templates``: ``{assignment: template folder}``.
+
+    Each is an ``nbgrader generate_assignment`` run of its own (the course's one after the other, as
+    they share its gradebook); the template courses share nothing, so all of them run side by side
+    with the course's, as many at a time as there are CPU cores. A failure is raised as it comes."""
+    with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+        course = pool.submit(prepare_course, course_dir, assignments) if course_dir is not None else None
+        made = {a: pool.submit(prepare_course, templates / a, [a]) for a in assignments}
+        if course is not None:
+            course.result()
+        return {a: future.result() for a, future in made.items()}
 
 
 def _forget(course_dir, dropped):
@@ -436,20 +457,23 @@ def _worker_environment(jobs):
     return environment
 
 
-def _grade_all(submissions, course_dir, template_dirs, keys, config, plans, record):
+def _grade_all(submissions, course_dir, template_dirs, keys, config, plans, record, ready=()):
     """Grade (or reuse the saved result of) every submission, ``jobs`` at a time, each job with
     its own nbgrader worker process. SIGTERM (``scancel``, a time limit, a deleted pod) stops the
     run cleanly: the workers and kernels are killed, the notebooks they were grading are not
     saved (the next run grades them), the temporary folders are removed, and the exit code is 143.
-    ``--student`` regrades its students even when a saved result could be reused."""
+    ``--student`` regrades its students even when a saved result could be reused. ``ready``: workers
+    started already (by the caller), used before any new one is started."""
     jobs, fresh = config.jobs, config.fresh or bool(config.students)
-    workers, environment, started, stopping = queue.Queue(), _worker_environment(jobs), [], threading.Event()
+    workers, environment, started, stopping = queue.Queue(), _worker_environment(jobs), list(ready), threading.Event()
 
     def new_worker():
         started.append(Worker(environment))
         return started[-1]
 
-    for _ in range(min(jobs, len(submissions))):
+    for worker in started:
+        workers.put(worker)
+    for _ in range(min(jobs, len(submissions)) - len(started)):
         workers.put(new_worker())
     report = Progress(len(submissions), config.progress)
 
