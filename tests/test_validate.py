@@ -43,29 +43,30 @@ def test_show_cam_answers_are_validated(tmp_path, body, expected_code, expected_
         assert words in stdout, shown
 
 
-@pytest.mark.parametrize("body, expected_code, expected_words", [
-    ("correct_sum_numpy", 0, ["every visible test and self-check passes"]),
+# Each graded exercise of 02-05: a right answer exits 0; a common mistake exits 1 and the output names it.
+# (lesson's cases module, its answer, the exit code, words the output must hold)
+ANSWERS = [
+    (cases_02, "correct_variable_numpy", 0, ["every visible test and self-check passes"]),
+    (cases_02, "top_prediction", 1, ["a test failed",
+                                     "explains the class it is given, also when that is not the top prediction",
+                                     "not the top prediction 0"]),
+    (cases_03, "correct_sum_numpy", 0, ["every visible test and self-check passes"]),
     # Always the top prediction's map, whatever class it is asked for.
-    ("ignores_label", 1, ["a test failed", "explains the label it is given",
-                          "must explain the label predicted_label it is given"]),
-])
-def test_get_cam_answers_are_validated(tmp_path, body, expected_code, expected_words):
-    bodies = {**cases_03.CORRECT_BODIES, **cases_03.WRONG_BODIES}
-    path = build.write(cases_03.with_get_cam(bodies[body]), tmp_path, "student", f"{cases_03.NOTEBOOK_NAME}.ipynb")
-    code, stdout, shown = run_validate(path)
-    assert code == expected_code, shown
-    for words in expected_words:
-        assert words in stdout, shown
+    (cases_03, "ignores_label", 1, ["a test failed", "explains the label it is given",
+                                    "must explain the label predicted_label it is given"]),
+    (cases_04, "correct_loops", 0, ["every visible test and self-check passes"]),
+    (cases_04, "last_maximum_on_ties", 1, ["a test failed", "Ties: the switch is the first maximum",
+                                           "would be the last maximum: a comparison with >= instead of >"]),
+    (cases_05, "correct_numpy_layer_output", 0, ["every visible test and self-check passes"]),
+    (cases_05, "l2_norm", 1, ["a test failed", "each image moved by 0.5 in L2 norm: divide by the root mean square"]),
+]
 
 
-@pytest.mark.parametrize("body, expected_code, expected_words", [
-    ("correct_loops", 0, ["every visible test and self-check passes"]),
-    ("last_maximum_on_ties", 1, ["a test failed", "Ties: the switch is the first maximum",
-                                 "would be the last maximum: a comparison with >= instead of >"]),
-])
-def test_unpooling_answers_are_validated(tmp_path, body, expected_code, expected_words):
-    bodies = {**cases_04.CORRECT_BODIES, **cases_04.WRONG_BODIES}
-    path = build.write(cases_04.with_functions(bodies[body]), tmp_path, "student", f"{cases_04.NOTEBOOK_NAME}.ipynb")
+@pytest.mark.parametrize("cases, answer, expected_code, expected_words", ANSWERS,
+                         ids=[f"{cases.NOTEBOOK_NAME[:2]}-{answer}" for cases, answer, _, _ in ANSWERS])
+def test_answers_are_validated(tmp_path, cases, answer, expected_code, expected_words):
+    bodies = {**cases.CORRECT_BODIES, **cases.WRONG_BODIES}
+    path = build.write(cases.with_answer(bodies[answer]), tmp_path, "student", f"{cases.NOTEBOOK_NAME}.ipynb")
     code, stdout, shown = run_validate(path)
     assert code == expected_code, shown
     for words in expected_words:
@@ -119,31 +120,3 @@ def test_a_kernel_that_dies_while_starting_is_started_once_more(tmp_path, monkey
     assert validate(path) == 0
     out = capsys.readouterr().out
     assert len(calls) == 2 and "starting it again" in out and "every visible test and self-check passes" in out, out
-
-
-@pytest.mark.parametrize("body, expected_code, expected_words", [
-    ("correct_variable_numpy", 0, ["every visible test and self-check passes"]),
-    ("top_prediction", 1, ["a test failed", "explains the class it is given, also when that is not the top prediction",
-                           "not the top prediction 0"]),
-])
-def test_saliency_map_answers_are_validated(tmp_path, body, expected_code, expected_words):
-    bodies = {**cases_02.CORRECT_BODIES, **cases_02.WRONG_BODIES}
-    path = build.write(cases_02.with_saliency_map(bodies[body]), tmp_path, "student",
-                       f"{cases_02.NOTEBOOK_NAME}.ipynb")
-    code, stdout, shown = run_validate(path)
-    assert code == expected_code, shown
-    for words in expected_words:
-        assert words in stdout, shown
-
-
-@pytest.mark.parametrize("body, expected_code, expected_words", [
-    ("correct_numpy_layer_output", 0, ["every visible test and self-check passes"]),
-    ("l2_norm", 1, ["a test failed", "each image moved by 0.5 in L2 norm: divide by the root mean square"]),
-])
-def test_gradient_ascent_answers_are_validated(tmp_path, body, expected_code, expected_words):
-    bodies = {**cases_05.CORRECT_BODIES, **cases_05.WRONG_BODIES}
-    path = build.write(cases_05.with_functions(bodies[body]), tmp_path, "student", f"{cases_05.NOTEBOOK_NAME}.ipynb")
-    code, stdout, shown = run_validate(path)
-    assert code == expected_code, shown
-    for words in expected_words:
-        assert words in stdout, shown

@@ -25,11 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # class three times (130 s): it moved here when the other process became the longer (CI at efb2dbd:
 # grading 1,441 s, others 1,747 s).
 RUFF = [sys.executable, "-m", "ruff", "check", "grader", "tests", "tools", "benchmarks"]
-# The batteries of 02 and 05 (15 and 16 notebooks of a few seconds each) grade here too; 04's (13
-# notebooks of about 2 s) runs in the other process.
-GRADING_MODULES = ["tests/test_autograde.py", "tests/test_autograde_02.py", "tests/test_autograde_03.py",
-                   "tests/test_autograde_05.py", "tests/test_autograde_resume.py", "tests/test_shards.py",
-                   "tests/test_slurm.py", "tests/test_doctor.py", "tests/test_container.py"]
+# The batteries of 02, 04 and 05 (44 notebooks of 2-12 s, one class) grade here too.
+GRADING_MODULES = ["tests/test_autograde.py", "tests/test_autograde_lessons.py", "tests/test_autograde_03.py",
+                   "tests/test_autograde_resume.py", "tests/test_shards.py", "tests/test_slurm.py",
+                   "tests/test_doctor.py", "tests/test_container.py"]
 
 
 def commands(extra: list[str]) -> list[tuple[str, list[str]]]:

@@ -79,13 +79,27 @@ def with_show_cam(body, notebook=None):
     return with_function_body(notebook or load_student_notebook(), "show_cam", body)
 
 
+def with_answers(name, solution_ids, bodies):
+    """The student notebook ``name`` with each of ``bodies`` in place of the stub of the solution
+    cell at the same place in ``solution_ids``."""
+    notebook = load_student_notebook(name)
+    for solution_id, body in zip(solution_ids, bodies, strict=True):
+        notebook = with_function_body(notebook, solution_id, body)
+    return notebook
+
+
+def with_tests_tampered(notebook, rewritten, removed, claim):
+    """``notebook`` whose author rewrote its graded test cell number ``rewritten`` (counting the test
+    cells only) into the docstring ``claim`` and ``assert True``, and deleted test cell ``removed``."""
+    tests = [cell for cell in notebook["cells"] if (grade_id(cell) or "").startswith("test_")]
+    tests[rewritten]["source"] = f"'''{claim}'''\nassert True\n"
+    notebook["cells"].remove(tests[removed])
+    return notebook
+
+
 def tampered(body):
     """A wrong answer whose author edited one graded test cell to pass and deleted another."""
-    notebook = with_show_cam(body)
-    tests = [cell for cell in notebook["cells"] if (grade_id(cell) or "").startswith("test_")]
-    tests[1]["source"] = "'''show_cam returns the raw CAM.'''\nassert True\n"
-    notebook["cells"].remove(tests[2])
-    return notebook
+    return with_tests_tampered(with_show_cam(body), 1, 2, "show_cam returns the raw CAM.")
 
 
 def with_first_code_cell(code):

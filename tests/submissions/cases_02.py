@@ -88,6 +88,10 @@ EXPECTED = {
     "no_epsilon": [1, 2, 2, 0],                 # NaN on a flat map only
 }
 
+FULL_POINTS = EXPECTED["reference"]
+# The right answers written differently and the mistakes (the names every cases_NN module gives them).
+EXPECTED_POINTS = {name: points for name, points in EXPECTED.items() if name not in ("reference", "untouched")}
+
 
 def with_saliency_map(body):
     """The student notebook of 02 with ``body`` in place of saliency_map's stub."""
@@ -104,11 +108,7 @@ def _hostile(code, body):
 
 def _tampered(body):
     """A wrong answer whose author rewrote the graded test it fails and deleted another one."""
-    notebook = with_saliency_map(body)
-    tests = [cell for cell in notebook["cells"] if (build.grade_id(cell) or "").startswith("test_")]
-    tests[3]["source"] = "'''saliency_map is right.'''\nassert True\n"
-    notebook["cells"].remove(tests[0])
-    return notebook
+    return build.with_tests_tampered(with_saliency_map(body), 3, 0, "saliency_map is right.")
 
 
 # Hostile submissions: name -> (builder, the honest submission whose per-test points it must get,

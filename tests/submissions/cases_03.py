@@ -107,11 +107,7 @@ def _hostile(code, body):
 
 def _tampered(body):
     """A wrong answer whose author rewrote the graded test it fails to pass and deleted another."""
-    notebook = with_get_cam(body)
-    tests = [cell for cell in notebook["cells"] if (build.grade_id(cell) or "").startswith("test_")]
-    tests[0]["source"] = "'''get_CAM is right.'''\nassert True\n"
-    notebook["cells"].remove(tests[3])
-    return notebook
+    return build.with_tests_tampered(with_get_cam(body), 0, 3, "get_CAM is right.")
 
 
 def _untouched_with(code):

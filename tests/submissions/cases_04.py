@@ -141,10 +141,7 @@ EXPECTED_POINTS = {
 
 def with_functions(bodies):
     """The student notebook of 04 with ``bodies`` (pool body, unpool body) in place of the two stubs."""
-    pool_body, unpool_body = bodies
-    notebook = build.load_student_notebook(NOTEBOOK_NAME)
-    notebook = build.with_function_body(notebook, "max_pool_with_switches", pool_body)
-    return build.with_function_body(notebook, "unpool", unpool_body)
+    return build.with_answers(NOTEBOOK_NAME, ("max_pool_with_switches", "unpool"), bodies)
 
 
 def _hostile(code, bodies):
@@ -154,11 +151,7 @@ def _hostile(code, bodies):
 
 def _tampered(bodies):
     """A wrong answer whose author rewrote the graded test it fails (test_ties) and deleted another."""
-    notebook = with_functions(bodies)
-    tests = [cell for cell in notebook["cells"] if (build.grade_id(cell) or "").startswith("test_")]
-    tests[3]["source"] = "'''Ties are right.'''\nassert True\n"
-    notebook["cells"].remove(tests[0])
-    return notebook
+    return build.with_tests_tampered(with_functions(bodies), 3, 0, "Ties are right.")
 
 
 STEALING_POOL = """

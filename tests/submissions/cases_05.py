@@ -120,10 +120,7 @@ EXPECTED_POINTS = {
 
 def with_functions(bodies):
     """The student notebook of 05 with ``bodies`` (ascent_update body, gradient_ascent_step body) in its two stubs."""
-    update_body, step_body = bodies
-    notebook = build.load_student_notebook(NOTEBOOK_NAME)
-    notebook = build.with_function_body(notebook, "ascent_update", update_body)
-    return build.with_function_body(notebook, "gradient_ascent_step", step_body)
+    return build.with_answers(NOTEBOOK_NAME, ("ascent_update", "gradient_ascent_step"), bodies)
 
 
 def _hostile(code, answers):
@@ -133,11 +130,7 @@ def _hostile(code, answers):
 
 def _tampered(answers):
     """A wrong answer whose author rewrote the graded test it fails and deleted another."""
-    notebook = with_functions(answers)
-    tests = [cell for cell in notebook["cells"] if (build.grade_id(cell) or "").startswith("test_")]
-    tests[0]["source"] = "'''ascent_update is right.'''\nassert True\n"
-    notebook["cells"].remove(tests[2])
-    return notebook
+    return build.with_tests_tampered(with_functions(answers), 0, 2, "ascent_update is right.")
 
 
 STEALING_UPDATE = """
