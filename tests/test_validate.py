@@ -43,10 +43,10 @@ def test_show_cam_answers_are_validated(tmp_path, body, expected_code, expected_
         assert words in stdout, shown
 
 
-# Each graded exercise of 02-05: a right answer exits 0; a common mistake exits 1 and the output names it.
+# Each graded exercise of 02-05: a common mistake exits 1 and the output names it; a right answer exits 0
+# (shown for 03 and 04: validate runs the whole notebook, and 02's and 05's take 25-55 s more each in CI).
 # (lesson's cases module, its answer, the exit code, words the output must hold)
 ANSWERS = [
-    (cases_02, "correct_variable_numpy", 0, ["every visible test and self-check passes"]),
     (cases_02, "top_prediction", 1, ["a test failed",
                                      "explains the class it is given, also when that is not the top prediction",
                                      "not the top prediction 0"]),
@@ -57,7 +57,6 @@ ANSWERS = [
     (cases_04, "correct_loops", 0, ["every visible test and self-check passes"]),
     (cases_04, "last_maximum_on_ties", 1, ["a test failed", "Ties: the switch is the first maximum",
                                            "would be the last maximum: a comparison with >= instead of >"]),
-    (cases_05, "correct_numpy_layer_output", 0, ["every visible test and self-check passes"]),
     (cases_05, "l2_norm", 1, ["a test failed", "each image moved by 0.5 in L2 norm: divide by the root mean square"]),
 ]
 
