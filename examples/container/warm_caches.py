@@ -27,10 +27,14 @@ def main():
     started = time.monotonic()
     imagenet_classifier()
     print(f"weights ready in {time.monotonic() - started:.0f} s", flush=True)
-    for assignment in graded_assignments():
-        begun = time.monotonic()
-        table = isolation.reference_table(assignment)
-        print(f"{assignment}: {table.name} in {time.monotonic() - begun:.0f} s", flush=True)
+    # Twice: a recording may add a file to the cache (05's tests load the GAP-CNN of 04-06, trained on
+    # first use), which changes the key of every table recorded before it; the second pass records
+    # those again and finds the others in place.
+    for _ in range(2):
+        for assignment in graded_assignments():
+            begun = time.monotonic()
+            table = isolation.reference_table(assignment)
+            print(f"{assignment}: {table.name} in {time.monotonic() - begun:.0f} s", flush=True)
     for path in sorted(cache_dir().rglob("*")):
         if path.is_file():
             print(f"  {path.relative_to(cache_dir())}  {path.stat().st_size:,} bytes")
