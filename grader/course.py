@@ -99,6 +99,17 @@ def prepare_course(course_dir: str | Path, assignments: list[str], solutions_dir
     This also (re)creates the assignment's grade cells in the gradebook. Raises
     RuntimeError with nbgrader's last lines when generation fails.
     """
+    course_dir = stage_course(course_dir, assignments, solutions_dir)
+    for assignment in assignments:
+        result = run_nbgrader(["generate_assignment", assignment, "--force"], course_dir, timeout_seconds=300)
+        if result.returncode != 0:
+            raise RuntimeError(f"nbgrader could not generate {assignment}:\n{tail(result.stdout, 15)}")
+    return course_dir
+
+
+def stage_course(course_dir: str | Path, assignments: list[str], solutions_dir: str | Path = SOLUTIONS_DIR) -> Path:
+    """Write ``course_dir``'s ``nbgrader_config.py`` and copy the solution notebooks of ``assignments``
+    into its ``source`` folder: what ``nbgrader generate_assignment`` reads. Returns ``course_dir``."""
     course_dir = Path(course_dir)
     write_config(course_dir)
     for assignment in assignments:
@@ -107,9 +118,6 @@ def prepare_course(course_dir: str | Path, assignments: list[str], solutions_dir
             shutil.rmtree(source_folder)
         source_folder.mkdir(parents=True)
         shutil.copy2(Path(solutions_dir) / f"{assignment}.ipynb", source_folder / f"{assignment}.ipynb")
-        result = run_nbgrader(["generate_assignment", assignment, "--force"], course_dir, timeout_seconds=300)
-        if result.returncode != 0:
-            raise RuntimeError(f"nbgrader could not generate {assignment}:\n{tail(result.stdout, 15)}")
     return course_dir
 
 

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # host) runs last in the grading process: it keeps both cores busy too. The doctor's test grades a
 # class three times (130 s): it moved here when the other process became the longer (CI at efb2dbd:
 # grading 1,441 s, others 1,747 s).
-RUFF = [sys.executable, "-m", "ruff", "check", "grader", "tests", "tools", "benchmarks"]
+RUFF = [sys.executable, "-m", "ruff", "check", "grader", "tests", "tools", "benchmarks", "examples"]
 # The batteries of 02, 04 and 05 (44 notebooks of 2-12 s, one class) grade here too.
 GRADING_MODULES = ["tests/test_autograde.py", "tests/test_autograde_lessons.py", "tests/test_autograde_03.py",
                    "tests/test_autograde_resume.py", "tests/test_shards.py", "tests/test_slurm.py",

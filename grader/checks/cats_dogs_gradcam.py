@@ -277,20 +277,24 @@ def _grad_cam_scores(fixture, outputs):
         top = _remembered(photo, lambda: int(np.asarray(model.predict(image, verbose=0)).argmax(axis=1)[0]))
         is_top.append(label == top)
         expected = _remembered((photo, label, layer, "float32"), lambda: grad_cam(model, image, [label], layer)[0])
-        precise = _remembered((photo, label, layer, "float64"),
-                              lambda: grad_cam(model, image, [label], layer, dtype=np.float64)[0])
-        # Where the class barely registers, Σ_k α_k A^k is a near-cancelling sum and float32 noise
-        # shows after normalization: widen the tolerance by the noise measured against float64.
-        noise = float(np.abs(precise - expected).max())
-        tolerance = 1e-4 + 10 * noise
         answer = outputs.get(f"case_{case}")
         if answer is None or answer.shape != expected.shape or not np.all(np.isfinite(answer)) or answer.min() < 0:
             shape_ok = False
             matches.append(False)
             continue
-        shape_ok &= bool(abs(answer.max() - expected.max()) < max(1e-3, tolerance))   # 1, or 0 if nothing is positive
         scaled = answer / answer.max() if answer.max() > 0 else answer
-        matches.append(bool(np.allclose(scaled, expected, atol=tolerance)))
+        peak_ok, match = (abs(answer.max() - expected.max()) < 1e-3), np.allclose(scaled, expected, atol=1e-4)
+        if not (peak_ok and match):
+            # Where the class barely registers, Σ_k α_k A^k is a near-cancelling sum and float32 noise
+            # shows after normalization: widen the tolerance by the noise measured against float64 (only
+            # needed, and computed, when the answer is not within the narrowest tolerance already).
+            precise = _remembered((photo, label, layer, "float64"),
+                                  lambda: grad_cam(model, image, [label], layer, dtype=np.float64)[0])
+            tolerance = 1e-4 + 10 * float(np.abs(precise - expected).max())
+            peak_ok = abs(answer.max() - expected.max()) < max(1e-3, tolerance)   # 1, or 0 if nothing is positive
+            match = np.allclose(scaled, expected, atol=tolerance)
+        shape_ok &= bool(peak_ok)
+        matches.append(bool(match))
     matches, is_top = np.array(matches), np.array(is_top)
     return {
         "test_get_CAM_shape_and_range": float(shape_ok),

@@ -49,7 +49,7 @@ from grader.course import (
     SOLUTIONS_DIR,
     assignment_names,
     nbgrader_environment,
-    prepare_course,
+    stage_course,
     tail,
     write_config,
 )
@@ -375,11 +375,12 @@ def _autograde_folder(root, course_dir, config, sandboxed, hidden):
         submissions = [s for s in submissions if shard_of(s.student_id, shard[1]) == shard[0]]
         assignments = sorted({s.assignment for s in submissions})
     plans = {a: (isolation.reference_table(a), list(hidden)) if sandboxed else None for a in assignments}
-    # The jobs' workers start first: their zygotes import TensorFlow while nbgrader prepares the courses.
+    # The jobs' workers start first: they generate the courses while their zygotes import TensorFlow.
     ready = [Worker(_worker_environment(config.jobs)) for _ in range(min(config.jobs, len(submissions)))]
     try:
         with tempfile.TemporaryDirectory(prefix="grader-templates-") as templates:
-            template_dirs = _prepare_courses(course_dir if shard is None else None, Path(templates), assignments)
+            template_dirs = _prepare_courses(course_dir if shard is None else None, Path(templates) / "course",
+                                             assignments, ready)
             grades = _grade_all(submissions, course_dir, template_dirs, keys, config, plans, record=shard is None,
                                 ready=ready)
     except BaseException:
@@ -404,19 +405,38 @@ def _autograde_folder(root, course_dir, config, sandboxed, hidden):
     return DONE
 
 
-def _prepare_courses(course_dir, templates, assignments):
+def _prepare_courses(course_dir, template, assignments, workers):
     """The course's gradebook in ``course_dir`` (all ``assignments``; None: shards leave it to collect)
-    and one template course per assignment under ``templates``: ``{assignment: template folder}``.
+    and the ``template`` course holding every assignment, which each submission is graded in a
+    private copy of: ``{assignment: template}``.
 
-    Each is an ``nbgrader generate_assignment`` run of its own (the course's one after the other, as
-    they share its gradebook); the template courses share nothing, so all of them run side by side
-    with the course's, as many at a time as there are CPU cores. A failure is raised as it comes."""
-    with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
-        course = pool.submit(prepare_course, course_dir, assignments) if course_dir is not None else None
-        made = {a: pool.submit(prepare_course, templates / a, [a]) for a in assignments}
-        if course is not None:
-            course.result()
-        return {a: future.result() for a, future in made.items()}
+    nbgrader's ``generate_assignment`` makes both, in the jobs' ``workers``, where nbgrader is
+    imported already (a process of its own per course and assignment cost about 3.5 s of CPU each):
+    the course's on the first worker and the template's on the last, each course's assignments one
+    after the other, as they share its gradebook. A failure is raised (RuntimeError) as it comes."""
+    if course_dir is not None:
+        stage_course(course_dir, assignments)
+    if not assignments:   # nothing to grade (only refusals): no worker either
+        return {}
+    plans = [[] for _ in workers]
+    if course_dir is not None:
+        plans[0] += [(Path(course_dir), assignment) for assignment in assignments]
+    stage_course(template, assignments)
+    plans[-1] += [(Path(template), assignment) for assignment in assignments]
+    with ThreadPoolExecutor(max_workers=len(workers)) as pool:
+        for future in [pool.submit(_generate, worker, plan) for worker, plan in zip(workers, plans)]:
+            future.result()
+    return {assignment: Path(template) for assignment in assignments}
+
+
+def _generate(worker, plan):
+    """``nbgrader generate_assignment`` in ``worker`` for each ``(course folder, assignment)`` of ``plan``."""
+    for course, assignment in plan:
+        call = worker.call({"command": "generate", "course_dir": str(course), "assignment": assignment,
+                            "student": "", "environment": {}, "config": {}}, timeout_seconds=300)
+        if not (call.answer and call.answer["success"]):
+            raise RuntimeError(f"nbgrader could not generate {assignment}:\n"
+                               f"{tail((call.answer or {}).get('log', '') or call.output, 15)}")
 
 
 def _forget(course_dir, dropped):

@@ -3,9 +3,10 @@
 Importing nbgrader costs a Python process about 4 s of CPU; with a fresh ``python -m nbgrader``
 per notebook that was a third of grading a notebook. :class:`Worker` starts
 ``python -m grader.pipeline.worker`` once and sends it one request per notebook (a JSON line):
-``{"command": "autograde" | "feedback", "course_dir", "assignment", "student", "environment",
-"config"}``. The worker runs nbgrader's own ``autograde`` or ``generate_feedback`` (its
-Python API) in that private course folder and answers with a JSON line: ``success``, nbgrader's
+``{"command": "autograde" | "feedback" | "generate", "course_dir", "assignment", "student", "environment",
+"config"}``. The worker runs nbgrader's own ``autograde``, ``generate_feedback`` or
+``generate_assignment`` (its Python API; ``generate`` ignores ``student``) in that course folder
+and answers with a JSON line: ``success``, nbgrader's
 ``log``, the seconds of each phase (``nbgrader``, ``kernel_start``, ``execute``, ``kernel_stop``)
 and ``timed_out_cells``, the numbers of the cells interrupted at the limit for one cell: both
 recorded by the course's nbgrader configuration's Execute, :class:`grader.pipeline.preprocessors.GraderExecute`
@@ -167,8 +168,11 @@ def _handle(request):
         config.merge(extra)
         coursedir = CourseDirectory(config=config)
         api = NbGraderAPI(coursedir=coursedir, config=config)
-        run = api.autograde if request["command"] == "autograde" else api.generate_feedback
-        result = run(request["assignment"], request["student"])
+        if request["command"] == "generate":
+            result = api.generate_assignment(request["assignment"], force=True)
+        else:
+            run = api.autograde if request["command"] == "autograde" else api.generate_feedback
+            result = run(request["assignment"], request["student"])
     except Exception as error:   # a broken request or course folder: say so, keep serving
         result = {"success": False, "log": f"{error.__class__.__name__}: {error}"}
     finally:
