@@ -1,9 +1,10 @@
+import subprocess
 import sys
 import time
 
 import psutil
 
-from grader.sandbox.processes import run_with_limits
+from grader.sandbox.processes import kill_tree, over_memory_limit, process_tree, run_with_limits, tree_memory_bytes
 
 
 def test_a_quick_command_returns_its_output_and_code():
@@ -36,3 +37,27 @@ def test_only_the_last_megabytes_of_output_are_kept():
     assert result.returncode == 0
     assert len(result.stdout) <= 64 * 65536
     assert result.stdout.rstrip().endswith("line 299999 " + "x" * 60)
+
+
+def test_the_quick_memory_check_answers_as_the_proportional_count_does():
+    """A parent and a forked child share 300 MB copy-on-write, and the child holds a 64 MB memfd it
+    never maps: their resident sizes count the shared pages twice, their PSS once. Around each of
+    the two sums, over_memory_limit gives tree_memory_bytes's answer."""
+    code = ("import os, sys, time\nimport numpy as np\nshared = np.ones(300 * 2**20 // 8)\n"
+            "if os.fork() == 0:\n    fd = os.memfd_create('held')\n    os.write(fd, b'x' * 64 * 2**20)\n"
+            "    time.sleep(60)\n    os._exit(0)\nprint('ready', flush=True)\ntime.sleep(60)\n")
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().strip() == "ready"
+        time.sleep(1)   # the child has written its memfd
+        proportional = tree_memory_bytes(process.pid)
+        resident = sum(p.memory_info().rss for p in process_tree(process.pid))
+        assert resident > proportional + 250 * 2**20, (resident, proportional)   # the shared pages, twice
+        assert proportional > 360 * 2**20   # 300 MB once, and the memfd
+        for limit in (proportional - 2**25, proportional + 2**25, resident - 2**25, resident + 2**27):
+            assert over_memory_limit(process.pid, limit) == (tree_memory_bytes(process.pid) > limit), limit
+        assert over_memory_limit(process.pid, proportional - 2**25)
+        assert not over_memory_limit(process.pid, proportional + 2**25)   # under the RSS, over the PSS
+    finally:
+        kill_tree(process.pid)
+        process.wait()

@@ -32,7 +32,7 @@ import time
 from types import SimpleNamespace
 
 from grader.sandbox import zygote
-from grader.sandbox.processes import die_with_parent, kill_tree, tree_memory_bytes
+from grader.sandbox.processes import die_with_parent, kill_tree, over_memory_limit
 
 POLL_SECONDS = 0.2
 STARTUP_SECONDS = 300
@@ -97,7 +97,7 @@ class Worker:
                 return None, "died"
             if time.monotonic() > deadline:
                 return None, "timeout"
-            if memory_limit_bytes is not None and tree_memory_bytes(self.process.pid) > memory_limit_bytes:
+            if memory_limit_bytes is not None and over_memory_limit(self.process.pid, memory_limit_bytes):
                 return None, "memory"
 
     def call(self, request: dict, timeout_seconds: float | None = None,
