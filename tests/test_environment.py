@@ -66,7 +66,7 @@ def test_makefile_targets_parse():
 
     (grading_name, grading), (others_name, others) = commands(["-x"])
     assert grading[1:3] == others[1:3] == ["-m", "pytest"] and grading[-1] == others[-1] == "-x"
-    assert grading[3:3 + len(GRADING_MODULES)] == GRADING_MODULES and len(GRADING_MODULES) == 8
+    assert grading[3:3 + len(GRADING_MODULES)] == GRADING_MODULES and len(GRADING_MODULES) == 9
     assert all((ROOT / module).is_file() for module in GRADING_MODULES)
     assert [f"--ignore={module}" for module in GRADING_MODULES] == others[3:3 + len(GRADING_MODULES)]
 

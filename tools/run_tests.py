@@ -18,8 +18,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# The browser and LMS tests grade too, but less (one student's notebooks, 10 notebooks): they run
-# in the other process, which had 11 of the grading process's 26 minutes to spare (CI at 5ab94a4+).
+# The browser test grades too, but less (one student's notebooks): it runs in the other process.
+# The LMS test (two downloads of four notebooks, --jobs 2) moved here when the other process became
+# the longer again (fresh-clone CI at b4d0351: grading 1,412 s, others 1,648 s, its LMS test 99 s).
 # The container test (an image build, then the sample class graded in the container and on the
 # host) runs last in the grading process: it keeps both cores busy too. The doctor's test grades a
 # class three times (130 s): it moved here when the other process became the longer (CI at efb2dbd:
@@ -28,7 +29,7 @@ RUFF = [sys.executable, "-m", "ruff", "check", "grader", "tests", "tools", "benc
 # The batteries of 02, 04 and 05 (44 notebooks of 2-12 s, one class) grade here too.
 GRADING_MODULES = ["tests/test_autograde.py", "tests/test_autograde_lessons.py", "tests/test_autograde_03.py",
                    "tests/test_autograde_resume.py", "tests/test_shards.py", "tests/test_slurm.py",
-                   "tests/test_doctor.py", "tests/test_container.py"]
+                   "tests/test_doctor.py", "tests/test_lms.py", "tests/test_container.py"]
 
 
 def commands(extra: list[str]) -> list[tuple[str, list[str]]]:

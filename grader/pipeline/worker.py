@@ -32,12 +32,11 @@ import time
 from types import SimpleNamespace
 
 from grader.sandbox import zygote
-from grader.sandbox.processes import die_with_parent, kill_tree, over_memory_limit
+from grader.sandbox.processes import MEMORY_POLL_SECONDS, die_with_parent, kill_tree, over_memory_limit
 
 POLL_SECONDS = 0.2
-# The memory cap is checked at most this often: one check of a worker, its zygote and a kernel
-# costs about 20 ms (their /proc maps, for memory held in memfds), 4 % of a core at this pace.
-MEMORY_POLL_SECONDS = 0.5
+# The memory cap is checked at most every MEMORY_POLL_SECONDS: one check of a worker, its zygote
+# and a kernel costs about 20 ms (their /proc maps, for memory held in memfds), 4 % of a core.
 STARTUP_SECONDS = 300
 KEPT_ERROR_BYTES = 256 * 1024   # of the worker's stderr, for the reasons of failed notebooks
 

@@ -15,6 +15,7 @@ from types import SimpleNamespace
 import psutil
 
 POLL_SECONDS = 0.2
+MEMORY_POLL_SECONDS = 0.5   # a check of a tree holding TensorFlow reads its /proc maps: about 10 ms per process
 KEPT_OUTPUT_CHUNKS = 64   # of up to 64 KiB: the last 4 MiB of a command's output are kept
 
 
@@ -149,11 +150,13 @@ def run_with_limits(command: list[str], cwd: str | os.PathLike | None = None, en
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     started, timed_out, out_of_memory = time.monotonic(), False, False
+    next_memory_check = started + MEMORY_POLL_SECONDS
     while process.poll() is None:
         if timeout_seconds is not None and time.monotonic() - started > timeout_seconds:
             timed_out = True
-        elif memory_limit_bytes is not None and over_memory_limit(process.pid, memory_limit_bytes):
-            out_of_memory = True
+        elif memory_limit_bytes is not None and time.monotonic() >= next_memory_check:
+            out_of_memory = over_memory_limit(process.pid, memory_limit_bytes)
+            next_memory_check = time.monotonic() + MEMORY_POLL_SECONDS
         if timed_out or out_of_memory:
             kill_tree(process.pid)
             break
