@@ -32,11 +32,9 @@ import time
 from types import SimpleNamespace
 
 from grader.sandbox import zygote
-from grader.sandbox.processes import MEMORY_POLL_SECONDS, die_with_parent, kill_tree, over_memory_limit
+from grader.sandbox.processes import MemoryWatch, die_with_parent, kill_tree
 
 POLL_SECONDS = 0.2
-# The memory cap is checked at most every MEMORY_POLL_SECONDS: one check of a worker, its zygote
-# and a kernel costs about 20 ms (their /proc maps, for memory held in memfds), 4 % of a core.
 STARTUP_SECONDS = 300
 KEPT_ERROR_BYTES = 256 * 1024   # of the worker's stderr, for the reasons of failed notebooks
 
@@ -88,7 +86,7 @@ class Worker:
 
     def _answer(self, deadline, memory_limit_bytes):
         """The next answer line, or ``(None, "timeout" | "memory" | "died")``."""
-        next_memory_check = time.monotonic() + MEMORY_POLL_SECONDS
+        memory = MemoryWatch(self.process.pid, memory_limit_bytes)
         while True:
             try:
                 line = self.answers.get(timeout=POLL_SECONDS)
@@ -100,10 +98,8 @@ class Worker:
                 return None, "died"
             if time.monotonic() > deadline:
                 return None, "timeout"
-            if memory_limit_bytes is not None and time.monotonic() >= next_memory_check:
-                if over_memory_limit(self.process.pid, memory_limit_bytes):
-                    return None, "memory"
-                next_memory_check = time.monotonic() + MEMORY_POLL_SECONDS
+            if memory.over():
+                return None, "memory"
 
     def call(self, request: dict, timeout_seconds: float | None = None,
              memory_limit_bytes: int | None = None) -> SimpleNamespace:

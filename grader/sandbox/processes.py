@@ -37,13 +37,8 @@ def tree_memory_bytes(pid: int) -> int:
     """Memory of ``pid`` and its descendants, in bytes: the sum of their proportional set sizes
     (PSS), so pages that forked kernels share with their zygote are counted once, not per process,
     and the memory they hold outside their address space (:func:`held_outside_bytes`)."""
-    total, processes = 0, process_tree(pid)
-    for process in processes:
-        try:
-            total += process.memory_full_info().pss
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            pass
-    return total + held_outside_bytes([process.pid for process in processes])
+    processes = process_tree(pid)
+    return _summed(processes, "pss") + held_outside_bytes([process.pid for process in processes])
 
 
 def over_memory_limit(pid: int, limit_bytes: int) -> bool:
@@ -55,13 +50,36 @@ def over_memory_limit(pid: int, limit_bytes: int) -> bool:
     so the PSS is summed only when the RSS of the tree (with what it holds outside its address
     space) crosses the limit: the same answer, computed in full only near the limit."""
     processes = process_tree(pid)
-    resident = held_outside_bytes([process.pid for process in processes])
+    held = held_outside_bytes([process.pid for process in processes])
+    return held + _summed(processes, "rss") > limit_bytes and held + _summed(processes, "pss") > limit_bytes
+
+
+def _summed(processes, field):
+    """The sum of ``field`` ("rss": statm, cheap; "pss": every page walked) over ``processes``, in
+    bytes; a process that has gone or cannot be read counts 0."""
+    total = 0
     for process in processes:
         try:
-            resident += process.memory_info().rss
+            info = process.memory_full_info() if field == "pss" else process.memory_info()
+            total += getattr(info, field)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             pass
-    return resident > limit_bytes and tree_memory_bytes(pid) > limit_bytes
+    return total
+
+
+class MemoryWatch:
+    """:func:`over_memory_limit` of ``pid``'s tree, checked at most every MEMORY_POLL_SECONDS
+    (:meth:`over` says False in between, and always when ``limit_bytes`` is None)."""
+
+    def __init__(self, pid: int, limit_bytes: int | None) -> None:
+        self.pid, self.limit_bytes = pid, limit_bytes
+        self.next_check = time.monotonic() + MEMORY_POLL_SECONDS
+
+    def over(self) -> bool:
+        if self.limit_bytes is None or time.monotonic() < self.next_check:
+            return False
+        self.next_check = time.monotonic() + MEMORY_POLL_SECONDS
+        return over_memory_limit(self.pid, self.limit_bytes)
 
 
 def held_outside_bytes(pids: list[int]) -> int:
@@ -150,13 +168,12 @@ def run_with_limits(command: list[str], cwd: str | os.PathLike | None = None, en
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     started, timed_out, out_of_memory = time.monotonic(), False, False
-    next_memory_check = started + MEMORY_POLL_SECONDS
+    memory = MemoryWatch(process.pid, memory_limit_bytes)
     while process.poll() is None:
         if timeout_seconds is not None and time.monotonic() - started > timeout_seconds:
             timed_out = True
-        elif memory_limit_bytes is not None and time.monotonic() >= next_memory_check:
-            out_of_memory = over_memory_limit(process.pid, memory_limit_bytes)
-            next_memory_check = time.monotonic() + MEMORY_POLL_SECONDS
+        else:
+            out_of_memory = memory.over()
         if timed_out or out_of_memory:
             kill_tree(process.pid)
             break
