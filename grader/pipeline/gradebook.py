@@ -16,6 +16,18 @@ from grader.pipeline.results import Grade
 LOCK = threading.Lock()
 
 
+def ignore_nbgrader_session_warnings() -> None:
+    """Hide SQLAlchemy's "Object of type <SubmittedAssignment> not in session" warnings, which
+    nbgrader's ``Gradebook.add_submission`` trips on every new submission (it reads the new rows'
+    relations before it adds them to the session, then adds them: nothing is lost). A filter for
+    the whole process, not ``warnings.catch_warnings`` around the call: that context manager is not
+    thread-safe, and another job's thread leaving its own could bring the warning back."""
+    warnings.filterwarnings("ignore", message=r"Object of type <\w+> not in session", module=r"nbgrader\.api")
+
+
+ignore_nbgrader_session_warnings()
+
+
 def solution_points(notebook: str, solutions_dir: str | Path = SOLUTIONS_DIR) -> float:
     """The points of ``notebook``'s graded test cells in ``solutions/<notebook>.ipynb``; 0 without one
     (what a notebook is worth when the gradebook has no row of it: every submission refused)."""
@@ -87,8 +99,7 @@ def record(course_dir: str | Path, grade: Grade, automatic: dict[str, float] | N
     from nbgrader.api import MissingEntry
 
     cells = expected_cells(grade, automatic)
-    with _gradebook(course_dir) as gradebook, warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # nbgrader's add_submission trips SQLAlchemy session warnings
+    with _gradebook(course_dir) as gradebook:
         try:
             gradebook.remove_submission(grade.notebook, grade.student_id)
         except MissingEntry:
