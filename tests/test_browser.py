@@ -338,6 +338,9 @@ def test_a_correct_show_cam_typed_in_jupyterlab_passes(lab, browser):
         for instructor_tool in ("Formgrader", "Course List", "Create Assignment", "Assignment List",
                                 "Error fetching courses"):
             assert instructor_tool not in body, instructor_tool
+        # Nor JupyterLab's news prompt, which sat over the outputs (the bundle's overrides.json; the
+        # page has been open for the whole Run All, long after the prompt would have come up).
+        assert "official Jupyter news" not in body
         assert lab.status_of("formgrader") == 404 and lab.status_of("courses") == 404
         assert lab.status_of("assignments") == 404
         # Nor in the command palette: nbgrader's commands are gone (Validate is a toolbar button).
@@ -366,6 +369,7 @@ def test_a_correct_show_cam_typed_in_jupyterlab_passes(lab, browser):
     returncode, output = nbgrader_validate(lab)
     assert "Success! Your notebook passes all the tests." in output, output[-3000:]
     assert "No nbgrader_config.py file found" not in output, output[-3000:]
+    assert "without encryption" not in output, output[-3000:]   # the kernel's start-up warning (ipykernel 7)
     assert returncode == 0
 
 

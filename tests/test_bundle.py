@@ -15,6 +15,7 @@ from grader.student.bundle import (
     DISABLED_SERVER_EXTENSIONS,
     INSTRUCTOR_ONLY_PACKAGES,
     JUPYTER_CONFIG_FILES,
+    NEWS_PLUGIN,
     bundle,
     check_bundle,
     student_readme,
@@ -161,7 +162,14 @@ def test_student_jupyter_settings_hide_the_instructor_tools_and_keep_validate(st
     # Jupyter reads a folder's config.d files in name order: ours comes after nbgrader's and wins.
     assert sorted(["nbgrader.json", server_config_name.rsplit("/", 1)[1]])[-1] != "nbgrader.json"
 
-    # pip install -e . copies each file to <environment>/etc/jupyter/...
+    # JupyterLab's own schema (the one this environment installs) has the settings the overrides set.
+    schema = json.loads((Path(sys.prefix) / "share/jupyter/lab/schemas/@jupyterlab/apputils-extension"
+                         / "notification.json").read_text())["properties"]
+    overrides = json.loads(student_zip["jupyter-config/lab-settings/overrides.json"])[NEWS_PLUGIN]
+    assert {"const": "false", "title": "Never"} in schema["fetchNews"]["oneOf"] and overrides["fetchNews"] == "false"
+    assert schema["checkForUpdates"]["type"] == "boolean" and overrides["checkForUpdates"] is False
+
+    # pip install . copies each file to <environment>/etc/jupyter/... (the overrides to share/jupyter/lab/settings)
     data_files = tomllib.loads(student_zip["pyproject.toml"].decode())["tool"]["setuptools"]["data-files"]
     installed = {name: folder for folder, names in data_files.items() for name in names}
     assert installed == {name: folder for name, (folder, _) in JUPYTER_CONFIG_FILES.items()}

@@ -6,8 +6,9 @@ README for students, and ``jupyter-config/``: the student's Jupyter settings, wh
 ``pip install .`` copies into the environment (``<env>/etc/jupyter``; an editable install,
 ``pip install -e .``, would not: setuptools skips data files there). They switch off
 nbgrader's instructor tools in JupyterLab (Formgrader, Course List, Assignment List, Create
-Assignment) and keep its Validate button, and give nbgrader a configuration so it stops
-warning "No nbgrader_config.py file found". The bundle never holds ``solutions/``,
+Assignment) and keep its Validate button, stop JupyterLab's "official Jupyter news" prompt
+(``<env>/share/jupyter/lab/settings/overrides.json``), and give nbgrader a configuration so it
+stops warning "No nbgrader_config.py file found". The bundle never holds ``solutions/``,
 ``grader/`` (and so ``grader/reference.py``), ``tests/`` or anything else from the
 instructor's side; :func:`check_bundle` proves it.
 """
@@ -149,6 +150,8 @@ DISABLED_LAB_PLUGINS = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:creat
 DISABLED_SERVER_EXTENSIONS = ("nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list",
                               "nbgrader.server_extensions.assignment_list")
 
+NEWS_PLUGIN = "@jupyterlab/apputils-extension:notification"   # JupyterLab 4's news and update checks
+
 # Dependencies only the instructor's side imports (grader/): left out of the student's pyproject and environment.
 INSTRUCTOR_ONLY_PACKAGES = ("psutil",)
 
@@ -159,6 +162,9 @@ c = get_config()  # noqa: F821  (defined by nbgrader when it loads this file)
 # A notebook cell may run as long as it does when the notebook is graded.
 c.Execute.timeout = 600
 c.Execute.iopub_timeout = 60
+# The kernel's own log lines stay out of validate's output, down to errors: ipykernel 7 warns that
+# it "is running over TCP without encryption" at every start (the kernel talks only to this computer).
+c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]
 """
 
 # {path in the bundle: (folder under the environment's prefix, file content)}
@@ -172,6 +178,11 @@ JUPYTER_CONFIG_FILES = {
         json.dumps({"ServerApp": {"jpserver_extensions": {name: False for name in DISABLED_SERVER_EXTENSIONS}}},
                    indent=2) + "\n"),
     "jupyter-config/nbgrader_config.py": ("etc/jupyter", STUDENT_NBGRADER_CONFIG),
+    # JupyterLab's defaults for every user of the environment: no "Would you like to get notified
+    # about official Jupyter news?" prompt over the outputs, and no request to a website for it.
+    "jupyter-config/lab-settings/overrides.json": (
+        "share/jupyter/lab/settings",
+        json.dumps({NEWS_PLUGIN: {"fetchNews": "false", "checkForUpdates": False}}, indent=2) + "\n"),
 }
 
 
