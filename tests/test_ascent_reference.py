@@ -140,6 +140,29 @@ def test_the_check_catches_an_update_without_epsilon():
     assert check.judge(fixture, outputs)["test_ascent_update"] == 0.0
 
 
+def test_the_check_fails_an_update_that_clips_on_every_draw():
+    """The loop clips; an ascent_update that clips too (to [0, 1], or to the ImageNet section's
+    (-0.99, 1)) loses test_ascent_update on every draw (with only random pixels to leave the range, it
+    changed no update case in 16 of 1,000 draws)."""
+    fixture = check.make_fixture(np.random.default_rng(3))
+    reference = _reference_outputs(fixture)
+    for low, high in [(0.0, 1.0), (-0.99, 1.0)]:
+        for seed in range(300):   # the update cases of 300 draws of the fixture
+            draw = check.update_cases(np.random.default_rng(seed))
+            for case in range(len(check.UPDATE_SHAPES)):
+                unclipped = ascent_update_reference(draw[f"update_images_{case}"], draw[f"update_gradients_{case}"],
+                                                    float(draw["update_rates"][case]))
+                if not np.allclose(np.clip(unclipped, low, high), unclipped, rtol=1e-5, atol=1e-7):
+                    break
+            else:
+                raise AssertionError(f"draw {seed}: clipping to ({low}, {high}) changes no update case")
+        # And through the judge, on the check's own fixture.
+        outputs = dict(reference)
+        for case in range(len(check.UPDATE_SHAPES)):
+            outputs[f"case_{case}"] = np.clip(reference[f"case_{case}"], low, high)
+        assert check.judge(fixture, outputs)["test_ascent_update"] == 0.0, (low, high)
+
+
 def fixture_image(fixture, name, updates):
     """The image case ``name`` started from (so 2·image − answer is the step taken backwards)."""
     case = int(name.split("_")[1])

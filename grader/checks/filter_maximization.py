@@ -138,23 +138,42 @@ UPDATE_SHAPES = ((1, 5, 7, 1), (3, 4, 6, 2), (2, 3, 2, 4, 2))   # one image; a b
 RELU_STEPS = 4
 
 
+def _on_the_edge(images, gradients):
+    """Put each image's pixel of largest gradient at 1 and of smallest at 0 (in place), so the step
+    leaves [0, 1] at both ends: an update that clips (the loop's job) cannot match the reference.
+    With random pixels alone, a clipping update passed some draws."""
+    flat_images, flat_gradients = images.reshape(len(images), -1), gradients.reshape(len(gradients), -1)
+    rows = np.arange(len(images))
+    flat_images[rows, flat_gradients.argmax(axis=1)] = 1.0   # g > 0 there (a normal draw): it moves above 1
+    flat_images[rows, flat_gradients.argmin(axis=1)] = 0.0   # g < 0 there: it moves below 0
+
+
+def update_cases(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The update cases of :func:`make_fixture`: ``update_images_K``, ``update_gradients_K`` (K = 0, 1, 2)
+    and ``update_rates``."""
+    cases = {}
+    for case, shape in enumerate(UPDATE_SHAPES):
+        scales = 10.0 ** rng.uniform(-3, 3, size=(shape[0],) + (1,) * (len(shape) - 1))
+        cases[f"update_images_{case}"] = rng.uniform(0, 1, shape)
+        cases[f"update_gradients_{case}"] = rng.normal(size=shape) * scales
+        _on_the_edge(cases[f"update_images_{case}"], cases[f"update_gradients_{case}"])
+    # One image of the batch has a zero gradient: it must stay where it is (ε, not NaN).
+    cases["update_gradients_1"][int(rng.integers(0, UPDATE_SHAPES[1][0]))] = 0.0
+    cases["update_rates"] = rng.uniform(0.005, 0.05, len(UPDATE_SHAPES))
+    return cases
+
+
 def make_fixture(rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Update cases: random images and gradients of three shapes, each image's gradient on its own scale
-    (10^-3 to 10^3, so one rms for the whole batch is wrong), one image of the batch with a zero gradient
+    (10^-3 to 10^3, so one rms for the whole batch is wrong), each image with a pixel the step takes above 1
+    and one below 0 (so clipping is wrong, :func:`_on_the_edge`), one image of the batch with a zero gradient
     (no ε gives NaN), a random learning rate each. Step cases: the
     ReLU network with random filters at a random layer with a random filter, four random images; then the
     linear network's image, its chosen filter at a random place. Learning rates 0.005-0.05.
 
     The filters' weights have a positive mean, so most positions are on and some off; a draw where a chosen
     filter is off everywhere on its image (∇_x a^k = 0: no step to judge) is drawn again."""
-    fixture = {}
-    for case, shape in enumerate(UPDATE_SHAPES):
-        scales = 10.0 ** rng.uniform(-3, 3, size=(shape[0],) + (1,) * (len(shape) - 1))
-        fixture[f"update_images_{case}"] = rng.uniform(0, 1, shape)
-        fixture[f"update_gradients_{case}"] = rng.normal(size=shape) * scales
-    # One image of the batch has a zero gradient: it must stay where it is (ε, not NaN).
-    fixture["update_gradients_1"][int(rng.integers(0, UPDATE_SHAPES[1][0]))] = 0.0
-    fixture["update_rates"] = rng.uniform(0.005, 0.05, len(UPDATE_SHAPES))
+    fixture = update_cases(rng)
     fixture["linear_filter"] = rng.uniform(0.1, 1.0, (3, 3)).astype(np.float32)
     fixture["linear_index"] = np.array(int(rng.integers(0, 2)))
     fixture["linear_image"] = rng.uniform(0, 1, (1, 6, 6, 1)).astype(np.float32)
