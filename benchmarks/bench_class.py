@@ -61,21 +61,21 @@ def written_differently(assignment):
     return cases.with_answer(next(iter(cases.CORRECT_BODIES.values())))
 
 
-def make_class(folder, students):
+def make_class(folder, students, assignments):
     for index in range(students):
         student = f"student{index:03d}"
-        for assignment in ASSIGNMENTS:
+        for assignment in assignments:
             notebook = build.solution_notebook(assignment) if index % 2 == 0 else written_differently(assignment)
             build.write(notebook, folder, student, f"{assignment}.ipynb")
 
 
-def plain_nbgrader_seconds(submissions, folder):
+def plain_nbgrader_seconds(submissions, folder, assignments):
     """Wall seconds of plain nbgrader grading the class: ``generate_assignment`` then ``autograde``
-    of each assignment, nbgrader's defaults (not timed: writing the course folder)."""
+    of each of ``assignments``, nbgrader's defaults (not timed: writing the course folder)."""
     course = Path(folder)
     course.mkdir(parents=True)
     (course / "nbgrader_config.py").write_text(PLAIN_CONFIG)
-    for assignment in ASSIGNMENTS:
+    for assignment in assignments:
         (course / "source" / assignment).mkdir(parents=True)
         shutil.copyfile(SOLUTIONS_DIR / f"{assignment}.ipynb", course / "source" / assignment / f"{assignment}.ipynb")
         for student in sorted(path.name for path in submissions.iterdir()):
@@ -84,7 +84,7 @@ def plain_nbgrader_seconds(submissions, folder):
             shutil.copyfile(submissions / student / f"{assignment}.ipynb", target / f"{assignment}.ipynb")
     environment = {**os.environ, **nbgrader_environment()}
     started = time.monotonic()
-    for assignment in ASSIGNMENTS:
+    for assignment in assignments:
         for command in (["generate_assignment", assignment, "--force"], ["autograde", assignment, "--force"]):
             result = subprocess.run([sys.executable, "-m", "nbgrader", *command], cwd=course, env=environment,
                                     capture_output=True, text=True)
@@ -102,7 +102,6 @@ def floor_seconds():
 
 
 def main():
-    global ASSIGNMENTS
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--students", type=int, default=10)
     parser.add_argument("--jobs", type=int, default=2)
@@ -110,17 +109,17 @@ def main():
     parser.add_argument("--notebooks", nargs="+", choices=ASSIGNMENTS, metavar="NOTEBOOK",
                         help="hand in only these graded notebooks (default: all of them)")
     arguments = parser.parse_args()
-    if arguments.notebooks:   # the same class as an older benchmark graded (01 and 03, before issue 24)
-        ASSIGNMENTS = tuple(a for a in ASSIGNMENTS if a in arguments.notebooks)
+    # --notebooks: e.g. the class an older benchmark graded (01 and 03, before issue 24)
+    assignments = tuple(a for a in ASSIGNMENTS if not arguments.notebooks or a in arguments.notebooks)
     sandboxed, why = sandbox.available()
     if not sandboxed:
         raise SystemExit(f"the benchmark grades sandboxed, and this machine cannot: {why}")
     print("before timing: recording the reference answers (and caching 01's training) if needed", flush=True)
-    for assignment in ASSIGNMENTS:
+    for assignment in assignments:
         isolation.reference_table(assignment)
     with tempfile.TemporaryDirectory(prefix="bench-class-") as folder:
         submissions, course_dir = Path(folder) / "submissions", Path(folder) / "course"
-        make_class(submissions, arguments.students)
+        make_class(submissions, arguments.students, assignments)
         started = time.monotonic()
         with contextlib.redirect_stdout(io.StringIO()) as output:
             exit_code = autograde(submissions, course_dir, jobs=arguments.jobs, isolate="on", progress=False)
@@ -128,22 +127,22 @@ def main():
         if exit_code != 0:
             raise SystemExit(f"autograde failed:\n{output.getvalue()[-3000:]}")
         results = [json.loads(path.read_text()) for path in sorted((course_dir / "results").glob("*.json"))]
-        plain = None if arguments.no_plain else plain_nbgrader_seconds(submissions, Path(folder) / "plain")
+        plain = None if arguments.no_plain else plain_nbgrader_seconds(submissions, Path(folder) / "plain", assignments)
     notebooks = len(results)
-    print(f"\n{arguments.students} students x {len(ASSIGNMENTS)} notebooks = {notebooks} notebooks, sandboxed, "
+    print(f"\n{arguments.students} students x {len(assignments)} notebooks = {notebooks} notebooks, sandboxed, "
           f"--jobs {arguments.jobs}, {os.cpu_count()} CPU cores: {wall:.0f} s wall")
     print(f"scores: {sorted({(r['notebook'], r['score'], r['max_score']) for r in results})}")
     print("\nmean seconds per notebook, by phase (each job runs one notebook at a time)")
-    width = max(len(a) for a in ASSIGNMENTS) + 2
-    print(f"{'phase':<14}" + "".join(f"{a:>{width}}" for a in ASSIGNMENTS))
+    width = max(len(a) for a in assignments) + 2
+    print(f"{'phase':<14}" + "".join(f"{a:>{width}}" for a in assignments))
     for phase in (*PHASES, "total"):
         key = "seconds" if phase == "total" else None
         row = [mean(r[key] if key else r["phases"].get(phase, 0.0) for r in results if r["notebook"] == a)
-               for a in ASSIGNMENTS]
+               for a in assignments]
         print(f"{phase:<14}" + "".join(f"{seconds:>{width}.2f}" for seconds in row))
     per_student = wall / arguments.students
     verdict = "met" if per_student <= TARGET_SECONDS_PER_STUDENT else "NOT met"
-    print(f"\nwall time per student ({len(ASSIGNMENTS)} notebooks): grader --jobs {arguments.jobs} {per_student:.1f} s "
+    print(f"\nwall time per student ({len(assignments)} notebooks): grader --jobs {arguments.jobs} {per_student:.1f} s "
           f"(target <= {TARGET_SECONDS_PER_STUDENT:g} s: {verdict})")
     if plain is not None:
         print(f"                                  plain nbgrader autograde {plain / arguments.students:.1f} s "
